@@ -1,0 +1,37 @@
+# Emojimation: `make lab` opens the course, `make test` runs every test, `make demo` runs the demo.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup lab test demo train-full train-seed benchmark clean-cache
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+lab: setup            ## open the course in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+test: setup           ## unit tests, doctests, notebooks (nbval) and the browser test
+	$(BIN)/python -m pytest
+
+demo: setup           ## annotate the shipped sample photos with the shipped model -> figures/demo/
+	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo
+
+train-full: setup     ## the shipped model's recipe (about 2 h on a 2-core CPU)
+	$(BIN)/python -m emolib train --arch emonet --schedule cosine --epochs 80 --budget-minutes 108 --threads 2 --seed 0 --log-epochs --out runs/emonet-full
+
+train-seed: setup     ## the seed baseline, shortened (30 min)
+	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 30 --threads 2 --seed 0 --log-epochs --out runs/seed
+
+benchmark: setup      ## speed of every architecture on this machine
+	$(BIN)/python scripts/benchmark_models.py
+
+clean-cache:
+	rm -f data/fer2013-cache-*.npz

@@ -1,0 +1,156 @@
+"""Model builders. Every model takes raw grayscale pixels, shape (48, 48, 1), values 0..255.
+
+Rescaling and training-time augmentation are layers inside the model, so a saved
+model needs no outside preprocessing and augmentation is inactive at inference.
+
+Example
+-------
+>>> from emolib.models import build_model
+>>> model = build_model("emonet")              # doctest: +SKIP
+>>> model.input_shape, model.output_shape       # doctest: +SKIP
+((None, 48, 48, 1), (None, 7))
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+from keras import layers
+
+from .data import CLASS_NAMES, IMAGE_SIZE
+
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+def augmentation(kind: str = "seed", seed: int = 0) -> keras.Sequential:
+    """Training-time augmentation as Keras preprocessing layers (identity at inference).
+
+    ``"seed"`` copies the seed project's ImageDataGenerator: horizontal flip,
+    +-10 degree rotation, 10 % zoom and 10 % shifts at the full 48x48 size.
+    ``"crop40"`` is ours: a random 40x40 crop (the model sees the full 48x48
+    face at inference), horizontal flip, +-10 degree rotation and 10 % zoom.
+
+    >>> augmentation("crop40").name
+    'augment_crop40'
+    """
+    common = [
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed + 1),
+        layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 2),
+    ]
+    if kind == "seed":
+        extra = [layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3)]
+    elif kind == "crop40":
+        extra = [layers.RandomCrop(40, 40, seed=seed + 3)]
+    elif kind == "none":
+        return keras.Sequential([], name="augment_none")
+    else:
+        raise ValueError(f"unknown augmentation {kind!r}; choose 'seed', 'crop40' or 'none'")
+    return keras.Sequential(common + extra, name=f"augment_{kind}")
+
+
+def _conv_bn_relu(x, filters: int, name: str):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _vgg_blocks(x, filters: tuple[int, ...], convs: int, dropout: float):
+    for b, f in enumerate(filters, start=1):
+        for c in range(1, convs + 1):
+            x = _conv_bn_relu(x, f, f"block{b}_{c}")
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+        x = layers.Dropout(dropout, name=f"block{b}_drop")(x)
+    return x
+
+
+def _inputs(aug: str, seed: int):
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1 / 255.0, name="rescale")(inputs)
+    x = augmentation(aug, seed)(x)
+    return inputs, x
+
+
+def build_seed_cnn(learning_rate: float = 1e-3, seed: int = 0) -> keras.Model:
+    """The seed project's VGG-inspired CNN, as it describes it.
+
+    4 convolution blocks of 2 conv sub-layers (3x3, ``same`` padding,
+    BatchNormalization, ReLU) with 64, 128, 256 and 256 filters, each ending in
+    2x2 max-pooling (stride 2) and Dropout 0.25; Flatten; fully connected layers
+    of 256 and 512 units (BatchNormalization, ReLU, Dropout 0.5); softmax over 7
+    classes; Adam. About 3.1 M parameters. Augmentation: the seed's
+    flip/rotation/zoom/shift.
+
+    >>> build_seed_cnn().count_params() > 3_000_000   # doctest: +SKIP
+    True
+    """
+    keras.utils.set_random_seed(seed)
+    inputs, x = _inputs("seed", seed)
+    x = _vgg_blocks(x, (64, 128, 256, 256), convs=2, dropout=0.25)
+    x = layers.Flatten(name="flatten")(x)
+    for i, units in enumerate((256, 512), start=1):
+        x = layers.Dense(units, use_bias=False, name=f"fc{i}")(x)
+        x = layers.BatchNormalization(name=f"fc{i}_bn")(x)
+        x = layers.ReLU(name=f"fc{i}_relu")(x)
+        x = layers.Dropout(0.5, name=f"fc{i}_drop")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name="seed_cnn")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def build_emonet(
+    width: int = 32, learning_rate: float = 2e-3, weight_decay: float = 0.05,
+    label_smoothing: float = 0.1, seed: int = 0,
+) -> keras.Model:
+    """Our CPU-friendly network: VGG-style blocks, random 40x40 crops, a global-pooling head.
+
+    4 blocks of 2 conv layers (``width``, 2x, 4x, 8x filters: 32-64-128-256 by
+    default), each with BatchNormalization and ReLU, 2x2 max-pooling and
+    Dropout 0.2; GlobalAveragePooling; Dense 256 + Dropout 0.4; softmax.
+    Trained on random 40x40 crops (a third fewer pixels than 48x48, so each
+    step is cheaper) and applied to the whole 48x48 face at inference, which
+    the global pooling head allows. AdamW with label smoothing. About 1.2 M
+    parameters.
+
+    >>> build_emonet().count_params() < 1_500_000   # doctest: +SKIP
+    True
+    """
+    keras.utils.set_random_seed(seed)
+    inputs, x = _inputs("crop40", seed)
+    x = _vgg_blocks(x, (width, 2 * width, 4 * width, 8 * width), convs=2, dropout=0.2)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(256, activation="relu", name="fc1")(x)
+    x = layers.Dropout(0.4, name="fc1_drop")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name=f"emonet{width}")
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
+    "seed": build_seed_cnn,
+    "emonet": build_emonet,
+}
+
+
+def build_model(arch: str, **kwargs) -> keras.Model:
+    """Build a compiled model by name (see :data:`ARCHITECTURES`).
+
+    >>> build_model("resnet999")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown architecture 'resnet999'; choose one of ['emonet', 'seed']
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](**kwargs)

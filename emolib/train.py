@@ -1,0 +1,246 @@
+"""Train any emolib model on FER2013 through a tf.data pipeline.
+
+Example
+-------
+>>> from emolib.data import load_fer2013
+>>> from emolib.train import train
+>>> result = train("emonet", load_fer2013(), out_dir="runs/quick", quick=True)  # doctest: +SKIP
+>>> result.best_val_accuracy                                                    # doctest: +SKIP
+0.57
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .data import CLASS_NAMES, FER2013, Split
+from .models import build_model
+
+#: Quick mode: a stratified subset and a few epochs, a few minutes on a laptop CPU.
+QUICK_TRAIN_SIZE = 8000
+QUICK_EPOCHS = 4
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; also written to ``out_dir/result.json``."""
+
+    arch: str
+    out_dir: str
+    model_path: str
+    epochs_run: int
+    best_epoch: int
+    best_val_accuracy: float
+    wall_time_s: float
+    train_images: int
+    params: int
+    seed: int
+    config: dict = field(default_factory=dict)
+
+
+def make_dataset(
+    split: Split, batch_size: int = 64, shuffle: bool = False, seed: int = 0
+) -> tf.data.Dataset:
+    """A batched ``tf.data.Dataset`` of (uint8 (B,48,48,1) images, one-hot labels).
+
+    >>> import numpy as np
+    >>> ds = make_dataset(Split(np.zeros((5, 48, 48), np.uint8), np.arange(5)), batch_size=2)
+    >>> [tuple(x.shape) for x, _ in ds]
+    [(2, 48, 48, 1), (2, 48, 48, 1), (1, 48, 48, 1)]
+    """
+    x = split.images[..., None]
+    y = keras.utils.to_categorical(split.labels, len(CLASS_NAMES)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def stratified_subset(split: Split, size: int, seed: int = 0) -> Split:
+    """A class-stratified random subset of ``size`` images (the whole split if smaller)."""
+    if size >= len(split):
+        return split
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(
+        np.arange(len(split)), train_size=size, stratify=split.labels, random_state=seed
+    )
+    idx = np.sort(idx)
+    return Split(split.images[idx], split.labels[idx])
+
+
+class CosineByBudget(keras.callbacks.Callback):
+    """Linear warm-up then cosine decay, driven by whichever runs out first: epochs or wall time.
+
+    Progress is ``max(step / total_steps, elapsed / budget_s)``, so a run that is
+    slower than planned still anneals its learning rate to the end in time.
+    """
+
+    def __init__(self, base_lr: float, total_steps: int, warmup_steps: int = 0,
+                 budget_s: float | None = None, min_lr: float = 1e-6) -> None:
+        super().__init__()
+        self.base_lr, self.total_steps, self.warmup = base_lr, max(1, total_steps), warmup_steps
+        self.budget_s, self.min_lr = budget_s, min_lr
+        self.step, self.t0 = 0, None
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # after BackupAndRestore the epoch tells us where we are
+        self.step = max(self.step, epoch * self.params.get("steps", 0) if self.params else 0)
+
+    def lr_at(self, step: int, elapsed: float) -> float:
+        if step < self.warmup:
+            return self.base_lr * (step + 1) / self.warmup
+        p = step / self.total_steps
+        if self.budget_s:
+            p = max(p, elapsed / self.budget_s)
+        p = min(1.0, p)
+        return self.min_lr + 0.5 * (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * p))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self.lr_at(self.step, time.monotonic() - self.t0)
+        self.model.optimizer.learning_rate.assign(lr)
+        self.step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop at the end of the epoch after which another epoch would overrun ``budget_s``."""
+
+    def __init__(self, budget_s: float) -> None:
+        super().__init__()
+        self.budget_s = budget_s
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.te = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        if now - self.t0 + (now - self.te) > self.budget_s:
+            print(f"\nTime budget of {self.budget_s:.0f} s reached after epoch {epoch + 1}; stopping.")
+            self.model.stop_training = True
+
+
+def set_threads(threads: int | None) -> None:
+    """Pin TensorFlow's thread pools (call before any TF op runs); None keeps the defaults."""
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def train(
+    arch: str,
+    data: FER2013,
+    out_dir: str | os.PathLike,
+    *,
+    epochs: int = 60,
+    batch_size: int = 64,
+    schedule: str = "plateau",
+    learning_rate: float | None = None,
+    warmup_epochs: int = 2,
+    budget_s: float | None = None,
+    patience: int = 10,
+    class_weight: bool = False,
+    quick: bool = False,
+    train_size: int | None = None,
+    seed: int = 0,
+    strategy: tf.distribute.Strategy | None = None,
+    verbose: int | str = "auto",
+    model_kwargs: dict | None = None,
+) -> TrainResult:
+    """Train ``arch`` on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
+
+    Callbacks: EarlyStopping (on val accuracy, best weights restored) and
+    ReduceLROnPlateau as in the seed (``schedule="plateau"``), or warm-up +
+    cosine decay over the epoch/time budget (``schedule="cosine"``);
+    ModelCheckpoint of the best val model to ``out_dir/best.keras``;
+    BackupAndRestore in ``out_dir/backup`` so an interrupted run resumes;
+    history in ``history.csv`` and ``history.json``.
+
+    ``quick=True`` trains on a stratified 8,000-image subset for 4 epochs.
+    ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds the model
+    in its scope; the same code runs on one CPU or several GPUs.
+    """
+    if schedule not in ("plateau", "cosine"):
+        raise ValueError(f"unknown schedule {schedule!r}; choose 'plateau' or 'cosine'")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    if quick:
+        train_size = train_size or QUICK_TRAIN_SIZE
+        epochs = min(epochs, QUICK_EPOCHS)
+    train_split = stratified_subset(data.train, train_size, seed) if train_size else data.train
+    strategy = strategy or tf.distribute.get_strategy()
+    kwargs = dict(model_kwargs or {})
+    if learning_rate is not None:
+        kwargs["learning_rate"] = learning_rate
+    with strategy.scope():
+        model = build_model(arch, seed=seed, **kwargs)
+    base_lr = float(model.optimizer.learning_rate.numpy())
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=seed)
+    val_ds = make_dataset(data.val, 256)
+    steps = math.ceil(len(train_split) / global_batch)
+
+    best_path = out / "best.keras"
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+    ]
+    if schedule == "plateau":
+        callbacks += [
+            keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=max(2, patience // 3), min_lr=1e-6, verbose=1),
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True, verbose=1),
+        ]
+    else:
+        callbacks.append(CosineByBudget(base_lr, epochs * steps, warmup_epochs * steps, budget_s))
+    if budget_s:
+        callbacks.append(TimeBudget(budget_s))
+
+    cw = None
+    if class_weight:
+        counts = train_split.class_counts()
+        cw = {i: float(len(train_split) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}
+    config = dict(arch=arch, epochs=epochs, batch_size=batch_size, schedule=schedule, base_lr=base_lr,
+                  warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
+                  class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed,
+                  model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+
+    t0 = time.time()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+                        class_weight=cw, verbose=verbose)
+    wall = time.time() - t0
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    # the CSV log holds every epoch, also those of an interrupted earlier run
+    import pandas as pd
+
+    full = pd.read_csv(out / "history.csv")
+    (out / "history.json").write_text(json.dumps({c: full[c].tolist() for c in full.columns}, indent=1))
+    val_acc = full["val_accuracy"].to_numpy()
+    result = TrainResult(
+        arch=arch, out_dir=str(out), model_path=str(best_path), epochs_run=int(len(full)),
+        best_epoch=int(np.argmax(val_acc)) + 1, best_val_accuracy=float(val_acc.max()),
+        wall_time_s=round(wall, 1), train_images=len(train_split), params=int(model.count_params()),
+        seed=seed, config=config,
+    )
+    del hist
+    (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
+    return result
