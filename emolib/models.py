@@ -154,3 +154,59 @@ def build_model(arch: str, **kwargs) -> keras.Model:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[arch](**kwargs)
+
+
+# --------------------------------------------------------------------------- shipped model
+ASSETS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "assets"
+PRETRAINED_PATH = ASSETS_DIR / "emonet.keras"
+
+
+class ModelFileError(ValueError):
+    """A model file is missing or cannot be read; the message names the file."""
+
+
+def load_model_file(path: str | "os.PathLike[str]") -> keras.Model:
+    """Load a saved ``.keras`` model with a clear error for a missing or corrupt file.
+
+    >>> load_model_file("no/such/model.keras")
+    Traceback (most recent call last):
+    ...
+    emolib.models.ModelFileError: model file not found: no/such/model.keras
+    """
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        model = keras.models.load_model(p, compile=False)
+    except Exception as err:  # zip, h5 and config errors all mean "not a usable model"
+        raise ModelFileError(f"cannot load model file {path}: {type(err).__name__}: {err}") from None
+    if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != NUM_CLASSES:
+        raise ModelFileError(
+            f"{path} is not an emotion model: input {model.input_shape}, output {model.output_shape}; "
+            f"expected input (None, 48, 48, 1) and 7 outputs"
+        )
+    return model
+
+
+def load_pretrained() -> keras.Model:
+    """The model shipped inside emolib (see ``emolib/assets/MODEL_CARD.md``).
+
+    It takes raw grayscale pixels (N, 48, 48, 1), 0..255, and returns 7 class
+    probabilities in :data:`emolib.data.CLASS_NAMES` order.
+
+    >>> model = load_pretrained()          # doctest: +SKIP
+    >>> model.predict(faces).argmax(-1)    # doctest: +SKIP
+    """
+    return load_model_file(PRETRAINED_PATH)
+
+
+def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> int:
+    """Save ``model`` without optimizer state (a third of the size); returns the file size in bytes."""
+    import os
+
+    clone = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state
+    clone.set_weights(model.get_weights())
+    clone.save(path)
+    return os.path.getsize(path)
