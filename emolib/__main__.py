@@ -1,4 +1,4 @@
-"""Command line: ``python -m emolib train ...`` (see ``python -m emolib --help``)."""
+"""Command line: ``python -m emolib train ...`` and ``python -m emolib predict ...`` (see ``--help``)."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,46 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .predict import ImageError, annotate, load_image, predict_image, sample_paths
+
+    paths = [Path(p) for p in args.photos] + (sample_paths() if args.samples else [])
+    if not paths:
+        print("error: give one or more photos, or --samples", file=sys.stderr)
+        return 2
+    images = {}
+    for p in paths:  # read everything first: a bad file fails fast, before the model loads
+        try:
+            images[p] = load_image(p)
+        except ImageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    report = []
+    for p, rgb in images.items():
+        results = predict_image(rgb)
+        entry = {"file": str(p), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+                 "faces": [r.to_dict() for r in results]}
+        if out:
+            from PIL import Image
+
+            dest = out / f"{p.stem}{'_emoji' if args.emoji else ''}.png"
+            Image.fromarray(annotate(rgb, results, emoji=args.emoji)).save(dest)
+            entry["annotated"] = str(dest)
+        report.append(entry)
+        if not args.json:
+            faces = ", ".join(f"{r.label} {100 * r.score:.0f}% at {list(r.box)}" for r in results) or "no face found"
+            print(f"{p}: {faces}" + (f" -> {entry['annotated']}" if out else ""))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emolib", description="Emojimation tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")
     t.add_argument("--log-epochs", action="store_true", help="one line per epoch instead of a progress bar")
     t.set_defaults(func=_train)
+    p = sub.add_parser("predict", help="find faces in photos and name their emotions")
+    p.add_argument("photos", nargs="*", help="image files (JPEG, PNG, ...)")
+    p.add_argument("--samples", action="store_true", help="also run on the sample photos shipped with emolib")
+    p.add_argument("--emoji", action="store_true", help="paste an emoji over each face in the annotated images")
+    p.add_argument("--out", default=None, help="folder for the annotated images (PNG)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=_predict)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -7,7 +7,7 @@ Three sources are understood:
   ``icml_face_data.csv`` variant,
 * either of the above inside a downloaded ``.zip`` archive.
 
-The result is cached as a compressed ``.npz`` file under ``data/`` so that the
+The result is cached as an ``.npz`` file under ``data/`` so that the
 second load takes about a second.
 
 Example
@@ -25,9 +25,10 @@ import io
 import os
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -46,7 +47,7 @@ HOW_TO_GET = (
     "Download FER2013 yourself, e.g. the Kaggle dataset 'msambare/fer2013' (folders) "
     "or the original challenge file 'fer2013.csv', and put it in data/fer2013 "
     "(or point the EMOLIB_DATA environment variable or the root argument at it). "
-    "See README.md, section 'Getting the data'."
+    "See data/README.md."
 )
 
 
@@ -113,14 +114,16 @@ def _looks_like_data(path: Path) -> bool:
 def find_data(root: str | os.PathLike | None = None) -> Path:
     """Return the first place that holds FER2013, or raise :class:`DataError` listing all tried.
 
-    >>> find_data("/no/such/place")
+    >>> find_data("/no/such/place")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    emolib.data.DataError: FER2013 not found. Places tried: /no/such/place ...
+    emolib.data.DataError: FER2013 not found. Places tried: /no/such/place. Download FER2013 yourself, ...
     """
     tried = candidate_roots(root)
-    for place in tried:
+    for i, place in enumerate(tried):
         if _looks_like_data(place):
+            if i > 0:
+                warnings.warn(f"EMOLIB_DATA={tried[0]} holds no FER2013; using {place} instead", stacklevel=2)
             return place
     raise DataError(
         "FER2013 not found. Places tried: "
@@ -155,6 +158,7 @@ class _Converter:
 
     def __init__(self) -> None:
         self.converted = 0
+        self.example = ""
 
     def __call__(self, data: bytes, name: str) -> np.ndarray:
         try:
@@ -162,11 +166,12 @@ class _Converter:
                 im.load()
                 if im.mode != "L" or im.size != (IMAGE_SIZE, IMAGE_SIZE):
                     self.converted += 1
+                    self.example = self.example or f"{name} ({im.mode}, {im.size[0]}x{im.size[1]})"
                     im = im.convert("L")
                     if im.size != (IMAGE_SIZE, IMAGE_SIZE):
                         im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
                 return np.asarray(im, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as err:
             raise DataError(f"cannot read image {name}: {err}") from None
 
 
@@ -178,15 +183,23 @@ def _split_of_name(filename: str) -> str | None:
 
 
 def _stratified_halves(labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices into two stratified halves (val, test) with a fixed seed."""
-    from sklearn.model_selection import train_test_split
+    """Split indices into two stratified halves (val, test) with a fixed seed.
 
-    idx = np.arange(len(labels))
-    val, test = train_test_split(idx, test_size=0.5, stratify=labels, random_state=seed)
-    return np.sort(val), np.sort(test)
+    Within each class the order is shuffled, then images are dealt alternately to
+    val and test, so per-class and total sizes differ by at most one.
+
+    >>> v, t = _stratified_halves(np.array([0, 0, 0, 1, 1, 6]))
+    >>> len(v), len(t), sorted(np.r_[v, t].tolist())
+    (3, 3, [0, 1, 2, 3, 4, 5])
+    """
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)])
+    return np.sort(order[0::2]), np.sort(order[1::2])
 
 
-def _assemble(entries: list[tuple[str, str, str]], read, progress: bool, what: str) -> dict[str, Split]:
+def _assemble(
+    entries: list[tuple[str, str, str]], read: Callable[[str, str, str], bytes], progress: bool, what: str
+) -> dict[str, Split]:
     """entries: (top folder 'train'|'test', class name, file name) -> splits."""
     conv = _Converter()
     names = {c: i for i, c in enumerate(CLASS_NAMES)}
@@ -196,12 +209,22 @@ def _assemble(entries: list[tuple[str, str, str]], read, progress: bool, what: s
         split = _split_of_name(fname)
         key = split if split is not None else ("train" if top == "train" else "_unprefixed")
         if key == "train" and top == "test":
-            raise DataError(f"{top}/{cls}/{fname}: a Training_ image inside test/")
+            raise DataError(f"{what}/{top}/{cls}/{fname}: a Training_ image inside test/")
         imgs, labs = buckets.setdefault(key, ([], []))
-        imgs.append(conv(read(top, cls, fname), f"{top}/{cls}/{fname}"))
+        name = f"{what}/{top}/{cls}/{fname}"
+        try:
+            raw = read(top, cls, fname)
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as err:
+            raise DataError(f"cannot read {name}: {err}") from None
+        imgs.append(conv(raw, name))
         labs.append(label)
+    if not entries:
+        raise DataError(f"{what}: the class folders hold no images ({', '.join(IMAGE_EXTENSIONS)})")
     if conv.converted:
-        warnings.warn(f"{conv.converted} images were not 48x48 grayscale and were converted", stacklevel=3)
+        warnings.warn(
+            f"{conv.converted} image(s) were not 48x48 grayscale and were converted, e.g. {conv.example}",
+            stacklevel=3,
+        )
 
     def stack(key):
         imgs, labs = buckets.get(key, ([], []))
@@ -213,7 +236,7 @@ def _assemble(entries: list[tuple[str, str, str]], read, progress: bool, what: s
     rest_x, rest_y = stack("_unprefixed")
     if len(rest_y):
         if len(out["val"]) or len(out["test"]):
-            raise DataError("test/ mixes PublicTest_/PrivateTest_ file names with unprefixed ones")
+            raise DataError(f"{what}/test: mixes PublicTest_/PrivateTest_ file names with unprefixed ones")
         vi, ti = _stratified_halves(rest_y)
         out["val"], out["test"] = Split(rest_x[vi], rest_y[vi]), Split(rest_x[ti], rest_y[ti])
     return out
@@ -244,90 +267,141 @@ def _read_folders(root: Path, progress: bool) -> dict[str, Split]:
     for top in ("train", "test"):
         if (root / top).is_dir():
             listing[top] = {
-                d.name: [f.name for f in os.scandir(d) if f.is_file() and f.name.lower().endswith(IMAGE_EXTENSIONS)]
+                d.name: [
+                    f.name
+                    for f in os.scandir(d)
+                    if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(IMAGE_EXTENSIONS)
+                ]
                 for d in os.scandir(root / top)
-                if d.is_dir()
+                if d.is_dir() and not d.name.startswith(".")
             }
     entries = _folder_entries(listing, str(root))
     return _assemble(entries, lambda t, c, f: (root / t / c / f).read_bytes(), progress, str(root))
 
 
 # --------------------------------------------------------------------------- csv
+CSV_PREFERENCE = ("fer2013.csv", "icml_face_data.csv")
+
+
+def _short(value: str, limit: int = 40) -> str:
+    """repr() of a field, cut short so that a garbage line does not flood the message."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
+def _parse_pixels(text: str, where: str, lineno: int) -> np.ndarray:
+    """A 'pixels' field: exactly 2304 space-separated integers in 0..255."""
+    parts = text.split()
+    if len(parts) != IMAGE_SIZE * IMAGE_SIZE:
+        raise DataError(f"{where}, line {lineno}: {len(parts)} pixel values, expected {IMAGE_SIZE * IMAGE_SIZE} (48x48)")
+    try:
+        pix = np.array(parts, dtype=np.int64)
+    except (ValueError, OverflowError):
+        bad = next(p for p in parts if not p.lstrip("+-").isdigit())
+        raise DataError(f"{where}, line {lineno}: pixel value {_short(bad)} is not an integer in 0..255") from None
+    if pix.min() < 0 or pix.max() > 255:
+        bad = pix[(pix < 0) | (pix > 255)][0]
+        raise DataError(f"{where}, line {lineno}: pixel value {bad} is outside 0..255")
+    return pix.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
+
+
 def _parse_csv(lines: Iterable[str], where: str, progress: bool) -> dict[str, Split]:
+    """Parse ``emotion,pixels,Usage`` rows (any column order, headers may carry spaces)."""
     reader = csv.reader(lines)
     try:
-        header = [h.strip() for h in next(reader)]
+        return _parse_rows(reader, where, progress)
+    except csv.Error as err:
+        raise DataError(f"{where}, line {reader.line_num}: malformed CSV ({err})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{where}, after line {reader.line_num}: not a UTF-8 text file ({err.reason})") from None
+
+
+def _parse_rows(reader, where: str, progress: bool) -> dict[str, Split]:
+    try:
+        header = [h.strip().lstrip("\ufeff").strip() for h in next(reader)]
     except StopIteration:
         raise DataError(f"{where}: the CSV file is empty") from None
-    need = {"emotion", "pixels", "Usage"}
-    if not need <= set(header):
-        raise DataError(f"{where}: expected columns {sorted(need)}, found {header}")
+    need = ("emotion", "pixels", "Usage")
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise DataError(
+            f"{where}: wrong columns: missing {missing}; expected {list(need)} (fer2013.csv or icml_face_data.csv), "
+            f"found {_short(', '.join(header), 120)}"
+        )
     ie, ip, iu = header.index("emotion"), header.index("pixels"), header.index("Usage")
     usage_to_split = {v: k for k, v in USAGE.items()}
     data: dict[str, tuple[list, list]] = {s: ([], []) for s in SPLITS}
-    for lineno, row in enumerate(tqdm(reader, desc=f"Reading {where}", unit="row", disable=not progress), start=2):
+    for row in tqdm(reader, desc=f"Reading {Path(where).name}", unit="row", disable=not progress):
+        lineno = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(header):
             raise DataError(f"{where}, line {lineno}: expected {len(header)} fields, found {len(row)}")
         usage = row[iu].strip()
         if usage not in usage_to_split:
-            raise DataError(f"{where}, line {lineno}: unknown Usage {usage!r}; expected one of {list(USAGE.values())}")
+            raise DataError(f"{where}, line {lineno}: unknown Usage {_short(usage)}; expected one of {list(USAGE.values())}")
         try:
             label = int(row[ie])
         except ValueError:
-            raise DataError(f"{where}, line {lineno}: emotion {row[ie]!r} is not an integer") from None
+            raise DataError(f"{where}, line {lineno}: unknown label {_short(row[ie])}; expected an integer 0..6") from None
         if not 0 <= label < len(CLASS_NAMES):
             raise DataError(f"{where}, line {lineno}: unknown label {label}; expected 0..{len(CLASS_NAMES) - 1}")
-        try:
-            pix = np.array(row[ip].split(), dtype=np.int64)
-        except ValueError:
-            raise DataError(f"{where}, line {lineno}: the pixel string holds something that is not an integer") from None
-        if pix.size != IMAGE_SIZE * IMAGE_SIZE:
-            raise DataError(f"{where}, line {lineno}: {pix.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE} (48x48)")
-        if pix.min() < 0 or pix.max() > 255:
-            raise DataError(f"{where}, line {lineno}: pixel values must lie in 0..255")
         imgs, labs = data[usage_to_split[usage]]
-        imgs.append(pix.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE))
+        imgs.append(_parse_pixels(row[ip], where, lineno))
         labs.append(label)
     out = {}
     for s, (imgs, labs) in data.items():
         x = np.stack(imgs) if imgs else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
         out[s] = Split(x, np.asarray(labs, np.int64))
     if not any(len(v) for v in out.values()):
-        raise DataError(f"{where}: the CSV file holds no images")
+        raise DataError(f"{where}: the CSV file holds a header but no images")
     return out
 
 
 def _read_csv(path: Path, progress: bool) -> dict[str, Split]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return _parse_csv(fh, str(path), progress)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return _parse_csv(fh, str(path), progress)
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err}") from None
 
 
 # --------------------------------------------------------------------------- zip
 def _read_zip(path: Path, progress: bool) -> dict[str, Split]:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
         raise DataError(f"{path}: not a readable zip archive ({err})") from None
-    with zf:
-        names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
-        csvs = [n for n in names if n.lower().endswith(".csv")]
-        listing: dict[str, dict[str, list[str]]] = {}
-        where: dict[tuple[str, str, str], str] = {}
-        for n in names:
-            parts = n.split("/")
-            if len(parts) >= 3 and parts[-3] in ("train", "test") and n.lower().endswith(IMAGE_EXTENSIONS):
-                top, cls, fname = parts[-3:]
-                listing.setdefault(top, {}).setdefault(cls, []).append(fname)
-                where[(top, cls, fname)] = n
-        if listing:
-            entries = _folder_entries(listing, str(path))
-            return _assemble(entries, lambda t, c, f: zf.read(where[(t, c, f)]), progress, str(path))
-        if csvs:
-            pick = next((n for n in csvs if n.endswith("fer2013.csv")), csvs[0])
-            with zf.open(pick) as raw:
-                return _parse_csv(io.TextIOWrapper(raw, encoding="utf-8", newline=""), f"{path}:{pick}", progress)
+    try:
+        with zf:
+            return _read_zip_members(zf, path, progress)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as err:  # corrupt member, encrypted member
+        raise DataError(f"{path}: damaged zip archive ({err})") from None
+
+
+def _read_zip_members(zf: zipfile.ZipFile, path: Path, progress: bool) -> dict[str, Split]:
+    names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+    csvs = [n for n in names if n.lower().endswith(".csv")]
+    listing: dict[str, dict[str, list[str]]] = {}
+    where: dict[tuple[str, str, str], str] = {}
+    for n in names:
+        parts = n.split("/")
+        if (
+            len(parts) >= 3
+            and parts[-3] in ("train", "test")
+            and not parts[-1].startswith(".")
+            and n.lower().endswith(IMAGE_EXTENSIONS)
+        ):
+            top, cls, fname = parts[-3:]
+            listing.setdefault(top, {}).setdefault(cls, []).append(fname)
+            where[(top, cls, fname)] = n
+    if listing:
+        entries = _folder_entries(listing, str(path))
+        return _assemble(entries, lambda t, c, f: zf.read(where[(t, c, f)]), progress, str(path))
+    if csvs:
+        ranked = sorted(csvs, key=lambda n: (next((i for i, p in enumerate(CSV_PREFERENCE) if n.endswith(p)), 9), n))
+        pick = ranked[0]
+        with zf.open(pick) as raw:
+            return _parse_csv(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""), f"{path}:{pick}", progress)
     raise DataError(f"{path}: the archive holds neither train/ and test/ class folders nor a CSV file")
 
 
@@ -383,10 +457,10 @@ def load_fer2013(
         cache_file = cdir / f"fer2013-cache-{_signature(source)}.npz"
         if cache_file.is_file():
             try:
-                with np.load(cache_file) as z:
-                    splits = {s: Split(z[f"{s}_x"], z[f"{s}_y"]) for s in SPLITS}
+                splits = _load_cache(cache_file)
                 return FER2013(**splits, source=str(source))
-            except Exception:  # a damaged cache is rebuilt, never trusted
+            except Exception as err:  # a damaged cache is rebuilt, never trusted
+                warnings.warn(f"the cache {cache_file} is damaged ({err}); rebuilding it", stacklevel=2)
                 cache_file.unlink(missing_ok=True)
     if source.is_dir():
         splits = _read_folders(source, progress)
@@ -402,13 +476,27 @@ def load_fer2013(
             for old in cache_file.parent.glob("fer2013-cache-*.npz"):
                 if old != cache_file and _same_source(old, source):
                     old.unlink(missing_ok=True)
-            tmp = cache_file.with_suffix(".tmp.npz")
+            tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
             arrays = {f"{s}_{k}": getattr(splits[s], a) for s in SPLITS for k, a in (("x", "images"), ("y", "labels"))}
-            np.savez_compressed(tmp, source=np.array(str(source.resolve())), **arrays)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, source=np.array(str(source.resolve())), **arrays)
             os.replace(tmp, cache_file)
         except OSError as err:
             warnings.warn(f"could not write the cache {cache_file}: {err}", stacklevel=2)
     return FER2013(**splits, source=str(source))
+
+
+def _load_cache(cache_file: Path) -> dict[str, Split]:
+    """Read and check a cache file; any problem raises."""
+    with np.load(cache_file, allow_pickle=False) as z:
+        splits = {s: Split(z[f"{s}_x"], z[f"{s}_y"]) for s in SPLITS}
+    for name, sp in splits.items():
+        x, y = sp.images, sp.labels
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"{name} images have dtype {x.dtype} and shape {x.shape}")
+        if y.dtype != np.int64 or y.shape != (len(x),) or (len(y) and not 0 <= y.min() <= y.max() < len(CLASS_NAMES)):
+            raise ValueError(f"{name} labels do not match the images")
+    return splits
 
 
 def _same_source(cache_file: Path, source: Path) -> bool:
@@ -427,3 +515,141 @@ def to_dataset_arrays(split: Split) -> tuple[np.ndarray, np.ndarray]:
     (2, 48, 48, 1)
     """
     return split.images[..., None], split.labels
+
+
+# --------------------------------------------------------------------------- exploring
+def class_counts_table(fer: FER2013) -> "pd.DataFrame":
+    """Images per emotion (rows) and split (columns), with totals and the share of each emotion.
+
+    >>> sp = Split(np.zeros((3, 48, 48), np.uint8), np.array([0, 3, 3]))
+    >>> class_counts_table(FER2013(sp, sp, sp)).loc["happy"].tolist()
+    [2.0, 2.0, 2.0, 6.0, 66.7]
+    """
+    import pandas as pd
+
+    table = pd.DataFrame({name: sp.class_counts()[: len(fer.class_names)] for name, sp in fer.splits().items()},
+                         index=pd.Index(fer.class_names, name="emotion"))
+    table["total"] = table.sum(axis=1)
+    table["% of all"] = (100 * table["total"] / max(int(table["total"].sum()), 1)).round(1)
+    table.loc["all"] = table.sum(axis=0)
+    table.loc["all", "% of all"] = 100.0
+    return table
+
+
+def pixel_statistics(fer: FER2013) -> "pd.DataFrame":
+    """Mean, standard deviation, min and max pixel value (0..255) per split.
+
+    >>> sp = Split(np.full((2, 48, 48), 10, np.uint8), np.array([0, 1]))
+    >>> pixel_statistics(FER2013(sp, sp, sp)).loc["train", ["images", "mean", "std"]].tolist()
+    [2.0, 10.0, 0.0]
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, sp in fer.splits().items():
+        x = sp.images.astype(np.float64)
+        rows[name] = {
+            "images": len(sp),
+            "mean": round(float(x.mean()), 2) if len(sp) else float("nan"),
+            "std": round(float(x.std()), 2) if len(sp) else float("nan"),
+            "min": int(sp.images.min()) if len(sp) else 0,
+            "max": int(sp.images.max()) if len(sp) else 0,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Exact-duplicate images, found by hashing the raw bytes of every image.
+
+    ``images`` has one row per image that shares its bytes with at least one
+    other image (in any split): columns ``group`` (same number = identical pixels),
+    ``split``, ``index`` (position in that split), ``label`` and ``class_name``.
+    """
+
+    images: "pd.DataFrame"
+    split_sizes: dict[str, int]
+
+    def summary(self) -> "pd.DataFrame":
+        """One row per split (``within train``...) and per pair of splits (``train-val``...).
+
+        Columns: ``groups`` (distinct images concerned), ``images`` (within a split:
+        redundant copies, i.e. images you could delete; across splits: images of the
+        second split whose exact copy is in the first), ``conflicting_labels`` (groups
+        whose copies carry different labels).
+        """
+        import pandas as pd
+
+        df = self.images
+        rows = {}
+        for s in SPLITS:
+            part = df[df["split"] == s]
+            sizes = part.groupby("group").size()
+            groups = sizes[sizes >= 2].index
+            inner = part[part["group"].isin(groups)]
+            rows[f"within {s}"] = {
+                "groups": len(groups),
+                "images": int((sizes[sizes >= 2] - 1).sum()),
+                "conflicting_labels": int((inner.groupby("group")["label"].nunique() > 1).sum()),
+            }
+        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+            ga = set(df.loc[df["split"] == a, "group"])
+            gb = set(df.loc[df["split"] == b, "group"])
+            both = ga & gb
+            part = df[df["group"].isin(both) & df["split"].isin((a, b))]
+            rows[f"{a}-{b}"] = {
+                "groups": len(both),
+                "images": int(((df["split"] == b) & df["group"].isin(both)).sum()),
+                "conflicting_labels": int((part.groupby("group")["label"].nunique() > 1).sum()),
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def groups(self, n: int | None = None, across_splits: bool | None = None) -> list["pd.DataFrame"]:
+        """The duplicate groups, largest first; optionally only those spanning several splits (or only one)."""
+        df = self.images
+        nsplits = df.groupby("group")["split"].nunique()
+        keep = nsplits.index if across_splits is None else nsplits.index[(nsplits > 1) == across_splits]
+        sizes = df[df["group"].isin(keep)].groupby("group").size().sort_values(ascending=False, kind="stable")
+        ids = list(sizes.index[:n] if n is not None else sizes.index)
+        return [df[df["group"] == g] for g in ids]
+
+    def leaked_indices(self, split: str, into: str = "train") -> np.ndarray:
+        """Indices of images in ``split`` whose exact copy also sits in ``into``.
+
+        Drop them to get a leak-free evaluation set, e.g. ``dups.leaked_indices("test")``.
+        """
+        df = self.images
+        shared = set(df.loc[df["split"] == into, "group"])
+        hit = df[(df["split"] == split) & df["group"].isin(shared)]
+        return np.unique(hit["index"].to_numpy(dtype=np.int64))
+
+    def __len__(self) -> int:
+        return int(self.images["group"].nunique()) if len(self.images) else 0
+
+
+def find_duplicates(fer: FER2013) -> Duplicates:
+    """Find exact-duplicate images within and across the splits (identical pixel bytes).
+
+    >>> a, b = np.zeros((48, 48), np.uint8), np.full((48, 48), 7, np.uint8)
+    >>> tr = Split(np.stack([a, a, b]), np.array([0, 0, 3]))
+    >>> te = Split(np.stack([b]), np.array([4]))
+    >>> dup = find_duplicates(FER2013(tr, Split(tr.images[:0], tr.labels[:0]), te))
+    >>> dup.summary().loc[["within train", "train-test"], ["groups", "images", "conflicting_labels"]]
+                  groups  images  conflicting_labels
+    within train       1       1                   0
+    train-test         1       1                   1
+    """
+    import pandas as pd
+
+    records = []
+    for name, sp in fer.splits().items():
+        flat = np.ascontiguousarray(sp.images).reshape(len(sp), int(np.prod(sp.images.shape[1:])))
+        for i in range(len(sp)):
+            records.append((hashlib.blake2b(flat[i].tobytes(), digest_size=16).hexdigest(), name, i, int(sp.labels[i])))
+    df = pd.DataFrame(records, columns=["hash", "split", "index", "label"])
+    counts = df["hash"].map(df["hash"].value_counts())
+    df = df[counts >= 2].copy()
+    df["group"] = pd.factorize(df["hash"])[0]
+    df["class_name"] = [fer.class_names[k] for k in df["label"]]
+    df = df[["group", "split", "index", "label", "class_name", "hash"]].reset_index(drop=True)
+    return Duplicates(df, {name: len(sp) for name, sp in fer.splits().items()})

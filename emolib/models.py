@@ -156,6 +156,83 @@ def build_model(arch: str, **kwargs) -> keras.Model:
     return ARCHITECTURES[arch](**kwargs)
 
 
+def center_crop_model(model: keras.Model, size: int = 40) -> keras.Model:
+    """The same network (shared weights) applied to the central ``size`` x ``size`` crop of each 48x48 face.
+
+    A model trained on random 40x40 crops (``emonet``) has seen 40x40 inputs only; on the
+    whole 48x48 face its batch-normalisation statistics and pooling grid no longer match
+    (the train/test resolution discrepancy), which costs accuracy. This wrapper
+    removes the training-time augmentation and centre-crops instead; input and
+    output are unchanged, (N, 48, 48, 1) pixels to 7 probabilities.
+
+    >>> m = center_crop_model(build_emonet(width=4))   # doctest: +SKIP
+    >>> m.input_shape, m.output_shape                  # doctest: +SKIP
+    ((None, 48, 48, 1), (None, 7))
+    """
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.CenterCrop(size, size, name=f"center_crop{size}")(inputs)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer) or layer.name.startswith("augment"):
+            continue
+        if layer.name == "rescale":
+            x = layers.Rescaling(1 / 255.0, name="rescale")(x)
+            continue
+        x = layer(x)
+    return keras.Model(inputs, x, name=f"{model.name}_crop{size}")
+
+
+def layer_table(model: keras.Model) -> "pd.DataFrame":
+    """One row per layer: name, type, output shape and parameter count (a compact ``model.summary()``).
+
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(name="flat"), layers.Dense(7, name="out")])
+    >>> layer_table(m)
+       name     type  output shape  params
+    0  flat  Flatten  (None, 2304)       0
+    1   out    Dense     (None, 7)   16135
+    """
+    import pandas as pd
+
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = None
+        rows.append({"name": layer.name, "type": type(layer).__name__,
+                     "output shape": str(shape) if shape is not None else "?", "params": layer.count_params()})
+    return pd.DataFrame(rows)
+
+
+def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
+    """Multiply-accumulate operations for one face of ``size`` x ``size`` pixels at inference.
+
+    Counts the Conv2D and Dense layers (the rest is negligible), following the
+    spatial size through the max-pooling layers; training-time crops are ignored.
+    A measure of compute that does not depend on the machine.
+
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Conv2D(8, 3, padding="same"),
+    ...                       layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(7)])
+    >>> count_macs(m) == 48 * 48 * 9 * 1 * 8 + 24 * 24 * 8 * 7
+    True
+    """
+    h = w = size
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            if layer.strides != (1, 1) or layer.padding != "same":
+                raise ValueError(f"count_macs handles stride-1 'same' convolutions only, not {layer.name}")
+            kh, kw, cin, cout = layer.kernel.shape
+            macs += h * w * kh * kw * cin * cout
+        elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
+            h, w = h // layer.strides[0], w // layer.strides[1]
+        elif isinstance(layer, layers.Dense):
+            cin, cout = layer.kernel.shape
+            macs += cin * cout
+    return int(macs)
+
+
 # --------------------------------------------------------------------------- shipped model
 ASSETS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "assets"
 PRETRAINED_PATH = ASSETS_DIR / "emonet.keras"

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .data import CLASS_NAMES, FER2013, Split
-from .models import build_model
+from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
+from .models import ARCHITECTURES, build_model
 
 #: Quick mode: a stratified subset and a few epochs, a few minutes on a laptop CPU.
 QUICK_TRAIN_SIZE = 8000
@@ -137,6 +137,28 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def check_split(split: Split, name: str = "split", allow_empty: bool = False) -> None:
+    """Raise a clear ValueError unless ``split`` holds uint8 (N, 48, 48) images and N labels 0..6.
+
+    >>> check_split(Split(np.zeros((2, 48, 48), np.uint8), np.array([0, 6])), "train")
+    >>> check_split(Split(np.zeros((2, 64, 64), np.uint8), np.array([0, 6])), "train")
+    Traceback (most recent call last):
+    ...
+    ValueError: train images must be uint8 with shape (N, 48, 48), got uint8 (2, 64, 64)
+    """
+    images, labels = np.asarray(split.images), np.asarray(split.labels)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"{name} images must be uint8 with shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
+                         f"got {images.dtype} {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{name} labels must have shape ({len(images)},), got {labels.shape}")
+    if len(labels) and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0
+                        or labels.max() >= len(CLASS_NAMES)):
+        raise ValueError(f"{name} labels must be integers 0..{len(CLASS_NAMES) - 1}")
+    if not allow_empty and len(labels) == 0:
+        raise ValueError(f"{name} split is empty")
+
+
 def set_threads(threads: int | None) -> None:
     """Pin TensorFlow's thread pools (call before any TF op runs); None keeps the defaults."""
     if threads:
@@ -163,6 +185,7 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     verbose: int | str = "auto",
     model_kwargs: dict | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
     """Train ``arch`` on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
 
@@ -176,11 +199,32 @@ def train(
     ``quick=True`` trains on a stratified 8,000-image subset for 4 epochs.
     ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds the model
     in its scope; the same code runs on one CPU or several GPUs.
+    ``callbacks`` are extra Keras callbacks, run after the built-in ones.
+
+    Calling ``train`` again on the ``out_dir`` of an interrupted run resumes it
+    (weights and epoch from ``backup/``, history appended); on the folder of a
+    finished run it starts afresh and replaces the history.
     """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     if schedule not in ("plateau", "cosine"):
         raise ValueError(f"unknown schedule {schedule!r}; choose 'plateau' or 'cosine'")
+    check_split(data.train, "train")
+    check_split(data.val, "val (PublicTest)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    resuming = (out / "backup" / "training_metadata.json").is_file()
+    best_so_far = None
+    if resuming and (out / "history.csv").is_file():
+        import pandas as pd
+
+        try:
+            best_so_far = float(pd.read_csv(out / "history.csv")["val_accuracy"].max())
+        except Exception:  # an unreadable log: keep the checkpoint logic's default
+            best_so_far = None
+    elif not resuming:
+        # a fresh run: do not append to the history of an earlier, finished run
+        (out / "history.csv").unlink(missing_ok=True)
     keras.utils.set_random_seed(seed)
     if quick:
         train_size = train_size or QUICK_TRAIN_SIZE
@@ -199,20 +243,25 @@ def train(
     steps = math.ceil(len(train_split) / global_batch)
 
     best_path = out / "best.keras"
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+    cbs: list[keras.callbacks.Callback] = [
+        # on resume, only an epoch better than the interrupted run's best replaces best.keras
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far if best_path.is_file() else None),
     ]
     if schedule == "plateau":
-        callbacks += [
+        cbs += [
             keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=max(2, patience // 3), min_lr=1e-6, verbose=1),
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True, verbose=1),
         ]
     else:
-        callbacks.append(CosineByBudget(base_lr, epochs * steps, warmup_epochs * steps, budget_s))
+        cbs.append(CosineByBudget(base_lr, epochs * steps, warmup_epochs * steps, budget_s))
+    # after the schedulers, which add the epoch's learning_rate to the logs it writes
+    cbs.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=True))
+    # last of the built-ins: an epoch counts as done for a resume only once it is logged
+    cbs.append(keras.callbacks.BackupAndRestore(str(out / "backup")))
     if budget_s:
-        callbacks.append(TimeBudget(budget_s))
+        cbs.append(TimeBudget(budget_s))
+    cbs += list(callbacks or [])
 
     cw = None
     if class_weight:
@@ -225,7 +274,7 @@ def train(
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
     t0 = time.time()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, shuffle=False,
                         class_weight=cw, verbose=verbose)
     wall = time.time() - t0
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -233,6 +282,8 @@ def train(
     import pandas as pd
 
     full = pd.read_csv(out / "history.csv")
+    if "epoch" in full.columns:  # an epoch re-run after an interruption is logged twice: keep the last
+        full = full.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
     (out / "history.json").write_text(json.dumps({c: full[c].tolist() for c in full.columns}, indent=1))
     val_acc = full["val_accuracy"].to_numpy()
     result = TrainResult(
@@ -244,3 +295,41 @@ def train(
     del hist
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
     return result
+
+
+# --------------------------------------------------------------------------- the shipped model's history
+#: Per-epoch history of the full training run of the shipped model (``emolib/assets/emonet.keras``).
+SHIPPED_HISTORY_PATH = Path(__file__).resolve().parent / "assets" / "history.json"
+#: Where ``make train-full`` writes the same run; read only if the asset is missing (a developer checkout).
+FULL_RUN_DIR = Path(__file__).resolve().parent.parent / "runs" / "emonet-full"
+
+
+def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[float]], Path] | None:
+    """A run's per-epoch history as ``(dict of lists, file read)``, or None when there is none.
+
+    ``path`` is a ``history.json``/``history.csv`` or a run folder. Without it:
+    the shipped model's :data:`SHIPPED_HISTORY_PATH`, else ``runs/emonet-full``
+    (while the full run is still in progress).
+
+    >>> load_history("no/such/run") is None
+    True
+    """
+    import pandas as pd
+
+    if path is None:
+        candidates = [SHIPPED_HISTORY_PATH, FULL_RUN_DIR / "history.json", FULL_RUN_DIR / "history.csv"]
+    else:
+        p = Path(path)
+        candidates = [p / "history.json", p / "history.csv"] if p.is_dir() else [p]
+    for p in candidates:
+        if not p.is_file():
+            continue
+        if p.suffix == ".json":
+            hist = json.loads(p.read_text())
+        else:
+            df = pd.read_csv(p)
+            if "epoch" in df.columns:
+                df = df.drop_duplicates("epoch", keep="last").sort_values("epoch")
+            hist = df.to_dict(orient="list")
+        return {k: [float(v) for v in vals] for k, vals in hist.items()}, p
+    return None

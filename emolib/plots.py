@@ -1,0 +1,430 @@
+"""Figures for the course: dataset overview, training curves, errors.
+
+Every function builds and returns a :class:`matplotlib.figure.Figure` and saves
+it when ``save=`` is given. The figure is detached from pyplot, so in a notebook
+it shows exactly once when it is the last line of a cell, and loops or tests
+never pile up open figures (call ``fig.savefig`` or display it yourself).
+Each emotion keeps the same colour in every figure: :data:`CLASS_COLORS`.
+
+Example
+-------
+>>> import numpy as np
+>>> from emolib.data import Split
+>>> fig = mean_faces(Split(np.zeros((7, 48, 48), np.uint8), np.arange(7)))
+>>> fig.get_suptitle()
+'Mean face per emotion (n = 7)'
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .data import CLASS_NAMES, FER2013, Duplicates, Split
+
+#: One colour per emotion, shared by every figure (seaborn "colorblind" palette).
+CLASS_COLORS: dict[str, tuple[float, float, float]] = dict(
+    zip(CLASS_NAMES, sns.color_palette("colorblind", len(CLASS_NAMES)))
+)
+#: Line styles / greys for the splits, chosen not to clash with the class colours.
+SPLIT_STYLES: dict[str, dict[str, Any]] = {
+    "train": {"color": "0.1", "linestyle": "-"},
+    "val": {"color": "0.45", "linestyle": "--"},
+    "test": {"color": "0.65", "linestyle": ":"},
+}
+
+PathLike = str | os.PathLike
+
+
+def _figure(**kw: Any) -> Figure:
+    """A new figure made through pyplot (this loads the notebook's inline backend, which
+    renders returned figures) and then closed, i.e. detached from pyplot's bookkeeping."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(**kw)
+    plt.close(fig)
+    return fig
+
+
+def _save(fig: Figure, save: PathLike | None) -> Figure:
+    if save is not None:
+        path = Path(save)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _class_color(name: str) -> tuple[float, float, float]:
+    return CLASS_COLORS.get(name, (0.3, 0.3, 0.3))
+
+
+def _as_gray(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) or (N, H, W, 1), uint8 or float -> (N, H, W) for imshow."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    return images
+
+
+def _imshow(ax, img: np.ndarray, **kw) -> None:
+    vmax = 1.0 if np.issubdtype(img.dtype, np.floating) and img.max() <= 1.0 else 255
+    kw.setdefault("interpolation", "nearest")  # crisp pixels, and much smaller PNGs
+    ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, **kw)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+# --------------------------------------------------------------------------- dataset
+def class_distribution(
+    fer: FER2013, *, percent: bool = False, save: PathLike | None = None
+) -> Figure:
+    """Bar chart of the number of images of each emotion, one panel per split.
+
+    ``percent=True`` shows shares instead of counts, to compare the splits.
+
+    >>> import numpy as np
+    >>> from emolib.data import FER2013, Split
+    >>> sp = Split(np.zeros((3, 48, 48), np.uint8), np.array([0, 3, 3]))
+    >>> class_distribution(FER2013(sp, sp, sp)).axes[0].get_ylabel()
+    'images'
+    """
+    splits = fer.splits()
+    fig = _figure(figsize=(13, 4), layout="constrained")
+    axes = fig.subplots(1, len(splits), sharey=percent)
+    names = list(fer.class_names)
+    colors = [_class_color(c) for c in names]
+    for ax, (split, sp) in zip(axes, splits.items()):
+        counts = sp.class_counts()[: len(names)]
+        values = 100 * counts / max(counts.sum(), 1) if percent else counts
+        bars = ax.bar(names, values, color=colors, edgecolor="0.2", linewidth=0.5)
+        ax.bar_label(bars, labels=[f"{v:.1f}%" if percent else f"{v:,}" for v in values], fontsize=8, padding=2)
+        ax.set_title(f"{split} ({len(sp):,} images)")
+        ax.set_xlabel("emotion")
+        ax.set_ylabel("% of images" if percent else "images")
+        ax.tick_params(axis="x", rotation=45)
+        ax.margins(y=0.12)
+        sns.despine(ax=ax)
+    fig.suptitle("Number of images of each emotion per split" + (" (share)" if percent else ""))
+    return _save(fig, save)
+
+
+def sample_grid(
+    split: Split,
+    *,
+    per_class: int = 8,
+    class_names: Sequence[str] = CLASS_NAMES,
+    seed: int = 0,
+    title: str | None = None,
+    save: PathLike | None = None,
+) -> Figure:
+    """A grid of random images: one row per emotion, ``per_class`` columns.
+
+    >>> import numpy as np
+    >>> from emolib.data import Split
+    >>> fig = sample_grid(Split(np.zeros((14, 48, 48), np.uint8), np.arange(14) % 7), per_class=2)
+    >>> fig.axes[0].get_ylabel()
+    'angry'
+    """
+    rng = np.random.default_rng(seed)
+    fig = _figure(figsize=(1.1 * per_class + 1, 1.15 * len(class_names) + 0.5), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(class_names), per_class, squeeze=False))
+    images = _as_gray(split.images)
+    for k, name in enumerate(class_names):
+        idx = np.flatnonzero(split.labels == k)
+        pick = rng.choice(idx, size=min(per_class, len(idx)), replace=False) if len(idx) else []
+        for j, ax in enumerate(axes[k]):
+            if j < len(pick):
+                _imshow(ax, images[pick[j]])
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_frame_on(False)
+        axes[k, 0].set_ylabel(name, color=_class_color(name), fontsize=11, fontweight="bold")
+    fig.suptitle(title or f"Random images, {per_class} per emotion (seed {seed})")
+    fig.supxlabel("random examples")
+    return _save(fig, save)
+
+
+def mean_faces(
+    split: Split,
+    *,
+    class_names: Sequence[str] = CLASS_NAMES,
+    difference: bool = False,
+    save: PathLike | None = None,
+) -> Figure:
+    """The average image of each emotion.
+
+    With ``difference=True`` a second row shows each mean minus the mean of all
+    images (red: brighter than average, blue: darker), which shows what is
+    distinctive about an emotion: a smiling mouth, raised eyebrows...
+    """
+    images = _as_gray(split.images).astype(np.float64)
+    overall = images.mean(axis=0) if len(images) else np.zeros(images.shape[1:])
+    rows = 2 if difference else 1
+    fig = _figure(figsize=(1.7 * len(class_names), 2.0 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, len(class_names), squeeze=False)
+    means = []
+    for k, name in enumerate(class_names):
+        sel = images[split.labels == k]
+        means.append(sel.mean(axis=0) if len(sel) else np.full(images.shape[1:], np.nan))
+        _imshow(axes[0, k], np.nan_to_num(means[-1]).astype(np.uint8))
+        axes[0, k].set_title(name, color=_class_color(name), fontweight="bold")
+        axes[0, k].set_xlabel(f"n = {len(sel):,}")
+    axes[0, 0].set_ylabel("mean face")
+    if difference:
+        diffs = [m - overall for m in means]
+        lim = max(float(np.nanmax(np.abs(d))) for d in diffs) if diffs else 1.0
+        for k, d in enumerate(diffs):
+            ax = axes[1, k]
+            im = ax.imshow(np.nan_to_num(d), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("minus overall mean")
+        axes[1, 0].set_ylabel("difference")
+        fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="grey levels")
+    fig.suptitle(f"Mean face per emotion (n = {len(images):,})")
+    return _save(fig, save)
+
+
+def pixel_histogram(
+    data: FER2013 | Split | Mapping[str, np.ndarray],
+    *,
+    by: str = "split",
+    class_names: Sequence[str] = CLASS_NAMES,
+    save: PathLike | None = None,
+) -> Figure:
+    """Distribution of pixel intensities (0 = black, 255 = white).
+
+    ``by="split"``: one line per split (``data`` a FER2013 or a mapping name -> images);
+    ``by="class"``: one line per emotion for the images of one Split (or ``fer.train``).
+    """
+    fig = _figure(figsize=(8, 4), layout="constrained")
+    ax = fig.subplots()
+    bins = np.arange(257)
+    if by == "split":
+        groups = (
+            {k: v.images for k, v in data.splits().items()} if isinstance(data, FER2013)
+            else {"images": data.images} if isinstance(data, Split) else dict(data)
+        )
+        for name, imgs in groups.items():
+            hist = np.bincount(np.asarray(imgs, np.uint8).ravel(), minlength=256)
+            style = SPLIT_STYLES.get(name, {"color": "0.3", "linestyle": "-"})
+            ax.stairs(hist / max(hist.sum(), 1), bins, label=f"{name} ({len(imgs):,} images)", linewidth=1.5, **style)
+        title = "Pixel intensities per split"
+    elif by == "class":
+        split = data.train if isinstance(data, FER2013) else data
+        for k, name in enumerate(class_names):
+            imgs = split.images[split.labels == k]
+            hist = np.bincount(np.asarray(imgs, np.uint8).ravel(), minlength=256)
+            ax.stairs(hist / max(hist.sum(), 1), bins, label=name, color=_class_color(name), linewidth=1.5)
+        title = "Pixel intensities per emotion"
+    else:
+        raise ValueError(f"by must be 'split' or 'class', not {by!r}")
+    ax.set_xlim(0, 256)
+    ax.set_xlabel("pixel value (0 = black, 255 = white)")
+    ax.set_ylabel("fraction of pixels")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=9)
+    sns.despine(ax=ax)
+    return _save(fig, save)
+
+
+def duplicate_groups(
+    fer: FER2013, dups: Duplicates, *, n: int = 6, across_splits: bool | None = True, max_copies: int = 8,
+    save: PathLike | None = None,
+) -> Figure:
+    """Show example groups of identical images: one row per group, one column per copy.
+
+    Each copy is titled with its split and label, coloured by class, so label
+    conflicts (the same picture filed under two emotions) stand out.
+    """
+    groups = dups.groups(n, across_splits=across_splits)
+    rows = max(len(groups), 1)
+    fig = _figure(figsize=(1.3 * max_copies + 1, 1.6 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, max_copies, squeeze=False)
+    splits = fer.splits()
+    for r in range(rows):
+        g = groups[r] if r < len(groups) else None
+        for c in range(max_copies):
+            ax = axes[r, c]
+            if g is not None and c < len(g):
+                row = g.iloc[c]
+                _imshow(ax, splits[row["split"]].images[row["index"]])
+                ax.set_title(f"{row['split']}\n{row['class_name']}", fontsize=8, color=_class_color(row["class_name"]))
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_frame_on(False)
+        if g is not None:
+            axes[r, 0].set_ylabel(f"{len(g)} copies", fontsize=9)
+    fig.suptitle("Exact duplicates" + (" across splits" if across_splits else ""))
+    fig.supxlabel("copies (split, label)")
+    return _save(fig, save)
+
+
+# --------------------------------------------------------------------------- training
+def _load_history(history: Mapping[str, Sequence[float]] | PathLike | Any) -> dict[str, list[float]]:
+    if hasattr(history, "history") and isinstance(history.history, Mapping):  # keras History
+        history = history.history
+    if isinstance(history, (str, os.PathLike)):
+        path = Path(history)
+        if path.is_dir():
+            path = path / "history.json" if (path / "history.json").is_file() else path / "history.csv"
+        if path.suffix == ".json":
+            history = json.loads(path.read_text())
+        else:
+            import pandas as pd
+
+            history = pd.read_csv(path).to_dict(orient="list")
+    return {k: [float(v) for v in vals] for k, vals in dict(history).items()}
+
+
+def _acc_key(hist: Mapping[str, Any]) -> str | None:
+    for key in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"):
+        if key in hist:
+            return key
+    return next((k for k in hist if "acc" in k and not k.startswith("val_")), None)
+
+
+def training_curves(
+    history: Mapping[str, Sequence[float]] | PathLike | Any,
+    *,
+    title: str = "Training curves",
+    save: PathLike | None = None,
+) -> Figure:
+    """Loss and accuracy per epoch, train (solid) vs validation (dashed), in two panels.
+
+    ``history`` is a Keras ``History``, its ``.history`` dict, or a path to a
+    ``history.json`` / ``history.csv`` (or the run folder holding one). The best
+    validation epoch is marked.
+
+    >>> fig = training_curves({"loss": [1.2, 0.9], "val_loss": [1.3, 1.1],
+    ...                        "accuracy": [0.4, 0.6], "val_accuracy": [0.35, 0.5]})
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Loss', 'Accuracy']
+    """
+    hist = _load_history(history)
+    n = max((len(v) for v in hist.values()), default=0)
+    epochs = np.asarray(hist["epoch"]) + 1 if "epoch" in hist else np.arange(1, n + 1)
+    fig = _figure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    acc = _acc_key(hist)
+    for ax, key, label in ((axes[0], "loss", "Loss"), (axes[1], acc, "Accuracy")):
+        ax.set_title(label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label.lower())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        sns.despine(ax=ax)
+        if key is None or key not in hist:
+            ax.text(0.5, 0.5, f"no {label.lower()} recorded", ha="center", va="center", transform=ax.transAxes)
+            continue
+        ax.plot(epochs[: len(hist[key])], hist[key], label="train", **SPLIT_STYLES["train"], marker=".")
+        val = hist.get(f"val_{key}")
+        if val:
+            ax.plot(epochs[: len(val)], val, label="validation", color="tab:orange", linestyle="--", marker=".")
+            best = int(np.argmin(val) if key == "loss" else np.argmax(val))
+            ax.scatter([epochs[best]], [val[best]], s=80, facecolors="none", edgecolors="tab:red", zorder=3,
+                       label=f"best val: {val[best]:.3f} (epoch {epochs[best]})")
+        ax.legend(frameon=False, fontsize=9)
+    fig.suptitle(title)
+    return _save(fig, save)
+
+
+def confusion_matrix_heatmap(
+    cm: np.ndarray,
+    class_names: Sequence[str] = CLASS_NAMES,
+    *,
+    normalize: str | None = "true",
+    title: str | None = None,
+    save: PathLike | None = None,
+) -> Figure:
+    """Seaborn heatmap of a confusion matrix (rows: true class, columns: predicted).
+
+    ``normalize``: ``"true"`` (each row sums to 1: recall on the diagonal),
+    ``"pred"`` (each column sums to 1: precision on the diagonal), or ``None`` (counts).
+
+    >>> import numpy as np
+    >>> fig = confusion_matrix_heatmap(np.eye(7, dtype=int) * 5)
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('predicted emotion', 'true emotion')
+    """
+    cm = np.asarray(cm, dtype=float)
+    if normalize == "true":
+        values, fmt = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1e-12), ".2f"
+    elif normalize == "pred":
+        values, fmt = cm / np.maximum(cm.sum(axis=0, keepdims=True), 1e-12), ".2f"
+    elif normalize is None:
+        values, fmt = cm, ".0f"
+    else:
+        raise ValueError(f"normalize must be 'true', 'pred' or None, not {normalize!r}")
+    fig = _figure(figsize=(7.5, 6.2), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", square=True, ax=ax,
+                xticklabels=list(class_names), yticklabels=list(class_names),
+                vmin=0, vmax=1 if normalize else None, cbar_kws={"shrink": 0.8})
+    for lbl in ax.get_xticklabels() + ax.get_yticklabels():
+        lbl.set_color(_class_color(lbl.get_text()))
+    ax.set_xlabel("predicted emotion")
+    ax.set_ylabel("true emotion")
+    default = {"true": "Confusion matrix (rows normalised: recall)", "pred": "Confusion matrix (columns normalised: precision)",
+               None: "Confusion matrix (counts)"}[normalize]
+    ax.set_title(title or default)
+    return _save(fig, save)
+
+
+def misclassified_grid(
+    images: np.ndarray,
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    probs: np.ndarray | None = None,
+    class_names: Sequence[str] = CLASS_NAMES,
+    *,
+    n: int = 24,
+    ncols: int = 8,
+    save: PathLike | None = None,
+) -> Figure:
+    """Misclassified images, titled "true -> predicted"; with ``probs`` (N, classes)
+    the most confident mistakes come first and the confidence is shown.
+
+    >>> import numpy as np
+    >>> fig = misclassified_grid(np.zeros((3, 48, 48), np.uint8), [0, 1, 2], [0, 3, 2])
+    >>> fig.axes[0].get_title()
+    'disgust → happy'
+    """
+    images = _as_gray(images)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    wrong = np.flatnonzero(y_true != y_pred)
+    if probs is not None:
+        probs = np.asarray(probs)
+        conf = probs[wrong, y_pred[wrong]]
+        wrong = wrong[np.argsort(-conf, kind="stable")]
+    wrong = wrong[:n]
+    shown = max(len(wrong), 1)
+    ncols = min(ncols, shown)
+    nrows = -(-shown // ncols)
+    fig = _figure(figsize=(1.45 * ncols + 0.5, 1.75 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    for ax, i in zip(axes, wrong):
+        _imshow(ax, images[i])
+        t, p = class_names[y_true[i]], class_names[y_pred[i]]
+        ax.set_title(f"{t} → {p}", fontsize=8, color=_class_color(p))
+        if probs is not None:
+            ax.set_xlabel(f"p = {probs[i, y_pred[i]]:.2f}", fontsize=8)
+    if not len(wrong):
+        axes[0].text(0.5, 0.5, "no mistakes", ha="center", va="center", transform=axes[0].transAxes)
+    order = "most confident first" if probs is not None else "in data order"
+    fig.suptitle(f"Misclassified images: {len(wrong)} of {int((y_true != y_pred).sum())} ({order})")
+    fig.supxlabel("title: true emotion → predicted emotion (colour of the prediction)")
+    return _save(fig, save)

@@ -1,0 +1,76 @@
+"""End-to-end time per 640x480 webcam-like frame with one face, and where it goes.
+
+Stages: detect (BlazeFace), crop (48x48 grayscale), classify (one model call),
+annotate (boxes, label, probability bars). The frame is a shipped sample photo
+letterboxed into 640x480. Prints the median over ``--frames`` frames (after a
+warm-up) of each stage and of the total; the demo targets under 33 ms (30 fps).
+
+Usage::
+
+    nice -n 10 python scripts/benchmark_frame.py [--frames 200] [--threads 2] [--emoji]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: TF's choice)")
+    ap.add_argument("--emoji", action="store_true", help="annotate with emoji instead of boxes")
+    args = ap.parse_args()
+
+    import cv2
+    import numpy as np
+
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    from emolib.faces import crop_face, detect
+    from emolib.predict import FaceResult, annotate, classify_faces, get_model, load_image, sample_paths
+    from emolib.data import CLASS_NAMES
+
+    photo = load_image(sample_paths()[1])                        # grace_hopper.jpg, 512x600
+    s = 480 / photo.shape[0]
+    small = cv2.resize(photo, (round(photo.shape[1] * s), 480), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    x0 = (640 - small.shape[1]) // 2
+    frame[:, x0:x0 + small.shape[1]] = small
+    model = get_model()
+
+    stages = {"detect": [], "crop": [], "classify": [], "annotate": [], "total": []}
+    n_faces = []
+    for i in range(args.frames + 10):
+        t0 = time.perf_counter()
+        dets = detect(frame)
+        t1 = time.perf_counter()
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        faces = np.stack([crop_face(gray, d.box) for d in dets]) if dets else np.zeros((0, 48, 48), np.uint8)
+        t2 = time.perf_counter()
+        probs = classify_faces(faces, model)
+        t3 = time.perf_counter()
+        results = [FaceResult(d.box, CLASS_NAMES[int(p.argmax())], float(p.max()), dict(zip(CLASS_NAMES, map(float, p))))
+                   for d, p in zip(dets, probs)]
+        annotate(frame, results, emoji=args.emoji)
+        t4 = time.perf_counter()
+        if i >= 10:  # warm-up
+            for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
+                stages[k].append(1000 * v)
+            n_faces.append(len(dets))
+    med = {k: float(np.median(v)) for k, v in stages.items()}
+    print(f"640x480 frame, {int(np.median(n_faces))} face(s), {args.frames} frames, "
+          f"{os.cpu_count()} CPU core(s), TF threads: {args.threads or 'default'}")
+    for k in ("detect", "crop", "classify", "annotate"):
+        print(f"  {k:9s} {med[k]:6.2f} ms  ({100 * med[k] / med['total']:4.1f} %)")
+    p90 = float(np.percentile(stages["total"], 90))
+    print(f"  total     {med['total']:6.2f} ms median, {p90:.2f} ms 90th percentile "
+          f"-> {1000 / med['total']:.0f} frames/s; target < 33 ms: {'met' if med['total'] < 33 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

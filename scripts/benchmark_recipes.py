@@ -1,0 +1,130 @@
+"""Train a named recipe on the real FER2013 under a wall-clock budget and record what it buys.
+
+Appends one row to scripts/results/recipes.csv and rewrites scripts/results/RECIPES.md:
+parameters, training images/s, epochs, wall time, PublicTest and PrivateTest accuracy
+(with and without flip test-time augmentation), per-face latency, model size, hardware.
+PrivateTest is only measured, never used to choose anything.
+
+    python scripts/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR]
+
+``--from-run`` evaluates a run that already finished (e.g. the shipped model's
+runs/emonet-full) instead of training again.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: name -> (train() keyword arguments, default budget in minutes)
+RECIPES: dict[str, tuple[dict, float]] = {
+    "seed-plateau": (dict(arch="seed", schedule="plateau", epochs=40, patience=6), 20),
+    "emonet-quick": (dict(arch="emonet", schedule="plateau", quick=True), 10),
+    "emonet-cosine-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1), 10),
+    "emonet-plateau-10min": (dict(arch="emonet", schedule="plateau", epochs=8, patience=4), 10),
+    "emonet-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80), 108),
+}
+
+
+def hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
+def measure(run_dir: Path, recipe: str, data) -> dict:
+    import keras
+    import numpy as np
+
+    from emolib.evaluate import evaluate
+    from emolib.models import export_for_inference, load_model_file
+
+    result = json.loads((run_dir / "result.json").read_text())
+    model = load_model_file(run_dir / "best.keras")
+    with tempfile.TemporaryDirectory() as tmp:
+        size = export_for_inference(model, Path(tmp) / "m.keras")
+    row = dict(recipe=recipe, arch=result["arch"], params=result["params"], epochs=result["epochs_run"],
+               best_epoch=result["best_epoch"], wall_min=round(result["wall_time_s"] / 60, 1),
+               train_img_per_s=round(result["train_images"] * result["epochs_run"] / result["wall_time_s"], 1))
+    for split_name, split in (("public", data.val), ("private", data.test)):
+        for tta in (False, True):
+            acc = evaluate(model, split, tta=tta).accuracy
+            row[f"{split_name}_acc{'_tta' if tta else ''}"] = round(float(acc), 4)
+    face = data.test.images[:1][..., None]
+    model.predict_on_batch(face)
+    times = []
+    for _ in range(50):
+        t = time.perf_counter()
+        model.predict_on_batch(face)
+        times.append(time.perf_counter() - t)
+    row["latency_ms_per_face"] = round(1000 * statistics.median(times), 2)
+    row["model_mb"] = round(size / 1e6, 2)
+    row["hardware"] = hardware()
+    row["date"] = time.strftime("%Y-%m-%d")
+    return row
+
+
+def write_tables(row: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "recipes.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    rows = [r for r in rows if r["recipe"] != row["recipe"]] + [{k: str(v) for k, v in row.items()}]
+    cols = list(row)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["# Training recipes measured on the real FER2013", "",
+             "Written by `scripts/benchmark_recipes.py`; PublicTest selects, PrivateTest is reported.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r.get(c, "") for c in cols) + " |" for r in rows]
+    (RESULTS / "RECIPES.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", choices=sorted(RECIPES))
+    p.add_argument("--budget-minutes", type=float, default=None)
+    p.add_argument("--from-run", type=Path, default=None, help="evaluate this finished run instead of training")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+
+    from emolib.train import set_threads
+
+    set_threads(args.threads)
+    from emolib.data import load_fer2013
+    from emolib.train import train
+
+    data = load_fer2013(progress=False)
+    kwargs, budget = RECIPES[args.recipe]
+    if args.from_run is None:
+        run_dir = Path("runs") / f"bench-{args.recipe}"
+        budget = args.budget_minutes or budget
+        kwargs = dict(kwargs)
+        arch = kwargs.pop("arch")
+        train(arch, data, run_dir, budget_s=budget * 60, verbose=2, **kwargs)
+    else:
+        run_dir = args.from_run
+    row = measure(run_dir, args.recipe, data)
+    write_tables(row)
+    print(json.dumps(row, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

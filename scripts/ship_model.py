@@ -1,0 +1,109 @@
+"""Ship a finished training run as emolib's pretrained model, with its card.
+
+    python scripts/ship_model.py runs/emonet-full [--baseline runs/seed]
+
+Writes emolib/assets/emonet.keras (without optimizer state), history.json,
+results.json and MODEL_CARD.md. The accuracies in the card are measured here by
+loading the saved file and predicting raw pixels.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
+
+
+def summarize(run: Path, data, shipped_file: Path | None = None) -> dict:
+    from emolib.evaluate import evaluate
+    from emolib.models import export_for_inference, load_model_file
+
+    res = json.loads((run / "result.json").read_text())
+    cfg = json.loads((run / "config.json").read_text())
+    model = load_model_file(run / "best.keras")
+    if shipped_file is not None:
+        size = export_for_inference(model, shipped_file)
+        model = load_model_file(shipped_file)  # measure the file we ship
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            size = export_for_inference(model, Path(tmp) / "m.keras")
+    val = evaluate(model, data.val)
+    test = evaluate(model, data.test)
+    test_tta = evaluate(model, data.test, tta=True)
+    recall = {c: round(float(r), 4) for c, r in zip(data.class_names, test.report["recall"].iloc[: len(data.class_names)])}
+    return dict(name=model.name, arch=res["arch"], params=res["params"], epochs=res["epochs_run"],
+                best_epoch=res["best_epoch"], wall_time_min=round(res["wall_time_s"] / 60, 1),
+                public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
+                private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
+                private_recall=recall, size_mb=round(size / 1e6, 2), seed=res["seed"], config=cfg)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("run", type=Path)
+    p.add_argument("--baseline", type=Path, default=None)
+    p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU, shared with development work")
+    args = p.parse_args(argv)
+    from emolib.data import load_fer2013
+
+    data = load_fer2013(progress=False)
+    ASSETS.mkdir(exist_ok=True)
+    shipped = summarize(args.run, data, ASSETS / "emonet.keras")
+    shutil.copy(args.run / "history.json", ASSETS / "history.json")
+    models = [dict(shipped, name="emonet (shipped)")]
+    if args.baseline:
+        models.append(dict(summarize(args.baseline, data), name="seed CNN (baseline)"))
+    (ASSETS / "results.json").write_text(json.dumps({"hardware": args.hardware, "models": models}, indent=1))
+
+    s = shipped
+    rows = "\n".join(f"| {c} | {r:.1%} |" for c, r in s["private_recall"].items())
+    card = f"""# Model card: emonet (shipped with emolib)
+
+* **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
+* **Input**: raw grayscale pixels, shape (N, 48, 48, 1), values 0..255 (rescaling and augmentation are layers inside the model).
+  **Output**: 7 softmax probabilities. Loads with `keras.models.load_model` alone, or `emolib.models.load_pretrained()`.
+* **Architecture**: `emolib.models.build_emonet()`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
+  (32, 64, 128, 256 filters), max-pooling and Dropout 0.2 after each; global average pooling; Dense 256, Dropout 0.4; softmax.
+  **{s['params']:,} parameters**, file size {s['size_mb']} MB (no optimizer state).
+* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
+* **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom (inside the model), AdamW
+  (lr {s['config']['base_lr']}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
+  {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
+  ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {s['seed']}.
+  Reproduce: `make train-full` then `python scripts/ship_model.py runs/emonet-full`.
+* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock; best PublicTest epoch {s['best_epoch']}.
+  Hardware: {args.hardware}.
+
+## Results (measured by loading the shipped file and predicting raw pixels)
+
+| split | accuracy |
+|---|---|
+| PublicTest (validation, used for selection) | {s['public_test']:.2%} |
+| PrivateTest (test, reported) | **{s['private_test']:.2%}** |
+| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |
+| PrivateTest top-2 | {s['private_top2']:.2%} |
+
+Per-class recall on PrivateTest:
+
+| class | recall |
+|---|---|
+{rows}
+
+## Limitations
+
+FER2013 faces are 48x48, mostly frontal, web-scraped and noisily labelled (human agreement is often quoted near 65 %).
+`disgust` has only 436 training images and is recognised worst. The model has not been audited for bias across age,
+gender or skin tone; do not use it for decisions about people.
+"""
+    (ASSETS / "MODEL_CARD.md").write_text(card)
+    print(json.dumps(models, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

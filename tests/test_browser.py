@@ -1,0 +1,177 @@
+"""The demo widget in a real browser: JupyterLab + headless Debian Chromium via Playwright.
+
+Uploads a sample photo through the FileUpload and checks the annotated result;
+then starts the webcam (Chromium's fake camera, fed with a Y4M video made here
+from a sample photo) and checks that predictions come back. Screenshots go to
+figures/demo_upload.png and figures/demo_webcam.png.
+
+Without Chromium (``/usr/bin/chromium``) the test is skipped, except under
+CI=true where it fails. Install it with ``apt-get install chromium``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ON_CI
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "figures"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+
+
+def _require(ok: bool, why: str) -> None:
+    if not ok:
+        if ON_CI:
+            pytest.fail(f"CI=true but {why}")
+        pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_y4m(path: Path, rgb: np.ndarray, frames: int = 20, size: tuple[int, int] = (640, 480)) -> None:
+    """A tiny uncompressed 4:2:0 video of ``rgb`` letterboxed into ``size`` (Chromium's fake camera)."""
+    import cv2
+
+    w, h = size
+    s = min(w / rgb.shape[1], h / rgb.shape[0])
+    small = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((h, w, 3), 40, np.uint8)
+    y0, x0 = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    yuv = cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420).tobytes()   # Y plane, then U, then V
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            f.write(b"FRAME\n" + yuv)
+
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "demo", "metadata": {}, "outputs": [],
+               "source": "from emolib.widgets import EmotionDemo\ndemo = EmotionDemo()\ndemo"}],
+    "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+                 "language_info": {"name": "python"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A token-less JupyterLab on a free localhost port with its own config/runtime dirs."""
+    _require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        _require(False, "the playwright Python package is not installed")
+    tmp = tmp_path_factory.mktemp("lab")
+    work = tmp / "work"
+    work.mkdir()
+    (work / "demo.ipynb").write_text(json.dumps(NOTEBOOK))
+    (tmp / "config" / "labconfig").mkdir(parents=True)   # no "news?" pop-up over the screenshots
+    (tmp / "config" / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+               IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    port = _free_port()
+    log = open(tmp / "lab.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
+         "--ServerApp.port_retries=0", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    log.flush()
+                    pytest.fail(f"JupyterLab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url, tmp
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_upload_and_webcam_in_chromium(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    from emolib.predict import load_image, sample_paths
+
+    url, tmp = lab
+    hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
+    video = tmp / "camera.y4m"
+    write_y4m(video, load_image(hopper))
+    FIGURES.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{url}/lab/tree/demo.ipynb", timeout=60_000)
+            cell = page.locator(".jp-Notebook .jp-Cell").first
+            cell.wait_for(timeout=60_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator, #jp-main-statusbar")).not_to_have_count(0)
+            page.wait_for_timeout(1500)   # let the kernel connect
+            cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            status = page.locator(".emo-status")
+            expect(status).to_be_visible(timeout=120_000)
+
+            # --- upload a photo through the FileUpload's <input type=file>
+            with page.expect_file_chooser(timeout=30_000) as chooser:
+                page.locator(".jp-OutputArea .jupyter-widgets.widget-upload").click()
+            chooser.value.set_files(str(hopper))
+            expect(status).to_contain_text("1 face(s) found", timeout=60_000)
+            caption = page.locator(".emo-caption").first
+            expect(caption).to_contain_text("grace_hopper.jpg")
+            expect(caption).to_contain_text("%")
+            expect(page.locator(".emo-gallery img")).to_have_count(2)   # annotated photo + 1 chart
+            page.locator(".emo-gallery").scroll_into_view_if_needed()
+            page.screenshot(path=str(FIGURES / "demo_upload.png"))
+
+            # --- webcam: Chromium's fake camera plays the Y4M video
+            page.get_by_role("button", name="Start webcam").click()
+            fps = page.locator(".emo-fps")
+            expect(fps).to_contain_text(" fps", timeout=60_000)
+            expect(page.locator(".emo-live-label")).to_contain_text("%", timeout=30_000)
+            page.wait_for_timeout(2000)
+            rate = float(fps.inner_text().split()[0])
+            assert rate > 0.5, fps.inner_text()
+            page.get_by_role("button", name="Snapshot").click()
+            expect(status).to_contain_text("snapshot", timeout=30_000)
+            page.locator(".emo-live").scroll_into_view_if_needed()
+            page.screenshot(path=str(FIGURES / "demo_webcam.png"))
+            page.get_by_role("button", name="Stop webcam").click()
+            expect(fps).to_have_text("", timeout=30_000)
+        finally:
+            browser.close()

@@ -1,0 +1,55 @@
+"""``python -m emolib predict``: annotated images, JSON, exit code 2 for bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from PIL import Image
+
+from emolib.__main__ import main
+from emolib.data import CLASS_NAMES
+from emolib.predict import sample_paths
+
+
+def test_samples_emoji_out(tmp_path, capsys):
+    assert main(["predict", "--samples", "--emoji", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for p in sample_paths():
+        f = tmp_path / f"{p.stem}_emoji.png"
+        assert f.is_file() and Image.open(f).size == Image.open(p).size
+        assert p.name in out
+
+
+def test_json(capsys):
+    photo = sample_paths()[0]
+    assert main(["predict", str(photo), "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["file"] == str(photo) and len(entry["faces"]) == 1
+    face = entry["faces"][0]
+    assert face["label"] in CLASS_NAMES and set(face["probabilities"]) == set(CLASS_NAMES)
+
+
+def test_no_face_is_success(tmp_path, capsys):
+    wall = tmp_path / "wall.png"
+    Image.new("RGB", (200, 150), "grey").save(wall)
+    assert main(["predict", str(wall)]) == 0
+    assert "no face found" in capsys.readouterr().out
+
+
+def test_bad_inputs_exit_2(tmp_path, capsys):
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    for args, msg in ([str(tmp_path / "missing.jpg")], "file not found"), ([str(text)], "not an image"), \
+                     ([str(empty)], "empty file"), ([], "give one or more photos"):
+        assert main(["predict", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and msg in err and err.count("\n") == 1
+
+
+def test_module_entry_point(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "emolib", "predict", str(tmp_path / "missing.jpg")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "file not found" in r.stderr

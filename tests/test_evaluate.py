@@ -1,0 +1,205 @@
+"""Evaluation metrics on models with known outputs, flip-TTA, shape errors, and the shipped model on real data."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib.data import CLASS_NAMES, Split
+from emolib.evaluate import (EvaluationResult, check_images, comparison_table, evaluate, load_results,
+                              predict_proba, top_k_accuracy)
+
+#: The shipped model's accuracy on PrivateTest must reach this. 0.0 until the final model lands;
+#: the lead sets it a little below the measured accuracy (e.g. measured - 0.01).
+MIN_TEST_ACCURACY = 0.0
+
+
+class PixelOracle:
+    """A fake model: the class is the brightness of the top-left pixel // 30; the runner-up is the next class.
+
+    Only ``predict`` and ``output_shape`` are needed by emolib.evaluate.
+    """
+
+    output_shape = (None, 7)
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, x, batch_size=32, verbose=0):
+        self.calls += 1
+        assert x.shape[1:] == (48, 48, 1) and x.dtype == np.float32
+        cls = np.clip(x[:, 0, 0, 0] // 30, 0, 6).astype(int)
+        probs = np.full((len(x), 7), 0.06, np.float32)  # 0.6 + 0.1 + 5 x 0.06 = 1
+        probs[np.arange(len(x)), cls] = 0.6
+        probs[np.arange(len(x)), (cls + 1) % 7] = 0.1
+        return probs
+
+
+def faces_of(classes) -> np.ndarray:
+    """Faces whose top-left pixel makes PixelOracle predict ``classes``; the top-right pixel is 255."""
+    x = np.zeros((len(classes), 48, 48), np.uint8)
+    x[:, 0, 0] = np.asarray(classes) * 30 + 5
+    x[:, 0, -1] = 255
+    return x
+
+
+def test_metrics_known_outputs():
+    pred = np.array([0, 0, 1, 3, 3, 3, 4, 5, 6, 6])
+    true = np.array([0, 1, 1, 3, 3, 2, 4, 5, 6, 0])  # 3 wrong: 1->0, 2->3, 0->6
+    res = evaluate(PixelOracle(), Split(faces_of(pred), true))
+    assert isinstance(res, EvaluationResult)
+    assert res.accuracy == pytest.approx(0.7)
+    # runner-up is pred+1: the true 1 predicted 0 (runner-up 1) counts for top-2
+    # and the true 0 predicted 6 (runner-up (6 + 1) % 7 = 0); the true 2 predicted 3 does not
+    assert res.top2_accuracy == pytest.approx(0.9)
+    np.testing.assert_array_equal(res.y_pred, pred)
+    np.testing.assert_array_equal(res.y_true, true)
+    assert res.probs.shape == (10, 7)
+
+    cm = res.confusion
+    assert cm.shape == (7, 7) and cm.sum() == 10 and np.trace(cm) == 7
+    assert cm[1, 0] == 1 and cm[2, 3] == 1 and cm[0, 6] == 1
+    np.testing.assert_allclose(res.confusion_normalized.sum(axis=1)[[0, 1, 2, 3, 4, 5, 6]], 1.0)
+    assert res.confusion_normalized[0, 0] == pytest.approx(0.5)
+
+    rep = res.report
+    assert isinstance(rep, pd.DataFrame)
+    assert list(rep.index) == [*CLASS_NAMES, "macro avg", "weighted avg"]
+    assert list(rep.columns) == ["precision", "recall", "f1-score", "support"]
+    assert rep.loc["angry", "recall"] == pytest.approx(0.5)      # 1 of 2 angry found
+    assert rep.loc["angry", "precision"] == pytest.approx(0.5)   # 1 of 2 predicted angry right
+    assert rep.loc["happy", "precision"] == pytest.approx(2 / 3)
+    assert rep.loc["fear", "recall"] == 0 and rep.loc["fear", "f1-score"] == 0
+    assert rep["support"].tolist()[:7] == [2, 2, 1, 2, 1, 1, 1]
+    assert res.macro_f1 == pytest.approx(rep.loc["macro avg", "f1-score"])
+    assert "accuracy 0.7000" in res.summary() and "10 images" in repr(res)
+    # most confidently wrong first; all three mistakes found
+    assert sorted(res.misclassified().tolist()) == [1, 5, 9]
+    assert len(res.misclassified(2)) == 2
+
+
+def test_missing_class_in_split():
+    # no disgust at all: its row is zero, not NaN
+    res = evaluate(PixelOracle(), (faces_of([0, 3, 3]), [0, 3, 3]))
+    assert res.accuracy == 1.0
+    assert res.report.loc["disgust", "support"] == 0
+    assert np.all(res.confusion_normalized[1] == 0)
+
+
+def test_predict_proba_shapes_and_batches():
+    oracle = PixelOracle()
+    x = faces_of([0, 1, 2, 3, 4, 5, 6])
+    p3 = predict_proba(oracle, x, batch_size=3)
+    p4 = predict_proba(oracle, x[..., None])
+    np.testing.assert_array_equal(p3, p4)
+    assert p3.shape == (7, 7) and p3.dtype == np.float32
+    np.testing.assert_array_equal(p3.argmax(1), np.arange(7))
+    assert predict_proba(oracle, np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+
+
+def test_tta_averages_with_mirror():
+    oracle = PixelOracle()
+    x = faces_of([0, 2])  # top-left dark -> angry/fear; the mirror has 255 top-left -> class 6
+    plain = predict_proba(oracle, x)
+    calls = oracle.calls
+    tta = predict_proba(oracle, x, tta=True)
+    assert oracle.calls == calls + 2, "TTA = one pass on the faces, one on their mirror images"
+    mirror = predict_proba(oracle, x[:, :, ::-1])
+    np.testing.assert_allclose(tta, (plain + mirror) / 2)
+    np.testing.assert_allclose(tta.sum(1), 1.0, rtol=1e-5)
+    res = evaluate(oracle, (x, [0, 2]), tta=True)
+    assert res.tta and "flip-TTA" in res.summary()
+
+
+def test_tta_with_a_keras_model_is_flip_invariant():
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(7, activation="softmax")])
+    x = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    a = predict_proba(model, x, tta=True)
+    b = predict_proba(model, x[:, :, ::-1], tta=True)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert not np.allclose(predict_proba(model, x), predict_proba(model, x[:, :, ::-1]))
+
+
+@pytest.mark.parametrize("shape, hint", [
+    ((48, 48), "for a single face use images"),
+    ((2, 48, 48, 3), "converted to grayscale"),
+    ((2, 64, 64), "resize the faces to 48x48"),
+    ((2, 48), ""),
+])
+def test_shape_errors(shape, hint):
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 48, 48\) or \(N, 48, 48, 1\)") as err:
+        predict_proba(PixelOracle(), np.zeros(shape, np.uint8))
+    assert hint in str(err.value)
+    with pytest.raises(ValueError, match="got"):
+        evaluate(PixelOracle(), (np.zeros(shape, np.uint8), [0, 0]))
+
+
+def test_label_and_input_errors():
+    x = faces_of([0, 1])
+    with pytest.raises(ValueError, match=r"labels must have shape \(2,\)"):
+        evaluate(PixelOracle(), (x, [0, 1, 2]))
+    with pytest.raises(ValueError, match="class indices 0..6, found 9"):
+        evaluate(PixelOracle(), (x, [0, 9]))
+    with pytest.raises(ValueError, match="integer class indices"):
+        evaluate(PixelOracle(), (x, [0.5, 1.0]))
+    with pytest.raises(ValueError, match="empty split"):
+        evaluate(PixelOracle(), (np.zeros((0, 48, 48), np.uint8), []))
+    with pytest.raises(ValueError, match="Split or an .images, labels. pair"):
+        evaluate(PixelOracle(), x)
+    with pytest.raises(ValueError, match="3 class names"):
+        evaluate(PixelOracle(), (x, [0, 1]), class_names=("a", "b", "c"))
+    with pytest.raises(ValueError, match="must hold numbers"):
+        check_images(np.full((1, 48, 48), "a"))
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_proba(PixelOracle(), x, batch_size=0)
+
+
+def test_top_k():
+    probs = np.array([[0.1, 0.2, 0.7], [0.5, 0.4, 0.1], [0.2, 0.3, 0.5]])
+    y = np.array([2, 1, 0])
+    assert top_k_accuracy(y, probs, 1) == pytest.approx(1 / 3)
+    assert top_k_accuracy(y, probs, 2) == pytest.approx(2 / 3)
+    assert top_k_accuracy(y, probs, 3) == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- real data
+def test_shipped_model_on_private_test(real_data):
+    """The shipped model on FER2013 PrivateTest (the standard benchmark split)."""
+    from emolib.models import load_pretrained
+
+    res = evaluate(load_pretrained(), real_data.test)
+    assert len(res.y_true) == 3589
+    assert isinstance(res.accuracy, float) and 0.0 <= res.accuracy <= 1.0
+    assert res.accuracy >= MIN_TEST_ACCURACY, res.summary()
+    assert res.top2_accuracy >= res.accuracy
+
+
+# --------------------------------------------------------------------------- results file and comparison table
+def test_load_results_missing_and_present(tmp_path):
+    from emolib.evaluate import RESULT_COLUMNS
+
+    assert load_results(tmp_path / "none.json").empty
+    assert list(load_results(tmp_path / "none.json").columns) == RESULT_COLUMNS
+    f = tmp_path / "results.json"
+    f.write_text('{"models": [{"name": "emonet", "params": 1242151, "epochs": 60, "wall_time_min": 108, '
+                 '"public_test": 0.68, "private_test": 0.69, "note": "x"}, {"name": "seed", "private_test": 0.6}]}')
+    df = load_results(f)
+    assert df["name"].tolist() == ["emonet", "seed"] and list(df.columns[:6]) == RESULT_COLUMNS
+    assert "note" in df.columns and np.isnan(df.loc[1, "epochs"])
+    f.write_text('{"no models key": 1}')
+    with pytest.raises(ValueError, match="expected JSON"):
+        load_results(f)
+
+
+def test_comparison_table(tmp_path):
+    table = comparison_table([{"name": "ours", "params": 1_242_151, "public_test": 0.7, "private_test": 0.72}])
+    assert table.columns.tolist() == ["name", "params (M)", "epochs", "train time (min)", "PublicTest %",
+                                      "PrivateTest %", "source"]
+    assert table["PrivateTest %"].is_monotonic_decreasing
+    ours = table[table["name"] == "ours"].iloc[0]
+    assert ours["PrivateTest %"] == 72.0 and ours["params (M)"] == 1.24 and ours["source"] == "emolib"
+    assert {71.2, 73.3, 65.0} <= set(table["PrivateTest %"])
+    assert comparison_table(pd.DataFrame(), published=False).empty
+    assert len(comparison_table(load_results(tmp_path / "none.json"))) == 4

@@ -1,0 +1,86 @@
+"""Face detection and FER2013-style cropping (emolib.faces)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emolib.faces import CROP_SCALE, FaceDetector, crop_face, detect, detect_faces, face_square, to_gray
+from emolib.predict import load_image, sample_paths
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return {p.name: load_image(p) for p in sample_paths()}
+
+
+def test_one_face_in_each_sample(photos):
+    for name, rgb in photos.items():
+        boxes = detect_faces(rgb)
+        assert len(boxes) == 1, name
+        x, y, w, h = boxes[0]
+        H, W = rgb.shape[:2]
+        assert 0 <= x and 0 <= y and x + w <= W and y + h <= H
+        assert 0.1 * W < w < 0.7 * W and 0.5 < w / h < 2
+
+
+def test_grayscale_and_mirrored_photos_are_found_too(photos):
+    rgb = photos["grace_hopper.jpg"]
+    (x, y, w, h), = detect_faces(rgb)
+    (gx, gy, gw, gh), = detect_faces(to_gray(rgb))
+    assert abs(gx - x) < 0.1 * w and abs(gw - w) < 0.1 * w
+    (mx, my, mw, mh), = detect_faces(np.ascontiguousarray(rgb[:, ::-1]))
+    assert abs((rgb.shape[1] - mx - mw) - x) < 0.1 * w
+
+
+def test_two_faces_left_to_right(photos):
+    a, b = photos["astronaut.jpg"], photos["grace_hopper.jpg"]
+    h = max(a.shape[0], b.shape[0])
+    canvas = np.zeros((h, a.shape[1] + b.shape[1], 3), np.uint8)
+    canvas[: a.shape[0], : a.shape[1]] = a
+    canvas[: b.shape[0], a.shape[1]:] = b
+    dets = detect(canvas)
+    assert len(dets) == 2
+    assert dets[0].box[0] < a.shape[1] <= dets[1].box[0]
+    assert all(0.5 <= d.score <= 1 and d.keypoints.shape == (6, 2) for d in dets)
+
+
+@pytest.mark.parametrize("image", [np.zeros((480, 640), np.uint8), np.full((300, 200, 3), 255, np.uint8),
+                                   np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)])
+def test_no_face_is_an_empty_list(image):
+    assert detect_faces(image) == []
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown face detector"):
+        FaceDetector("huge")
+    with pytest.raises(TypeError, match="uint8"):
+        detect_faces(np.zeros((10, 10), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        detect_faces(np.zeros((10, 10, 5), np.uint8))
+
+
+def test_short_range_model_agrees(photos):
+    rgb = photos["astronaut.jpg"]
+    (x, y, w, h), = detect_faces(rgb, model="short")
+    (fx, fy, fw, fh), = detect_faces(rgb)
+    assert abs(x + w / 2 - fx - fw / 2) < 0.2 * fw
+
+
+def test_crop_is_a_48x48_fer_style_square(photos):
+    rgb = photos["grace_hopper.jpg"]
+    box = detect_faces(rgb)[0]
+    face = crop_face(rgb, box)
+    assert face.shape == (48, 48) and face.dtype == np.uint8
+    sx, sy, side, side2 = face_square(box)
+    assert side == side2 == round(max(box[2:]) * CROP_SCALE)
+    # same as cropping the grayscale photo
+    assert np.array_equal(face, crop_face(to_gray(rgb), box))
+    # a FER2013 face fills the frame: the crop's centre is face (not background) -> textured
+    assert face[12:36, 12:36].std() > 10
+
+
+def test_crop_outside_the_photo_repeats_the_edge():
+    gray = np.tile(np.arange(100, dtype=np.uint8), (100, 1))
+    face = crop_face(gray, (-30, -30, 60, 60))
+    assert face.shape == (48, 48)
+    assert face[:, 0].max() == 0        # left part repeats column 0

@@ -1,0 +1,151 @@
+"""Model builders, loading and exporting (no data needed)."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from emolib.models import (ARCHITECTURES, PRETRAINED_PATH, ModelFileError, augmentation, build_model,
+                           export_for_inference, load_model_file, load_pretrained)
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, keras.Model]:
+    return {arch: build_model(arch) for arch in ARCHITECTURES}
+
+
+@pytest.fixture(scope="module")
+def faces() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_shapes_and_probabilities(models, faces, arch):
+    model = models[arch]
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.output_shape == (None, 7)
+    probs = model.predict(faces, verbose=0)
+    assert probs.shape == (4, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.optimizer is not None, "build_model returns a compiled model"
+
+
+def test_parameter_counts(models):
+    assert 3_000_000 < models["seed"].count_params() < 3_500_000
+    assert 1_000_000 < models["emonet"].count_params() < 1_500_000
+
+
+@pytest.mark.parametrize("arch, aug", [("seed", "augment_seed"), ("emonet", "augment_crop40")])
+def test_rescaling_and_augmentation_are_inside(models, arch, aug):
+    model = models[arch]
+    names = [layer.name for layer in model.layers]
+    assert names[1] == "rescale" and names[2] == aug
+    rescale = model.get_layer("rescale")
+    assert isinstance(rescale, keras.layers.Rescaling) and rescale.scale == pytest.approx(1 / 255)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_augmentation_only_in_training(models, faces, arch):
+    model = models[arch]
+    aug = model.layers[2]
+    x = faces.astype("float32") / 255
+    np.testing.assert_array_equal(np.asarray(aug(x, training=False)), x)
+    y = np.asarray(aug(x, training=True))
+    assert y.shape != x.shape or not np.allclose(y, x), "training=True must change the faces"
+    # inference is deterministic: augmentation and dropout are off
+    np.testing.assert_array_equal(model.predict(faces, verbose=0), model.predict(faces, verbose=0))
+    a, b = np.asarray(model(faces, training=True)), np.asarray(model(faces, training=True))
+    assert not np.allclose(a, b), "in training mode augmentation/dropout make every call different"
+
+
+def test_crop40_keeps_full_size_at_inference():
+    aug = augmentation("crop40")
+    x = np.zeros((1, 48, 48, 1), "float32")
+    assert aug(x, training=True).shape == (1, 40, 40, 1)
+    assert aug(x, training=False).shape == (1, 48, 48, 1)
+    assert len(augmentation("none").layers) == 0
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match=r"unknown architecture 'vgg'; choose one of \['emonet', 'seed'\]"):
+        build_model("vgg")
+    with pytest.raises(ValueError, match="unknown augmentation 'mixup'"):
+        augmentation("mixup")
+
+
+def test_load_model_file_missing(tmp_path):
+    with pytest.raises(ModelFileError, match="model file not found: .*nope.keras"):
+        load_model_file(tmp_path / "nope.keras")
+
+
+def test_load_model_file_corrupt(tmp_path):
+    bad = tmp_path / "corrupt.keras"
+    bad.write_bytes(b"this is not a keras zip archive" * 10)
+    with pytest.raises(ModelFileError, match="cannot load model file .*corrupt.keras"):
+        load_model_file(bad)
+    truncated = tmp_path / "truncated.keras"
+    export_for_inference(build_model("emonet", width=4), tmp_path / "ok.keras")
+    truncated.write_bytes((tmp_path / "ok.keras").read_bytes()[:2000])
+    with pytest.raises(ModelFileError, match="cannot load model file"):
+        load_model_file(truncated)
+
+
+@pytest.mark.parametrize("shape, classes", [((32, 32, 1), 7), ((48, 48, 3), 7), ((48, 48, 1), 10)])
+def test_load_model_file_wrong_shape(tmp_path, shape, classes):
+    other = keras.Sequential([keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(classes)])
+    path = tmp_path / "other.keras"
+    other.save(path)
+    with pytest.raises(ModelFileError, match="is not an emotion model"):
+        load_model_file(path)
+
+
+def test_export_round_trip(tmp_path, faces):
+    model = build_model("emonet", width=8)
+    model.fit(faces, np.eye(7)[[0, 1, 2, 3]], epochs=1, verbose=0)  # creates optimizer state
+    full = tmp_path / "full.keras"
+    model.save(full)
+    small = tmp_path / "small.keras"
+    size = export_for_inference(model, small)
+    assert size == small.stat().st_size and size < full.stat().st_size
+    loaded = keras.models.load_model(small)  # plain Keras, no emolib needed
+    assert getattr(loaded, "optimizer", None) is None, "no optimizer state in the inference file"
+    np.testing.assert_allclose(loaded.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(load_model_file(small).predict(faces, verbose=0), model.predict(faces, verbose=0),
+                               atol=1e-6)
+
+
+@pytest.mark.skipif(not PRETRAINED_PATH.is_file(), reason="the shipped model is not in emolib/assets yet")
+def test_shipped_model_loads(faces):
+    model = load_pretrained()
+    assert model.input_shape == (None, 48, 48, 1) and model.output_shape == (None, 7)
+    probs = model.predict(faces, verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_compute_and_layer_table(models):
+    from emolib.models import count_macs, layer_table
+
+    assert count_macs(models["seed"]) == 384_257_536
+    assert count_macs(models["emonet"]) == 117_516_032
+    assert count_macs(models["emonet"], 40) < count_macs(models["emonet"])
+    table = layer_table(models["emonet"])
+    assert table["params"].sum() == models["emonet"].count_params()
+    assert table["name"].iloc[0] == "rescale" and table["type"].iloc[-1] == "Dense"
+
+
+def test_center_crop_model(faces, tmp_path):
+    from emolib.models import center_crop_model
+
+    model = build_model("emonet", width=4)
+    cc = center_crop_model(model)
+    assert cc.input_shape == (None, 48, 48, 1) and cc.output_shape == (None, 7)
+    assert cc.count_params() == model.count_params()
+    assert not any(layer.name.startswith("augment") for layer in cc.layers)
+    # the same as running the original network's layers on the central 40x40 pixels
+    x = faces.astype("float32")
+    h = x[:, 4:44, 4:44] / 255
+    for layer in model.layers[3:]:
+        h = layer(h, training=False) if "drop" in layer.name or "bn" in layer.name else layer(h)
+    np.testing.assert_allclose(cc.predict(faces, verbose=0), np.asarray(h), atol=1e-5)
+    size = export_for_inference(cc, tmp_path / "cc.keras")
+    assert size > 0 and load_model_file(tmp_path / "cc.keras").output_shape == (None, 7)

@@ -1,0 +1,182 @@
+"""Loading any image safely, predicting every face in one call, drawing (emolib.predict)."""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emolib.data import CLASS_NAMES
+from emolib.predict import (
+    MAX_SIDE, FaceResult, ImageError, annotate, classify_faces, emoji_image, load_image,
+    predict_image, saliency_map, sample_paths,
+)
+
+HOPPER = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
+
+
+def _jpeg(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", **kw)
+    return buf.getvalue()
+
+
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG that claims w x h pixels but holds (almost) no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+# ------------------------------------------------------------------------- load_image
+def test_sources_path_bytes_pil_array(tmp_path):
+    ref = load_image(HOPPER)
+    assert ref.shape == (600, 512, 3) and ref.dtype == np.uint8
+    assert np.array_equal(load_image(str(HOPPER)), ref)
+    assert np.array_equal(load_image(HOPPER.read_bytes()), ref)
+    assert np.array_equal(load_image(Image.open(HOPPER)), ref)
+    assert np.array_equal(load_image(ref), ref)
+    assert np.array_equal(load_image(ref[:, :, ::-1].copy(), bgr=True), ref)
+
+
+def test_pixel_formats():
+    rgb = load_image(HOPPER)
+    gray = np.asarray(Image.fromarray(rgb).convert("L"))
+    out = load_image(gray)
+    assert out.shape == (*gray.shape, 3) and np.array_equal(out[:, :, 0], gray)
+    assert load_image(gray[:, :, None]).shape == out.shape
+    assert np.array_equal(load_image(gray.astype(np.uint16) * 257), out)       # 16-bit
+    assert np.abs(load_image(gray / 255.0).astype(int) - out).max() <= 1        # float 0..1
+    rgba = np.dstack([rgb, np.full(gray.shape, 255, np.uint8)])
+    assert np.array_equal(load_image(rgba), rgb)
+    assert np.array_equal(load_image(Image.fromarray(rgba, "RGBA")), rgb)
+    i16 = Image.fromarray(gray.astype(np.uint16) * 257)                          # PIL "I;16"
+    assert np.abs(load_image(i16).astype(int) - out).max() <= 1
+    assert load_image(Image.fromarray(rgb).convert("P")).shape == rgb.shape
+    with pytest.raises(ImageError, match="shape"):
+        load_image(np.zeros((5, 5, 7), np.uint8))
+    with pytest.raises(ImageError, match="empty image array"):
+        load_image(np.zeros((0, 5), np.uint8))
+    with pytest.raises(ImageError, match="cannot read an image from a int"):
+        load_image(42)
+
+
+def test_exif_orientation_is_applied():
+    img = Image.new("RGB", (200, 100), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6                       # "rotate 90 CW to view"
+    out = load_image(_jpeg(img, exif=exif.tobytes()))
+    assert out.shape == (200, 100, 3)
+
+
+def test_big_images_are_downscaled():
+    out = load_image(np.zeros((5000, 3000, 3), np.uint8))
+    assert max(out.shape[:2]) == MAX_SIDE and out.shape[:2] == (MAX_SIDE, round(3000 * MAX_SIDE / 5000))
+    # a 72-megapixel JPEG is decoded at reduced scale (fast, little memory)
+    big = _jpeg(Image.new("L", (12000, 6000), 128), quality=50)
+    t = time.perf_counter()
+    out = load_image(big)
+    assert time.perf_counter() - t < 10
+    assert max(out.shape[:2]) <= MAX_SIDE
+
+
+@pytest.mark.parametrize("w,h", [(20000, 20000), (100000, 100000)])
+def test_huge_image_is_refused_fast(w, h):
+    t = time.perf_counter()
+    with pytest.raises(ImageError, match="too large"):
+        load_image(_png_header(w, h))
+    assert time.perf_counter() - t < 2
+
+
+def test_bad_files(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not a photo")
+    trunc = tmp_path / "half.jpg"
+    trunc.write_bytes(HOPPER.read_bytes()[:3000])
+    cases = {empty: "empty file", text: "not an image", trunc: "truncated", tmp_path / "nope.png": "file not found",
+             tmp_path: "not a file"}
+    for path, msg in cases.items():
+        with pytest.raises(ImageError, match=msg) as err:
+            load_image(path)
+        assert isinstance(err.value, ValueError)
+    with pytest.raises(ImageError, match="empty file"):
+        load_image(b"")
+
+
+# ------------------------------------------------------------------------- predict
+def test_predict_samples():
+    for p in sample_paths():
+        results = predict_image(p)
+        assert len(results) == 1
+        r = results[0]
+        assert r.label in CLASS_NAMES and r.label == max(r.probabilities, key=r.probabilities.get)
+        assert list(r.probabilities) == list(CLASS_NAMES)
+        assert abs(sum(r.probabilities.values()) - 1) < 1e-4 and r.score == r.probabilities[r.label]
+        assert r.face.shape == (48, 48)
+        json.dumps(r.to_dict())
+
+
+def test_no_face_is_an_empty_result():
+    assert predict_image(np.full((480, 640, 3), 90, np.uint8)) == []
+    assert classify_faces(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+
+
+def test_all_faces_in_one_model_call(monkeypatch):
+    import emolib.predict as P
+
+    calls = []
+    real = P.classify_faces
+
+    def counting(faces, model=None):
+        calls.append(len(faces))
+        return real(faces, model)
+
+    monkeypatch.setattr(P, "classify_faces", counting)
+    a, b = load_image(sample_paths()[0]), load_image(HOPPER)
+    canvas = np.zeros((600, 1024, 3), np.uint8)
+    canvas[:512, :512] = a
+    canvas[:, 512:] = b
+    results = predict_image(canvas)
+    assert len(results) == 2 and calls == [2]
+    # the same as predicting each face alone
+    alone = real(np.stack([r.face for r in results]))
+    assert np.allclose([list(r.probabilities.values()) for r in results], alone, atol=1e-5)
+
+
+def test_saliency_map():
+    face = predict_image(HOPPER)[0].face
+    m = saliency_map(face, samples=4)
+    assert m.shape == (48, 48) and 0 <= m.min() and m.max() == pytest.approx(1.0)
+    assert saliency_map(face, label="sad", samples=2).shape == (48, 48)
+
+
+# ------------------------------------------------------------------------- annotate
+def test_annotate_boxes_and_emoji():
+    rgb = load_image(HOPPER)
+    results = predict_image(rgb)
+    plain = annotate(rgb, results)
+    emo = annotate(rgb, results, emoji=True)
+    assert plain.shape == emo.shape == rgb.shape and plain.dtype == np.uint8
+    x, y, w, h = results[0].box
+    assert not np.array_equal(plain, rgb) and not np.array_equal(emo, plain)
+    # the emoji covers the face's middle with flat yellow-ish colour
+    assert emo[y + h // 2 - 5:y + h // 2 + 5, x + w // 2 - 40: x + w // 2 - 30, 2].mean() < 120
+    assert np.array_equal(annotate(rgb, []), rgb)
+    fake = FaceResult((10, 10, 30, 30), "surprise", 0.5, dict.fromkeys(CLASS_NAMES, 1 / 7))
+    assert annotate(np.zeros((50, 50, 3), np.uint8), [fake], emoji=True).shape == (50, 50, 3)
+
+
+def test_emoji_assets():
+    for c in CLASS_NAMES:
+        im = emoji_image(c)
+        assert im.mode == "RGBA" and im.size == (256, 256)
+    with pytest.raises(ValueError, match="unknown class"):
+        emoji_image("bored")

@@ -1,0 +1,234 @@
+"""Training on a tiny synthetic FER2013 built in memory (seconds, no real data needed)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from emolib.__main__ import main
+from emolib.data import CLASS_NAMES, FER2013, Split
+from emolib.models import load_model_file
+from emolib.train import (CosineByBudget, TimeBudget, check_split, make_dataset, stratified_subset, train)
+
+SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
+REPO = Path(__file__).resolve().parent.parent
+
+
+def synthetic_split(per_class: int, seed: int = 0) -> Split:
+    """Faces whose brightness encodes the class, plus noise: learnable, not trivial."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(CLASS_NAMES)), per_class)
+    base = 30 + 30 * labels[:, None, None]
+    images = np.clip(base + rng.normal(0, 20, (len(labels), 48, 48)), 0, 255).astype(np.uint8)
+    return Split(images, labels.astype(np.int64))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> FER2013:
+    return FER2013(train=synthetic_split(8, 0), val=synthetic_split(2, 1), test=synthetic_split(2, 2))
+
+
+def history(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "history.csv")
+
+
+def test_train_plateau_writes_everything(tiny, tmp_path):
+    out = tmp_path / "run"
+    res = train("emonet", tiny, out, epochs=2, batch_size=16, model_kwargs=SMALL, verbose=0)
+    for name in ("best.keras", "history.csv", "history.json", "result.json", "config.json"):
+        assert (out / name).is_file(), name
+    assert not (out / "backup").exists(), "a finished run leaves no backup behind"
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["epochs_run"] == res.epochs_run == 2
+    assert saved["train_images"] == len(tiny.train)
+    assert 0.0 <= res.best_val_accuracy <= 1.0 and 1 <= res.best_epoch <= 2
+    hist = json.loads((out / "history.json").read_text())
+    assert len(hist["val_accuracy"]) == 2 and {"loss", "accuracy", "val_loss"} <= set(hist)
+    model = load_model_file(res.model_path)
+    assert model.count_params() == res.params
+
+
+def test_rerun_of_a_finished_run_starts_afresh(tiny, tmp_path):
+    out = tmp_path / "run"
+    train("emonet", tiny, out, epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
+    res = train("emonet", tiny, out, epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
+    assert res.epochs_run == 1 and len(history(out)) == 1
+
+
+def test_train_cosine_warms_up_and_decays(tiny, tmp_path):
+    res = train("emonet", tiny, tmp_path, epochs=3, batch_size=16, schedule="cosine", warmup_epochs=1,
+                model_kwargs=SMALL, verbose=0)
+    lr = history(tmp_path)["learning_rate"].to_numpy()
+    base = res.config["base_lr"]
+    assert len(lr) == 3 and lr[0] == pytest.approx(base, rel=1e-3)  # end of warm-up: the full rate
+    assert lr[0] > lr[1] > lr[2]
+
+
+def test_cosine_schedule_values():
+    cb = CosineByBudget(1.0, total_steps=100, warmup_steps=10, budget_s=50, min_lr=0.0)
+    assert cb.lr_at(0, 0) == pytest.approx(0.1)
+    assert cb.lr_at(9, 0) == pytest.approx(1.0)
+    assert cb.lr_at(55, 0) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.55)))
+    assert cb.lr_at(20, 25) == pytest.approx(0.5), "half the time budget spent: half-way down"
+    assert cb.lr_at(100, 0) == pytest.approx(0.0) and cb.lr_at(20, 1e9) == pytest.approx(0.0)
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulate a crash (power cut, Ctrl-C) at the end of an epoch."""
+
+    def __init__(self, after_epoch: int) -> None:
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after_epoch:
+            raise RuntimeError("simulated interruption")
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine"])
+def test_interrupted_run_resumes(tiny, tmp_path, schedule):
+    kw = dict(epochs=4, batch_size=16, schedule=schedule, model_kwargs=SMALL, verbose=0)
+    with pytest.raises(RuntimeError, match="simulated"):
+        train("emonet", tiny, tmp_path, callbacks=[Interrupt(after_epoch=1)], **kw)
+    assert (tmp_path / "backup" / "training_metadata.json").is_file()
+    assert history(tmp_path)["epoch"].tolist() == [0, 1]
+
+    res = train("emonet", tiny, tmp_path, **kw)  # same call again: picks up at epoch 3
+    assert history(tmp_path)["epoch"].tolist() == [0, 1, 2, 3]
+    assert res.epochs_run == 4 and not (tmp_path / "backup").exists()
+    assert len(json.loads((tmp_path / "history.json").read_text())["epoch"]) == 4
+    # best.keras is the best epoch of both parts together
+    best = load_model_file(tmp_path / "best.keras")
+    acc = float(np.mean(best.predict(tiny.val.images[..., None], verbose=0).argmax(1) == tiny.val.labels))
+    assert acc == pytest.approx(res.best_val_accuracy, abs=1e-6)
+
+
+def test_time_budget_stops_after_first_epoch(tiny, tmp_path, capsys):
+    res = train("emonet", tiny, tmp_path, epochs=5, batch_size=16, budget_s=1e-3, model_kwargs=SMALL, verbose=0)
+    assert res.epochs_run == 1
+    assert "Time budget" in capsys.readouterr().out
+
+
+def test_time_budget_callback_keeps_going_within_budget():
+    cb = TimeBudget(3600)
+    cb.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    cb.model.stop_training = False
+    cb.on_train_begin()
+    cb.on_epoch_begin(0)
+    cb.on_epoch_end(0)
+    assert cb.model.stop_training is False
+
+
+def test_class_weights(tmp_path):
+    # disgust is rare in FER2013; here too
+    imb = synthetic_split(8)
+    keep = np.flatnonzero((imb.labels != 1) | (np.arange(len(imb.labels)) % 8 == 0))
+    data = FER2013(train=Split(imb.images[keep], imb.labels[keep]), val=synthetic_split(2, 1),
+                   test=synthetic_split(2, 2))
+    res = train("emonet", data, tmp_path, epochs=1, batch_size=16, class_weight=True, model_kwargs=SMALL, verbose=0)
+    assert res.config["class_weight"] is True and res.epochs_run == 1
+
+
+def test_explicit_default_strategy(tiny, tmp_path):
+    res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, strategy=tf.distribute.get_strategy(),
+                model_kwargs=SMALL, verbose=0)
+    assert res.config["replicas"] == 1 and (tmp_path / "best.keras").is_file()
+
+
+def test_seed_architecture_trains(tiny, tmp_path):
+    res = train("seed", tiny, tmp_path, epochs=1, batch_size=16, verbose=0)
+    assert res.arch == "seed" and res.params > 3_000_000
+
+
+def test_quick_mode_caps_epochs_and_size(tiny, tmp_path):
+    res = train("emonet", tiny, tmp_path, epochs=60, batch_size=16, quick=True, train_size=21,
+                model_kwargs=SMALL, verbose=0)
+    assert res.config["quick"] and res.train_images == 21 and res.config["epochs"] == 4
+
+
+def test_wrong_data_is_rejected_clearly(tiny, tmp_path):
+    bad = FER2013(train=Split(np.zeros((4, 64, 64), np.uint8), np.zeros(4, np.int64)), val=tiny.val, test=tiny.test)
+    with pytest.raises(ValueError, match=r"train images must be uint8 with shape \(N, 48, 48\)"):
+        train("emonet", bad, tmp_path)
+    bad = FER2013(train=Split(tiny.train.images, tiny.train.labels + 3), val=tiny.val, test=tiny.test)
+    with pytest.raises(ValueError, match="labels must be integers 0..6"):
+        train("emonet", bad, tmp_path)
+    with pytest.raises(ValueError, match="val .* split is empty"):
+        check_split(Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64)), "val (PublicTest)")
+    with pytest.raises(ValueError, match="unknown schedule"):
+        train("emonet", tiny, tmp_path, schedule="linear")
+    with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
+        train("resnet", tiny, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+def test_make_dataset_and_subset(tiny):
+    sub = stratified_subset(tiny.train, 28, seed=0)
+    assert len(sub) == 28 and (sub.class_counts() == 4).all()
+    assert stratified_subset(tiny.train, 10_000) is tiny.train
+    x, y = next(iter(make_dataset(sub, batch_size=8)))
+    assert x.shape == (8, 48, 48, 1) and x.dtype == tf.uint8 and y.shape == (8, 7)
+
+
+# --------------------------------------------------------------------------- command line
+def write_csv(path: Path) -> None:
+    rows = [("Training", synthetic_split(6, 0)), ("PublicTest", synthetic_split(2, 1)),
+            ("PrivateTest", synthetic_split(2, 2))]
+    with open(path, "w") as fh:
+        fh.write("emotion,pixels,Usage\n")
+        for usage, split in rows:
+            for img, lab in zip(split.images, split.labels):
+                fh.write(f"{lab},{' '.join(map(str, img.ravel()))},{usage}\n")
+
+
+def test_cli_train_quick(tmp_path):
+    write_csv(tmp_path / "fer2013.csv")
+    env = {**os.environ, "EMOLIB_DATA": str(tmp_path), "EMOLIB_CACHE": str(tmp_path / "cache"),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "emolib", "train", "--quick", "--epochs", "1", "--batch-size", "16",
+         "--log-epochs", "--out", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "best val (PublicTest) accuracy" in proc.stdout
+    result = json.loads((out / "result.json").read_text())
+    assert result["config"]["quick"] is True and result["epochs_run"] == 1 and result["train_images"] == 42
+
+
+def test_cli_unknown_arch_exit_code_2(tmp_path, monkeypatch, capsys):
+    write_csv(tmp_path / "fer2013.csv")
+    monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path / "cache"))
+    code = main(["train", "--arch", "resnet", "--quick", "--data", str(tmp_path / "fer2013.csv"),
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown architecture 'resnet'" in err and "emonet" in err
+
+
+def test_cli_missing_data_exit_code_2(tmp_path, monkeypatch, capsys):
+    code = main(["train", "--data", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "FER2013 not found" in capsys.readouterr().err
+
+
+def test_load_history(tmp_path):
+    from emolib.train import load_history
+
+    assert load_history(tmp_path) is None
+    (tmp_path / "history.csv").write_text("epoch,accuracy,val_accuracy\n0,0.2,0.25\n1,0.3,0.3\n1,0.35,0.4\n")
+    hist, src = load_history(tmp_path)
+    assert src.name == "history.csv" and hist["epoch"] == [0.0, 1.0] and hist["val_accuracy"] == [0.25, 0.4]
+    (tmp_path / "history.json").write_text('{"epoch": [0], "val_accuracy": [0.5]}')
+    hist, src = load_history(tmp_path)
+    assert src.name == "history.json" and hist["val_accuracy"] == [0.5]
+    assert load_history(tmp_path / "history.csv")[0]["accuracy"] == [0.2, 0.35]

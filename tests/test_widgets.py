@@ -1,0 +1,106 @@
+"""The demo widget driven from Python: uploads, webcam frames, emoji toggle, snapshot."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from emolib.predict import sample_paths
+from emolib.widgets import EmotionDemo, WebcamCapture, probability_chart
+
+HOPPER = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0].read_bytes()
+
+
+@pytest.fixture()
+def demo():
+    return EmotionDemo()
+
+
+def _upload(*files):
+    # the shape of ipywidgets 8 FileUpload.value
+    return tuple({"name": n, "type": "image/jpeg", "size": len(c), "content": memoryview(c),
+                  "last_modified": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)} for n, c in files)
+
+
+def test_upload_one_photo(demo):
+    demo.process_upload(_upload(("hopper.jpg", HOPPER)))
+    assert "1 image(s), 1 face(s) found" in demo.status.value
+    (row,) = demo.gallery.children
+    caption, body = row.children
+    assert "hopper.jpg" in caption.value
+    annotated, charts = body.children
+    assert annotated.value[:4] == b"\x89PNG" and len(charts.children) == 1
+
+
+def test_upload_through_the_traitlet(demo):
+    demo.upload.value = _upload(("a.jpg", HOPPER), ("b.jpg", HOPPER))
+    assert "2 image(s), 2 face(s)" in demo.status.value and len(demo.gallery.children) == 2
+
+
+def test_bad_uploads_show_a_message_and_keep_the_good_ones(demo):
+    demo.process_upload(_upload(("empty.jpg", b""), ("notes.txt", b"hello"), ("half.jpg", HOPPER[:2000]),
+                                ("ok.jpg", HOPPER)))
+    s = demo.status.value
+    assert "empty.jpg: empty file (0 bytes)" in s
+    assert "notes.txt: not an image" in s and "half.jpg: damaged or truncated" in s
+    assert "1 image(s), 1 face(s)" in s and len(demo.gallery.children) == 1
+
+
+def test_no_face(demo):
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.full((100, 100), 128, np.uint8))
+    demo.process_upload(_upload(("wall.png", buf.tobytes())))
+    assert "0 face(s)" in demo.status.value and "no face" in demo.status.value
+
+
+def test_emoji_toggle_redraws(demo):
+    demo.process_upload(_upload(("hopper.jpg", HOPPER)))
+    before = demo.gallery.children[0].children[1].children[0].value
+    demo.emoji.value = True
+    after = demo.gallery.children[0].children[1].children[0].value
+    assert before != after
+
+
+def test_webcam_frames(demo, monkeypatch):
+    sent = []
+    monkeypatch.setattr(demo.camera, "send", lambda content, buffers=None: sent.append(content))
+    assert demo.live_box.layout.display == "none"
+    demo.cam_button.value = True
+    assert demo.camera.running and demo.cam_button.description == "Stop webcam" and not demo.snapshot.disabled
+    assert demo.live_box.layout.display == "flex"
+    for _ in range(3):  # what the browser's custom message looks like on the kernel side
+        demo._on_camera_msg(demo.camera, {"type": "frame"}, [memoryview(HOPPER)])
+    assert sent == [{"type": "ack"}] * 3
+    assert demo.frames_processed == 3 and demo.fps.value.endswith("fps")
+    assert demo.live.value[:2] == b"\xff\xd8" and demo.live_label.value.endswith("%")
+    demo._on_camera_msg(demo.camera, {"type": "frame"}, [memoryview(b"garbage")])
+    assert sent[-1] == {"type": "ack"} and "not a JPEG" in demo.status.value
+    demo.take_snapshot()
+    assert "snapshot" in demo.status.value and len(demo.gallery.children) == 1
+    demo.cam_button.value = False
+    assert not demo.camera.running and demo.fps.value == ""
+    demo._on_camera_msg(demo.camera, {"type": "frame"}, [memoryview(HOPPER)])   # late frame: ignored
+    assert demo.fps.value == "" and demo.frames_processed == 3 and sent[-1] == {"type": "ack"}
+
+
+def test_camera_refused(demo):
+    demo.cam_button.value = True
+    demo.camera.error = "camera unavailable: NotAllowedError: Permission denied"
+    assert "Permission denied" in demo.status.value and not demo.cam_button.value
+
+
+def test_snapshot_without_frames(demo):
+    demo.take_snapshot()
+    assert "no webcam frame" in demo.status.value
+
+
+def test_widget_pieces():
+    cam = WebcamCapture()
+    assert "getUserMedia" in cam._esm and "import " not in cam._esm  # no CDN imports
+    assert 0 < cam.interval_ms and cam.width > 0
+    from emolib.predict import predict_image
+
+    r = predict_image(HOPPER)[0]
+    assert probability_chart(r)[:4] == b"\x89PNG"
