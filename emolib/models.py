@@ -28,8 +28,10 @@ def augmentation(kind: str = "seed", seed: int = 0) -> keras.Sequential:
 
     ``"seed"`` copies the seed project's ImageDataGenerator: horizontal flip,
     +-10 degree rotation, 10 % zoom and 10 % shifts at the full 48x48 size.
-    ``"crop40"`` is ours: a random 40x40 crop (the model sees the full 48x48
-    face at inference), horizontal flip, +-10 degree rotation and 10 % zoom.
+    ``"crop40"`` is ours: horizontal flip, +-10 degree rotation, 10 % zoom and a
+    random 40x40 crop, built as a +-4 pixel random shift followed by a
+    central 40x40 crop, so that at inference (no shift) the model sees the
+    central 40x40 of the face, exactly the crop it was trained on on average.
 
     >>> augmentation("crop40").name
     'augment_crop40'
@@ -42,7 +44,10 @@ def augmentation(kind: str = "seed", seed: int = 0) -> keras.Sequential:
     if kind == "seed":
         extra = [layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3)]
     elif kind == "crop40":
-        extra = [layers.RandomCrop(40, 40, seed=seed + 3)]
+        extra = [
+            layers.RandomTranslation(4 / IMAGE_SIZE, 4 / IMAGE_SIZE, fill_mode="reflect", seed=seed + 3),
+            layers.CenterCrop(40, 40),
+        ]
     elif kind == "none":
         return keras.Sequential([], name="augment_none")
     else:
@@ -113,10 +118,9 @@ def build_emonet(
     4 blocks of 2 conv layers (``width``, 2x, 4x, 8x filters: 32-64-128-256 by
     default), each with BatchNormalization and ReLU, 2x2 max-pooling and
     Dropout 0.2; GlobalAveragePooling; Dense 256 + Dropout 0.4; softmax.
-    Trained on random 40x40 crops (a third fewer pixels than 48x48, so each
-    step is cheaper) and applied to the whole 48x48 face at inference, which
-    the global pooling head allows. AdamW with label smoothing. About 1.2 M
-    parameters.
+    Works on 40x40 crops (a third fewer pixels than 48x48, so each step is
+    cheaper): random crops in training, the central crop at inference.
+    AdamW with label smoothing. About 1.2 M parameters.
 
     >>> build_emonet().count_params() < 1_500_000   # doctest: +SKIP
     True
@@ -277,6 +281,18 @@ def load_pretrained() -> keras.Model:
     >>> model.predict(faces).argmax(-1)    # doctest: +SKIP
     """
     return load_model_file(PRETRAINED_PATH)
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
+    """Copy weights layer by layer, matched by layer name; returns ``target``.
+
+    Used to move weights into a newer definition of the same architecture
+    (augmentation layers carry no weights).
+    """
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    return target
 
 
 def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> int:

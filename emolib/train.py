@@ -277,6 +277,7 @@ def train(
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, shuffle=False,
                         class_weight=cw, verbose=verbose)
     wall = time.time() - t0
+    model.save(out / "last.keras")  # the final weights, next to the best-on-val checkpoint
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     # the CSV log holds every epoch, also those of an interrupted earlier run
     import pandas as pd
