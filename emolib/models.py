@@ -213,27 +213,37 @@ def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
     """Multiply-accumulate operations for one face of ``size`` x ``size`` pixels at inference.
 
     Counts the Conv2D and Dense layers (the rest is negligible), following the
-    spatial size through the max-pooling layers; training-time crops are ignored.
-    A measure of compute that does not depend on the machine.
+    spatial size through inference-time crops (``CenterCrop``, also inside the
+    augmentation block) and the pooling layers. A measure of compute that does
+    not depend on the machine.
 
     >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Conv2D(8, 3, padding="same"),
     ...                       layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(7)])
     >>> count_macs(m) == 48 * 48 * 9 * 1 * 8 + 24 * 24 * 8 * 7
     True
     """
-    h = w = size
+    hw = [size, size]
     macs = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            if layer.strides != (1, 1) or layer.padding != "same":
-                raise ValueError(f"count_macs handles stride-1 'same' convolutions only, not {layer.name}")
-            kh, kw, cin, cout = layer.kernel.shape
-            macs += h * w * kh * kw * cin * cout
-        elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
-            h, w = h // layer.strides[0], w // layer.strides[1]
-        elif isinstance(layer, layers.Dense):
-            cin, cout = layer.kernel.shape
-            macs += cin * cout
+
+    def walk(layer_list) -> None:
+        nonlocal macs
+        for layer in layer_list:
+            if isinstance(layer, keras.Sequential) or (isinstance(layer, keras.Model) and layer is not model):
+                walk(layer.layers)
+            elif isinstance(layer, layers.CenterCrop):
+                hw[0], hw[1] = min(hw[0], layer.height), min(hw[1], layer.width)
+            elif isinstance(layer, layers.Conv2D):
+                if layer.strides != (1, 1) or layer.padding != "same":
+                    raise ValueError(f"count_macs handles stride-1 'same' convolutions only, not {layer.name}")
+                kh, kw, cin, cout = layer.kernel.shape
+                macs += hw[0] * hw[1] * kh * kw * cin * cout
+            elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
+                hw[0], hw[1] = hw[0] // layer.strides[0], hw[1] // layer.strides[1]
+            elif isinstance(layer, layers.Dense):
+                cin, cout = layer.kernel.shape
+                macs += cin * cout
+
+    walk(model.layers)
     return int(macs)
 
 

@@ -128,8 +128,7 @@ def test_compute_and_layer_table(models):
     from emolib.models import count_macs, layer_table
 
     assert count_macs(models["seed"]) == 384_257_536
-    assert count_macs(models["emonet"]) == 117_516_032
-    assert count_macs(models["emonet"], 40) < count_macs(models["emonet"])
+    assert count_macs(models["emonet"]) == 81_628_928  # it sees the central 40x40 crop at inference
     table = layer_table(models["emonet"])
     assert table["params"].sum() == models["emonet"].count_params()
     assert table["name"].iloc[0] == "rescale" and table["type"].iloc[-1] == "Dense"
