@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test demo train-full train-seed benchmark clean-cache
+.PHONY: setup lab test demo train-full train-seed ship benchmark benchmark-frame clean-cache
 
 setup: $(STAMP)
 
@@ -27,11 +27,17 @@ demo: setup           ## annotate the shipped sample photos with the shipped mod
 train-full: setup     ## the shipped model's recipe (about 2 h on a 2-core CPU)
 	$(BIN)/python -m emolib train --arch emonet --schedule cosine --epochs 80 --budget-minutes 108 --threads 2 --seed 0 --log-epochs --out runs/emonet-full
 
-train-seed: setup     ## the seed baseline, shortened (30 min)
-	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 30 --threads 2 --seed 0 --log-epochs --out runs/seed
+train-seed: setup     ## the seed baseline, shortened (20 min)
+	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 20 --patience 6 --threads 2 --seed 0 --log-epochs --out runs/seed
+
+ship: setup           ## select the full run's weights on PublicTest, export them + model card to emolib/assets/
+	$(BIN)/python scripts/ship_model.py runs/emonet-full --baseline runs/seed
 
 benchmark: setup      ## speed of every architecture on this machine
 	$(BIN)/python scripts/benchmark_models.py
+
+benchmark-frame: setup  ## end-to-end time per 640x480 webcam frame (detect + crop + classify + annotate)
+	$(BIN)/python scripts/benchmark_frame.py
 
 clean-cache:
 	rm -f data/fer2013-cache-*.npz

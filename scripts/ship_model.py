@@ -17,27 +17,63 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
 
 
+def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, float]:
+    """Rebuild the run's architecture from emolib (current definition), fill it with each
+    saved set of weights (best.keras, last.keras, per-epoch snapshots in ``<run>-snapshots/``)
+    and keep the one with the best PublicTest accuracy. PrivateTest is not looked at."""
+    import keras
+
+    from emolib.evaluate import evaluate
+    from emolib.models import build_model, copy_weights, load_model_file
+
+    res = json.loads((run / "result.json").read_text())
+    trained = load_model_file(run / "best.keras")
+    target = build_model(res["arch"])
+    candidates: list[tuple[str, object]] = [("best.keras", run / "best.keras")]
+    if (run / "last.keras").exists():
+        candidates.append(("last.keras", run / "last.keras"))
+    snaps = run.parent / f"{run.name}-snapshots"
+    candidates += [(f.stem.split(".")[0], f) for f in sorted(snaps.glob("epoch-*.weights.h5"))]
+    best = ("", -1.0, None)
+    for name, path in candidates:
+        if str(path).endswith(".h5"):
+            trained.load_weights(path)
+            src = trained
+        else:
+            src = load_model_file(path)
+        copy_weights(src, target)
+        acc = evaluate(target, data.val).accuracy
+        print(f"  {name}: PublicTest {acc:.4f}", flush=True)
+        if acc > best[1]:
+            best = (name, acc, [w.copy() for w in target.get_weights()])
+    target.set_weights(best[2])
+    return target, best[0], best[1]
+
+
 def summarize(run: Path, data, shipped_file: Path | None = None) -> dict:
+    import tempfile
+
     from emolib.evaluate import evaluate
     from emolib.models import export_for_inference, load_model_file
 
     res = json.loads((run / "result.json").read_text())
     cfg = json.loads((run / "config.json").read_text())
-    model = load_model_file(run / "best.keras")
+    model, chosen, _ = select_on_public_test(run, data)
     if shipped_file is not None:
         size = export_for_inference(model, shipped_file)
         model = load_model_file(shipped_file)  # measure the file we ship
     else:
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             size = export_for_inference(model, Path(tmp) / "m.keras")
     val = evaluate(model, data.val)
     test = evaluate(model, data.test)
     test_tta = evaluate(model, data.test, tta=True)
     recall = {c: round(float(r), 4) for c, r in zip(data.class_names, test.report["recall"].iloc[: len(data.class_names)])}
+    best_epoch = int(chosen.split("-")[1]) if chosen.startswith("epoch-") else res["best_epoch"]
+    if chosen == "last.keras":
+        best_epoch = res["epochs_run"]
     return dict(name=model.name, arch=res["arch"], params=res["params"], epochs=res["epochs_run"],
-                best_epoch=res["best_epoch"], wall_time_min=round(res["wall_time_s"] / 60, 1),
+                best_epoch=best_epoch, chosen=chosen, wall_time_min=round(res["wall_time_s"] / 60, 1),
                 public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
                 private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
                 private_recall=recall, size_mb=round(size / 1e6, 2), seed=res["seed"], config=cfg)
