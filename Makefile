@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lab: setup            ## open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: setup           ## unit tests, doctests, notebooks (nbval) and the browser test
 	$(BIN)/python -m pytest

@@ -304,7 +304,7 @@ def training_curves(
 
     ``history`` is a Keras ``History``, its ``.history`` dict, or a path to a
     ``history.json`` / ``history.csv`` (or the run folder holding one). The best
-    validation epoch is marked.
+    validation epoch is marked; NaN values (epochs not measured) leave gaps.
 
     >>> fig = training_curves({"loss": [1.2, 0.9], "val_loss": [1.3, 1.1],
     ...                        "accuracy": [0.4, 0.6], "val_accuracy": [0.35, 0.5]})
@@ -328,9 +328,10 @@ def training_curves(
             continue
         ax.plot(epochs[: len(hist[key])], hist[key], label="train", **SPLIT_STYLES["train"], marker=".")
         val = hist.get(f"val_{key}")
-        if val:
+        if val and not np.all(np.isnan(np.asarray(val, float))):  # NaN: epoch not measured
+            val = np.asarray(val, float)
             ax.plot(epochs[: len(val)], val, label="validation", color="tab:orange", linestyle="--", marker=".")
-            best = int(np.argmin(val) if key == "loss" else np.argmax(val))
+            best = int(np.nanargmin(val) if key == "loss" else np.nanargmax(val))
             ax.scatter([epochs[best]], [val[best]], s=80, facecolors="none", edgecolors="tab:red", zorder=3,
                        label=f"best val: {val[best]:.3f} (epoch {epochs[best]})")
         ax.legend(frameon=False, fontsize=9)

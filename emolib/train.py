@@ -301,16 +301,13 @@ def train(
 # --------------------------------------------------------------------------- the shipped model's history
 #: Per-epoch history of the full training run of the shipped model (``emolib/assets/emonet.keras``).
 SHIPPED_HISTORY_PATH = Path(__file__).resolve().parent / "assets" / "history.json"
-#: Where ``make train-full`` writes the same run; read only if the asset is missing (a developer checkout).
-FULL_RUN_DIR = Path(__file__).resolve().parent.parent / "runs" / "emonet-full"
 
 
 def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[float]], Path] | None:
     """A run's per-epoch history as ``(dict of lists, file read)``, or None when there is none.
 
     ``path`` is a ``history.json``/``history.csv`` or a run folder. Without it:
-    the shipped model's :data:`SHIPPED_HISTORY_PATH`, else ``runs/emonet-full``
-    (while the full run is still in progress).
+    the shipped model's history, :data:`SHIPPED_HISTORY_PATH`.
 
     >>> load_history("no/such/run") is None
     True
@@ -318,7 +315,7 @@ def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[
     import pandas as pd
 
     if path is None:
-        candidates = [SHIPPED_HISTORY_PATH, FULL_RUN_DIR / "history.json", FULL_RUN_DIR / "history.csv"]
+        candidates = [SHIPPED_HISTORY_PATH]
     else:
         p = Path(path)
         candidates = [p / "history.json", p / "history.csv"] if p.is_dir() else [p]

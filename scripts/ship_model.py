@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
 
 
-def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, float]:
+def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
     """Rebuild the run's architecture from emolib (current definition), fill it with each
     saved set of weights (best.keras, last.keras, per-epoch snapshots in ``<run>-snapshots/``)
     and keep the one with the best PublicTest accuracy. PrivateTest is not looked at."""
@@ -35,6 +34,7 @@ def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, float]:
     snaps = run.parent / f"{run.name}-snapshots"
     candidates += [(f.stem.split(".")[0], f) for f in sorted(snaps.glob("epoch-*.weights.h5"))]
     best = ("", -1.0, None)
+    scores: dict[str, float] = {}
     for name, path in candidates:
         if str(path).endswith(".h5"):
             trained.load_weights(path)
@@ -43,11 +43,12 @@ def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, float]:
             src = load_model_file(path)
         copy_weights(src, target)
         acc = evaluate(target, data.val).accuracy
+        scores[name] = float(acc)
         print(f"  {name}: PublicTest {acc:.4f}", flush=True)
         if acc > best[1]:
             best = (name, acc, [w.copy() for w in target.get_weights()])
     target.set_weights(best[2])
-    return target, best[0], best[1]
+    return target, best[0], scores
 
 
 def summarize(run: Path, data, shipped_file: Path | None = None) -> dict:
@@ -58,7 +59,7 @@ def summarize(run: Path, data, shipped_file: Path | None = None) -> dict:
 
     res = json.loads((run / "result.json").read_text())
     cfg = json.loads((run / "config.json").read_text())
-    model, chosen, _ = select_on_public_test(run, data)
+    model, chosen, scores = select_on_public_test(run, data)
     if shipped_file is not None:
         size = export_for_inference(model, shipped_file)
         model = load_model_file(shipped_file)  # measure the file we ship
@@ -76,7 +77,28 @@ def summarize(run: Path, data, shipped_file: Path | None = None) -> dict:
                 best_epoch=best_epoch, chosen=chosen, wall_time_min=round(res["wall_time_s"] / 60, 1),
                 public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
                 private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
-                private_recall=recall, size_mb=round(size / 1e6, 2), seed=res["seed"], config=cfg)
+                private_recall=recall, size_mb=round(size / 1e6, 2), seed=res["seed"], config=cfg,
+                candidate_scores=scores)
+
+
+def corrected_history(run: Path, scores: dict[str, float]) -> dict:
+    """The run's logged history, with ``val_accuracy`` re-measured from the per-epoch weights.
+
+    The shipped run logged its validation metrics on the whole 48x48 face while it
+    trained on 40x40 crops (the mismatch fixed by ``CenterCrop`` in build_emonet);
+    those logged values are kept as ``val_accuracy_full48``/``val_loss_full48``, and
+    ``val_accuracy`` holds the PublicTest accuracy of each epoch's weights with the
+    central crop, NaN for epochs whose weights were not kept.
+    """
+    import math
+
+    hist = json.loads((run / "history.json").read_text())
+    n = len(hist["accuracy"])
+    if any(k.startswith("epoch-") for k in scores):
+        hist["val_accuracy_full48"] = hist.pop("val_accuracy")
+        hist["val_loss_full48"] = hist.pop("val_loss")
+        hist["val_accuracy"] = [scores.get(f"epoch-{e}", math.nan) for e in range(1, n + 1)]
+    return hist
 
 
 def main(argv=None) -> int:
@@ -90,7 +112,7 @@ def main(argv=None) -> int:
     data = load_fer2013(progress=False)
     ASSETS.mkdir(exist_ok=True)
     shipped = summarize(args.run, data, ASSETS / "emonet.keras")
-    shutil.copy(args.run / "history.json", ASSETS / "history.json")
+    (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run, shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
     if args.baseline:
         models.append(dict(summarize(args.baseline, data), name="seed CNN (baseline)"))
