@@ -130,11 +130,16 @@ def main(argv=None) -> int:
   **{s['params']:,} parameters**, file size {s['size_mb']} MB (no optimizer state).
 * **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom (inside the model), AdamW
-  (lr {s['config']['base_lr']}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
+  (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
   ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {s['seed']}.
   Reproduce: `make train-full` then `python scripts/ship_model.py runs/emonet-full`.
-* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock; best PublicTest epoch {s['best_epoch']}.
+* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. Selection on PublicTest only, among
+  {len(s['candidate_scores'])} saved sets of weights (the run's `best.keras` and per-epoch checkpoints):
+  chosen `{s['chosen']}` (epoch {s['best_epoch']}). The run logged its validation accuracy on the whole 48x48 face,
+  an input the network never trained on (fixed since by the `CenterCrop` layer; same weights); every candidate
+  was therefore re-measured with the central crop, and `history.json` records both (`val_accuracy`,
+  `val_accuracy_full48`).
   Hardware: {args.hardware}.
 
 ## Results (measured by loading the shipped file and predicting raw pixels)
@@ -155,7 +160,8 @@ Per-class recall on PrivateTest:
 ## Limitations
 
 FER2013 faces are 48x48, mostly frontal, web-scraped and noisily labelled (human agreement is often quoted near 65 %).
-`disgust` has only 436 training images and is recognised worst. The model has not been audited for bias across age,
+The weakest classes are those with the lowest recall above (on FER2013 usually fear and sad, which are often
+confused with each other and with neutral); `disgust` has only 436 training images. The model has not been audited for bias across age,
 gender or skin tone; do not use it for decisions about people.
 """
     (ASSETS / "MODEL_CARD.md").write_text(card)

@@ -10,9 +10,8 @@ from emolib.data import CLASS_NAMES, Split
 from emolib.evaluate import (EvaluationResult, check_images, comparison_table, evaluate, load_results,
                               predict_proba, top_k_accuracy)
 
-#: The shipped model's accuracy on PrivateTest must reach this. 0.0 until the final model lands;
-#: the lead sets it a little below the measured accuracy (e.g. measured - 0.01).
-MIN_TEST_ACCURACY = 0.0
+#: The shipped model's accuracy on PrivateTest must reach this: the models issue's bar of 66 %
+MIN_TEST_ACCURACY = 0.66  # the models issue's bar; the shipped model measured 0.6835
 
 
 class PixelOracle:
@@ -174,6 +173,18 @@ def test_shipped_model_on_private_test(real_data):
     assert isinstance(res.accuracy, float) and 0.0 <= res.accuracy <= 1.0
     assert res.accuracy >= MIN_TEST_ACCURACY, res.summary()
     assert res.top2_accuracy >= res.accuracy
+
+
+def test_shipped_file_needs_only_keras(real_data):
+    """The shipped file loads with plain Keras and takes raw 0..255 pixels: no emolib preprocessing."""
+    import keras
+
+    from emolib.models import PRETRAINED_PATH
+
+    model = keras.models.load_model(PRETRAINED_PATH)
+    probs = model.predict(real_data.test.images[..., None], batch_size=512, verbose=0)
+    accuracy = float(np.mean(probs.argmax(1) == real_data.test.labels))
+    assert accuracy >= MIN_TEST_ACCURACY
 
 
 # --------------------------------------------------------------------------- results file and comparison table
