@@ -105,12 +105,21 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("run", type=Path)
     p.add_argument("--baseline", type=Path, default=None)
+    p.add_argument("--baseline-only", action="store_true",
+                   help="keep the shipped model and its card; only (re)measure the baseline into results.json")
     p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU, shared with development work")
     args = p.parse_args(argv)
     from emolib.data import load_fer2013
 
     data = load_fer2013(progress=False)
     ASSETS.mkdir(exist_ok=True)
+    if args.baseline_only:
+        results = json.loads((ASSETS / "results.json").read_text())
+        base = dict(summarize(args.baseline, data), name="seed CNN (baseline)")
+        results["models"] = [m for m in results["models"] if m["name"] != base["name"]] + [base]
+        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
+        print(json.dumps(base, indent=1))
+        return 0
     shipped = summarize(args.run, data, ASSETS / "emonet.keras")
     (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run, shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
