@@ -7,8 +7,9 @@ PrivateTest is only measured, never used to choose anything.
 
     python scripts/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR]
 
-``--from-run`` evaluates a run that already finished (e.g. the shipped model's
-runs/emonet-full) instead of training again.
+``--from-run`` evaluates a run that already finished instead of training again;
+``--model`` names the file to measure (the shipped model: ``--from-run runs/emonet-full
+--model emolib/assets/emonet.keras``).
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def hardware() -> str:
     return f"{os.cpu_count()} cores, {cpu}"
 
 
-def measure(run_dir: Path, recipe: str, data) -> dict:
+def measure(run_dir: Path, recipe: str, data, model_path: Path | None = None) -> dict:
     import keras
     import numpy as np
 
@@ -55,11 +56,15 @@ def measure(run_dir: Path, recipe: str, data) -> dict:
     from emolib.models import export_for_inference, load_model_file
 
     result = json.loads((run_dir / "result.json").read_text())
-    model = load_model_file(run_dir / "best.keras")
+    model = load_model_file(model_path or run_dir / "best.keras")
     with tempfile.TemporaryDirectory() as tmp:
         size = export_for_inference(model, Path(tmp) / "m.keras")
+    best_epoch = result["best_epoch"]
+    shipped = Path(__file__).resolve().parent.parent / "emolib" / "assets"
+    if model_path is not None and Path(model_path).resolve() == (shipped / "emonet.keras").resolve():
+        best_epoch = json.loads((shipped / "results.json").read_text())["models"][0]["best_epoch"]
     row = dict(recipe=recipe, arch=result["arch"], params=result["params"], epochs=result["epochs_run"],
-               best_epoch=result["best_epoch"], wall_min=round(result["wall_time_s"] / 60, 1),
+               best_epoch=best_epoch, wall_min=round(result["wall_time_s"] / 60, 1),
                train_img_per_s=round(result["train_images"] * result["epochs_run"] / result["wall_time_s"], 1))
     for split_name, split in (("public", data.val), ("private", data.test)):
         for tta in (False, True):
@@ -101,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("recipe", choices=sorted(RECIPES))
     p.add_argument("--budget-minutes", type=float, default=None)
     p.add_argument("--from-run", type=Path, default=None, help="evaluate this finished run instead of training")
+    p.add_argument("--model", type=Path, default=None,
+                   help="with --from-run: the model file to measure (default: the run's best.keras)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
 
@@ -120,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         train(arch, data, run_dir, budget_s=budget * 60, verbose=2, **kwargs)
     else:
         run_dir = args.from_run
-    row = measure(run_dir, args.recipe, data)
+    row = measure(run_dir, args.recipe, data, args.model)
     write_tables(row)
     print(json.dumps(row, indent=1))
     return 0
