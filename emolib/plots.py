@@ -313,7 +313,7 @@ def training_curves(
     """
     hist = _load_history(history)
     n = max((len(v) for v in hist.values()), default=0)
-    epochs = np.asarray(hist["epoch"]) + 1 if "epoch" in hist else np.arange(1, n + 1)
+    epochs = np.asarray(hist["epoch"]).astype(int) + 1 if "epoch" in hist else np.arange(1, n + 1)
     fig = _figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     acc = _acc_key(hist)
