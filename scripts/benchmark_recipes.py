@@ -29,7 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: name -> (train() keyword arguments, default budget in minutes)
 RECIPES: dict[str, tuple[dict, float]] = {
     "seed-plateau": (dict(arch="seed", schedule="plateau", epochs=40, patience=6), 20),
-    "emonet-quick": (dict(arch="emonet", schedule="plateau", quick=True), 10),
+    "emonet-quick": (dict(arch="emonet", schedule="cosine", quick=True, warmup_epochs=1), 10),  # notebook 03
     "emonet-cosine-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1), 10),
     "emonet-plateau-10min": (dict(arch="emonet", schedule="plateau", epochs=8, patience=4), 10),
     "emonet-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80), 108),
