@@ -24,7 +24,7 @@ NUM_CLASSES = len(CLASS_NAMES)
 
 
 def augmentation(kind: str = "seed", seed: int = 0) -> keras.Sequential:
-    """Training-time augmentation as Keras preprocessing layers (identity at inference).
+    """Training-time augmentation as Keras preprocessing layers (random parts inactive at inference).
 
     ``"seed"`` copies the seed project's ImageDataGenerator: horizontal flip,
     +-10 degree rotation, 10 % zoom and 10 % shifts at the full 48x48 size.
