@@ -160,31 +160,6 @@ def build_model(arch: str, **kwargs) -> keras.Model:
     return ARCHITECTURES[arch](**kwargs)
 
 
-def center_crop_model(model: keras.Model, size: int = 40) -> keras.Model:
-    """The same network (shared weights) applied to the central ``size`` x ``size`` crop of each 48x48 face.
-
-    A model trained on random 40x40 crops (``emonet``) has seen 40x40 inputs only; on the
-    whole 48x48 face its batch-normalisation statistics and pooling grid no longer match
-    (the train/test resolution discrepancy), which costs accuracy. This wrapper
-    removes the training-time augmentation and centre-crops instead; input and
-    output are unchanged, (N, 48, 48, 1) pixels to 7 probabilities.
-
-    >>> m = center_crop_model(build_emonet(width=4))   # doctest: +SKIP
-    >>> m.input_shape, m.output_shape                  # doctest: +SKIP
-    ((None, 48, 48, 1), (None, 7))
-    """
-    inputs = keras.Input(INPUT_SHAPE, name="pixels")
-    x = layers.CenterCrop(size, size, name=f"center_crop{size}")(inputs)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer) or layer.name.startswith("augment"):
-            continue
-        if layer.name == "rescale":
-            x = layers.Rescaling(1 / 255.0, name="rescale")(x)
-            continue
-        x = layer(x)
-    return keras.Model(inputs, x, name=f"{model.name}_crop{size}")
-
-
 def layer_table(model: keras.Model) -> "pd.DataFrame":
     """One row per layer: name, type, output shape and parameter count (a compact ``model.summary()``).
 

@@ -132,21 +132,3 @@ def test_compute_and_layer_table(models):
     table = layer_table(models["emonet"])
     assert table["params"].sum() == models["emonet"].count_params()
     assert table["name"].iloc[0] == "rescale" and table["type"].iloc[-1] == "Dense"
-
-
-def test_center_crop_model(faces, tmp_path):
-    from emolib.models import center_crop_model
-
-    model = build_model("emonet", width=4)
-    cc = center_crop_model(model)
-    assert cc.input_shape == (None, 48, 48, 1) and cc.output_shape == (None, 7)
-    assert cc.count_params() == model.count_params()
-    assert not any(layer.name.startswith("augment") for layer in cc.layers)
-    # the same as running the original network's layers on the central 40x40 pixels
-    x = faces.astype("float32")
-    h = x[:, 4:44, 4:44] / 255
-    for layer in model.layers[3:]:
-        h = layer(h, training=False) if "drop" in layer.name or "bn" in layer.name else layer(h)
-    np.testing.assert_allclose(cc.predict(faces, verbose=0), np.asarray(h), atol=1e-5)
-    size = export_for_inference(cc, tmp_path / "cc.keras")
-    assert size > 0 and load_model_file(tmp_path / "cc.keras").output_shape == (None, 7)
