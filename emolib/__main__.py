@@ -10,8 +10,12 @@ def _train(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     from .data import DataError, load_fer2013
+    from .models import ARCHITECTURES
     from .train import train
 
+    if args.arch not in ARCHITECTURES:  # before the data is read
+        print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
+        return 2
     try:
         data = load_fer2013(args.data)
     except DataError as err:
