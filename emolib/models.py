@@ -310,6 +310,19 @@ def with_flip_tta(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
 
 
+def without_tta(model: keras.Model) -> keras.Model:
+    """The network inside a :func:`with_flip_tta` model (which sees each face once); other models as they are.
+
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7)], name="net")
+    >>> without_tta(with_flip_tta(m)).name, without_tta(m).name
+    ('net', 'net')
+    """
+    names = {layer.name for layer in model.layers}
+    if {"mirror", "probs_tta"} <= names:
+        return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    return model
+
+
 def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> int:
     """Save ``model`` without optimizer state (a third of the size); returns the file size in bytes."""
     import os

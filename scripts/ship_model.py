@@ -1,13 +1,13 @@
 """Ship a finished training run as emolib's pretrained model, with its card.
 
-    python scripts/ship_model.py runs/emonet48-full [--baseline runs/seed] [--flip-tta]
+    python scripts/ship_model.py runs/emonet48-full [--baseline runs/seed] [--flip-tta auto|yes|no]
 
 Writes emolib/assets/emonet.keras (without optimizer state), history.json,
 results.json and MODEL_CARD.md. The accuracies in the card are measured here by
 loading the saved file and predicting raw pixels. ``--flip-tta`` ships the
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
-face and its mirror image inside the model); the card reports both, on
-PublicTest too, so the choice can be made on PublicTest alone.
+face and its mirror image inside the model); by default (``auto``) it does so
+when that scores higher on PublicTest. The card reports both.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def latency_ms(model, face) -> float:
     return round(1000 * statistics.median(times), 2)
 
 
-def summarize(run: Path, data, shipped_file: Path | None = None, flip_tta: bool = False) -> dict:
+def summarize(run: Path, data, shipped_file: Path | None = None, flip_tta: bool | str = False) -> dict:
     import tempfile
 
     from emolib.evaluate import evaluate
@@ -81,6 +81,8 @@ def summarize(run: Path, data, shipped_file: Path | None = None, flip_tta: bool 
     single = dict(public_test=round(float(evaluate(model, data.val).accuracy), 4),
                   public_test_flip=round(float(evaluate(model, data.val, tta=True).accuracy), 4),
                   latency_ms=latency_ms(model, data.test.images[:1][..., None]))
+    if flip_tta == "auto":  # decided on PublicTest alone
+        flip_tta = single["public_test_flip"] > single["public_test"]
     if flip_tta:
         model = with_flip_tta(model)
     if shipped_file is not None:
@@ -131,7 +133,9 @@ def main(argv=None) -> int:
     p.add_argument("--baseline", type=Path, default=None)
     p.add_argument("--baseline-only", action="store_true",
                    help="keep the shipped model and its card; only (re)measure the baseline into results.json")
-    p.add_argument("--flip-tta", action="store_true", help="ship the network wrapped in flip test-time augmentation")
+    p.add_argument("--flip-tta", choices=["auto", "yes", "no"], default="auto",
+                   help="ship the network wrapped in flip test-time augmentation: "
+                        "auto (default) when that is better on PublicTest")
     p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
     args = p.parse_args(argv)
     from emolib.data import load_fer2013
@@ -145,7 +149,8 @@ def main(argv=None) -> int:
         (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
         print(json.dumps(base, indent=1))
         return 0
-    shipped = summarize(args.run, data, ASSETS / "emonet.keras", flip_tta=args.flip_tta)
+    flip = {"auto": "auto", "yes": True, "no": False}[args.flip_tta]
+    shipped = summarize(args.run, data, ASSETS / "emonet.keras", flip_tta=flip)
     (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run, shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
     if args.baseline:
