@@ -7,7 +7,7 @@ results.json and MODEL_CARD.md. The accuracies in the card are measured here by
 loading the saved file and predicting raw pixels. ``--flip-tta`` ships the
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
 face and its mirror image inside the model); by default (``auto``) it does so
-when that scores higher on PublicTest. The card reports both.
+when that scores higher on PublicTest and still classifies a face in under 5 ms. The card reports both.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
+MAX_LATENCY_MS = 5.0  # the inference target: one face in under 5 ms on the 2-core machine
 
 
 def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
@@ -81,8 +82,12 @@ def summarize(run: Path, data, shipped_file: Path | None = None, flip_tta: bool 
     single = dict(public_test=round(float(evaluate(model, data.val).accuracy), 4),
                   public_test_flip=round(float(evaluate(model, data.val, tta=True).accuracy), 4),
                   latency_ms=latency_ms(model, data.test.images[:1][..., None]))
-    if flip_tta == "auto":  # decided on PublicTest alone
-        flip_tta = single["public_test_flip"] > single["public_test"]
+    if flip_tta:
+        single["latency_ms_flip"] = latency_ms(with_flip_tta(model), data.test.images[:1][..., None])
+    if flip_tta == "auto":  # decided on PublicTest alone, within the 5 ms-per-face inference target
+        flip_tta = (single["public_test_flip"] > single["public_test"]
+                    and single["latency_ms_flip"] < MAX_LATENCY_MS)
+        print(f"flip-TTA inside the model: {flip_tta} ({single})", flush=True)
     if flip_tta:
         model = with_flip_tta(model)
     if shipped_file is not None:
