@@ -25,13 +25,13 @@ demo: setup           ## annotate the shipped sample photos with the shipped mod
 	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo
 
 train-full: setup     ## the shipped model's recipe (under 2 h on a 2-core CPU)
-	$(BIN)/python -m emolib train --arch emonet --width 48 --schedule cosine --epochs 80 --budget-minutes 112 --threads 2 --seed 0 --log-epochs --out runs/emonet48-full
+	$(BIN)/python -m emolib train --arch emonet --schedule cosine --epochs 80 --budget-minutes 108 --threads 2 --seed 0 --log-epochs --out runs/emonet-full
 
 train-seed: setup     ## the seed baseline, shortened (20 min)
 	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 20 --patience 6 --threads 2 --seed 0 --log-epochs --out runs/seed
 
-ship: setup           ## select the full run's weights on PublicTest, export them + model card to emolib/assets/
-	$(BIN)/python scripts/ship_model.py runs/emonet48-full --baseline runs/seed
+ship: setup           ## select the full run's weights on PublicTest, export them (with flip-TTA inside when it helps) + card to emolib/assets/
+	$(BIN)/python scripts/ship_model.py runs/emonet-full --baseline runs/seed --replace
 
 benchmark: setup      ## speed of every architecture on this machine
 	$(BIN)/python scripts/benchmark_models.py

@@ -1,10 +1,11 @@
 """Ship a finished training run as emolib's pretrained model, with its card.
 
-    python scripts/ship_model.py runs/emonet48-full [--baseline runs/seed] [--flip-tta auto|yes|no]
+    python scripts/ship_model.py runs/emonet-full [--baseline runs/seed] [--flip-tta auto|yes|no]
 
 Writes emolib/assets/emonet.keras (without optimizer state), history.json,
 results.json and MODEL_CARD.md. The accuracies in the card are measured here by
-loading the saved file and predicting raw pixels. ``--flip-tta`` ships the
+loading the saved file and predicting raw pixels. The run replaces the shipped
+model only when it scores higher on PublicTest (or with ``--replace``). ``--flip-tta`` ships the
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
 face and its mirror image inside the model); by default (``auto``) it does so
 when that scores higher on PublicTest and still classifies a face in under 5 ms. The card reports both.
@@ -138,6 +139,8 @@ def main(argv=None) -> int:
     p.add_argument("--baseline", type=Path, default=None)
     p.add_argument("--baseline-only", action="store_true",
                    help="keep the shipped model and its card; only (re)measure the baseline into results.json")
+    p.add_argument("--replace", action="store_true",
+                   help="ship even when the run does not beat the shipped model on PublicTest")
     p.add_argument("--flip-tta", choices=["auto", "yes", "no"], default="auto",
                    help="ship the network wrapped in flip test-time augmentation: "
                         "auto (default) when that is better on PublicTest")
@@ -155,7 +158,23 @@ def main(argv=None) -> int:
         print(json.dumps(base, indent=1))
         return 0
     flip = {"auto": "auto", "yes": True, "no": False}[args.flip_tta]
-    shipped = summarize(args.run, data, ASSETS / "emonet.keras", flip_tta=flip)
+    candidate = ASSETS / "emonet.candidate.keras"
+    shipped = summarize(args.run, data, candidate, flip_tta=flip)
+    current = ASSETS / "emonet.keras"
+    if current.is_file() and not args.replace:
+        from emolib.evaluate import evaluate
+        from emolib.models import load_model_file, without_tta
+
+        # like with like: the networks alone, each seeing every face once
+        now = float(evaluate(without_tta(load_model_file(current)), data.val).accuracy)
+        new = shipped["without_tta_inside"]["public_test"]
+        if new <= now:
+            candidate.unlink()
+            print(f"not shipped: PublicTest {new:.4f} does not beat the shipped network's {now:.4f} "
+                  "(--replace ships it anyway)")
+            return 1
+        print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
+    candidate.replace(current)
     (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run, shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
     if args.baseline:
