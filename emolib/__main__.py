@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model on FER2013 (selects on PublicTest)")
     t.add_argument("--arch", default="emonet", help="architecture: emonet or seed")
-    t.add_argument("--width", type=int, default=None, help="emonet's first-block filters (default 32; 48 is the shipped recipe)")
+    t.add_argument("--width", type=int, default=None, help="emonet's first-block filters (default 32, as shipped)")
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",
