@@ -18,7 +18,6 @@ import csv
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -56,6 +55,7 @@ def measure(run_dir: Path, recipe: str, data, model_path: Path | None = None) ->
 
     from emolib.evaluate import evaluate
     from emolib.models import export_for_inference, load_model_file
+    from ship_model import latency_ms  # scripts/ is on sys.path when a script in it runs
 
     result = json.loads((run_dir / "result.json").read_text())
     model = load_model_file(model_path or run_dir / "best.keras")
@@ -72,14 +72,7 @@ def measure(run_dir: Path, recipe: str, data, model_path: Path | None = None) ->
         for tta in (False, True):
             acc = evaluate(model, split, tta=tta).accuracy
             row[f"{split_name}_acc{'_tta' if tta else ''}"] = round(float(acc), 4)
-    face = data.test.images[:1][..., None]
-    model.predict_on_batch(face)
-    times = []
-    for _ in range(50):
-        t = time.perf_counter()
-        model.predict_on_batch(face)
-        times.append(time.perf_counter() - t)
-    row["latency_ms_per_face"] = round(1000 * statistics.median(times), 2)
+    row["latency_ms_per_face"] = latency_ms(model, data.test.images[:1][..., None])
     row["model_mb"] = round(size / 1e6, 2)
     row["hardware"] = hardware()
     row["date"] = time.strftime("%Y-%m-%d")
