@@ -27,7 +27,7 @@ def _train(args: argparse.Namespace) -> int:
     result = train(
         args.arch, data, args.out, epochs=args.epochs, batch_size=args.batch_size,
         schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
-        patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed,
+        patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
         verbose=2 if args.log_epochs else "auto",
         model_kwargs={"width": args.width} if args.width else None,
     )
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--class-weight", action="store_true")
     t.add_argument("--quick", action="store_true", help="quick mode: at most 6 epochs and 9 minutes")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--bf16", action="store_true",
+                   help="train under mixed bfloat16 precision (faster on CPUs with AMX/AVX512-BF16)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
     t.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")

@@ -99,7 +99,7 @@ def build_seed_cnn(learning_rate: float = 1e-3, seed: int = 0) -> keras.Model:
         x = layers.BatchNormalization(name=f"fc{i}_bn")(x)
         x = layers.ReLU(name=f"fc{i}_relu")(x)
         x = layers.Dropout(0.5, name=f"fc{i}_drop")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs", dtype="float32")(x)  # float32 under bf16 too
     model = keras.Model(inputs, outputs, name="seed_cnn")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -131,7 +131,7 @@ def build_emonet(
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(256, activation="relu", name="fc1")(x)
     x = layers.Dropout(0.4, name="fc1_drop")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs", dtype="float32")(x)  # float32 under bf16 too
     model = keras.Model(inputs, outputs, name=f"emonet{width}")
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
@@ -139,6 +139,41 @@ def build_emonet(
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model
+
+
+def to_float32(model: keras.Model) -> keras.Model:
+    """A float32 copy of a model trained under a mixed-precision policy (same weights, no optimizer).
+
+    Mixed ``bfloat16`` training keeps its weights in float32 but computes in
+    bfloat16; the copy computes in float32 everywhere, so it runs the same on
+    any CPU. A model that is float32 already is returned unchanged.
+
+    >>> m = keras.Sequential([keras.Input((4,)), layers.Dense(2, dtype="mixed_bfloat16")])
+    >>> to_float32(m).layers[0].dtype_policy.name
+    'float32'
+    """
+    if all(layer.dtype_policy.name == "float32" for layer in _all_layers(model)):
+        return model
+
+    def strip(obj):
+        if isinstance(obj, dict):
+            if obj.get("class_name") == "DTypePolicy":
+                return "float32"
+            return {k: strip(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+
+    copy = model.__class__.from_config(strip(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _all_layers(model: keras.Model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
 
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {

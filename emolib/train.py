@@ -183,6 +183,7 @@ def train(
     quick: bool = False,
     train_size: int | None = None,
     seed: int = 0,
+    bf16: bool = False,
     strategy: tf.distribute.Strategy | None = None,
     verbose: int | str = "auto",
     model_kwargs: dict | None = None,
@@ -200,6 +201,9 @@ def train(
     ``quick=True`` caps the run at :data:`QUICK_EPOCHS` epochs, :data:`QUICK_BUDGET_S`
     seconds and one warm-up epoch (pass ``train_size`` too for an even shorter run
     on a stratified subset).
+    ``bf16=True`` trains under Keras' ``mixed_bfloat16`` policy (bfloat16 compute,
+    float32 weights), faster on CPUs with AMX or AVX512-BF16; the saved models keep
+    that policy, and :func:`emolib.models.to_float32` makes a float32 copy.
     ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds the model
     in its scope; the same code runs on one CPU or several GPUs.
     ``callbacks`` are extra Keras callbacks, run after the built-in ones.
@@ -238,8 +242,13 @@ def train(
     kwargs = dict(model_kwargs or {})
     if learning_rate is not None:
         kwargs["learning_rate"] = learning_rate
-    with strategy.scope():
-        model = build_model(arch, seed=seed, **kwargs)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
+    try:
+        with strategy.scope():
+            model = build_model(arch, seed=seed, **kwargs)
+    finally:  # layers keep their policy; later code in this process is not affected
+        keras.mixed_precision.set_global_policy(policy)
     base_lr = float(model.optimizer.learning_rate.numpy())
     global_batch = batch_size * strategy.num_replicas_in_sync
     train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=seed)
@@ -273,7 +282,7 @@ def train(
         cw = {i: float(len(train_split) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}
     config = dict(arch=arch, epochs=epochs, batch_size=batch_size, schedule=schedule, base_lr=base_lr,
                   warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
-                  class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed,
+                  class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed, bf16=bf16,
                   model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync)
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
