@@ -34,6 +34,7 @@ RECIPES: dict[str, tuple[dict, float]] = {
     "emonet-plateau-10min": (dict(arch="emonet", schedule="plateau", epochs=8, patience=4), 10),
     "emonet-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80), 108),
     "emonet48-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80, model_kwargs={"width": 48}), 112),
+    "emonet-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True), 110),
 }
 
 
@@ -54,11 +55,11 @@ def measure(run_dir: Path, recipe: str, data, model_path: Path | None = None) ->
     import numpy as np
 
     from emolib.evaluate import evaluate
-    from emolib.models import export_for_inference, load_model_file
+    from emolib.models import export_for_inference, load_model_file, to_float32
     from ship_model import latency_ms  # scripts/ is on sys.path when a script in it runs
 
     result = json.loads((run_dir / "result.json").read_text())
-    model = load_model_file(model_path or run_dir / "best.keras")
+    model = to_float32(load_model_file(model_path or run_dir / "best.keras"))  # a bf16 run is measured in float32
     with tempfile.TemporaryDirectory() as tmp:
         size = export_for_inference(model, Path(tmp) / "m.keras")
     best_epoch = result["best_epoch"]

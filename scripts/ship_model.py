@@ -201,6 +201,8 @@ def main(argv=None) -> int:
     else:
         tta_line = f"* **Time per face** (batch of 1): {s['latency_ms']} ms.\n"
         tta_row = f"| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |\n"
+    bf16_line = ("\n  Trained under mixed bfloat16 precision (`--bf16`: bfloat16 compute, float32 weights); "
+                 "the shipped file computes in float32." if s["config"].get("bf16") else "")
     card = f"""# Model card: emonet (shipped with emolib)
 
 * **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
@@ -213,7 +215,7 @@ def main(argv=None) -> int:
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom (inside the model), AdamW
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
-  ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {s['seed']}.
+  ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {s['seed']}.{bf16_line}
   Reproduce: `make train-full` then `make ship`.
 * **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. Selection on PublicTest only,
   {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).

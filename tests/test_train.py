@@ -144,6 +144,22 @@ def test_explicit_default_strategy(tiny, tmp_path):
     assert res.config["replicas"] == 1 and (tmp_path / "best.keras").is_file()
 
 
+def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny, tmp_path):
+    from emolib.models import to_float32
+
+    res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, bf16=True, model_kwargs=SMALL, verbose=0)
+    assert res.config["bf16"] and keras.mixed_precision.global_policy().name == "float32"
+    model = load_model_file(res.model_path)
+    assert model.get_layer("block1_1_conv").dtype_policy.name == "mixed_bfloat16"
+    assert model.output.dtype == "float32", "softmax stays in float32"
+    f32 = to_float32(model)
+    assert {layer.dtype_policy.name for layer in f32.layers} == {"float32"}
+    faces = tiny.val.images[..., None]
+    got, ref = f32.predict(faces, verbose=0), model.predict(faces, verbose=0)
+    np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
+    assert np.abs(got - ref).max() < 0.05, "same weights: bf16 and float32 agree closely"
+
+
 def test_seed_architecture_trains(tiny, tmp_path):
     res = train("seed", tiny, tmp_path, epochs=1, batch_size=16, verbose=0)
     assert res.arch == "seed" and res.params > 3_000_000
