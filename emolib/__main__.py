@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--quick", action="store_true", help="quick mode: at most 6 epochs and 9 minutes")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--bf16", action="store_true",
-                   help="train under mixed bfloat16 precision (faster on CPUs with AMX/AVX512-BF16)")
+                   help="train under mixed bfloat16 precision (faster on CPUs with bf16 units such as AMX; "
+                        "measure yours with scripts/benchmark_models.py --bf16)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
     t.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")

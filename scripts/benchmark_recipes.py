@@ -34,6 +34,7 @@ RECIPES: dict[str, tuple[dict, float]] = {
     "emonet-plateau-10min": (dict(arch="emonet", schedule="plateau", epochs=8, patience=4), 10),
     "emonet-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80), 108),
     "emonet48-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80, model_kwargs={"width": 48}), 112),
+    "emonet-bf16-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1, bf16=True), 10),
     "emonet-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True), 110),
 }
 
