@@ -159,7 +159,8 @@ def to_float32(model: keras.Model) -> keras.Model:
         if isinstance(obj, dict):
             if obj.get("class_name") == "DTypePolicy":
                 return "float32"
-            return {k: strip(v) for k, v in obj.items()}
+            # an InputLayer stores a plain dtype: under the mixed policy, nested ones hold "bfloat16"
+            return {k: "float32" if k == "dtype" and v == "bfloat16" else strip(v) for k, v in obj.items()}
         if isinstance(obj, list):
             return [strip(v) for v in obj]
         return obj

@@ -145,7 +145,7 @@ def test_explicit_default_strategy(tiny, tmp_path):
 
 
 def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny, tmp_path):
-    from emolib.models import to_float32
+    from emolib.models import build_model, copy_weights, to_float32
 
     res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, bf16=True, model_kwargs=SMALL, verbose=0)
     assert res.config["bf16"] and keras.mixed_precision.global_policy().name == "float32"
@@ -158,6 +158,9 @@ def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny,
     got, ref = f32.predict(faces, verbose=0), model.predict(faces, verbose=0)
     np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
     assert np.abs(got - ref).max() < 0.05, "same weights: bf16 and float32 agree closely"
+    assert "bfloat16" not in json.dumps(f32.get_config()), "no layer, nested input layers included, left in bfloat16"
+    fresh = copy_weights(model, build_model("emonet", **SMALL))  # built in float32 from the start
+    np.testing.assert_allclose(got, fresh.predict(faces, verbose=0), atol=1e-5)
 
 
 def test_seed_architecture_trains(tiny, tmp_path):
