@@ -152,7 +152,10 @@ def to_float32(model: keras.Model) -> keras.Model:
     >>> to_float32(m).layers[0].dtype_policy.name
     'float32'
     """
-    if all(layer.dtype_policy.name == "float32" for layer in _all_layers(model)):
+    import json
+
+    config = model.get_config()
+    if "bfloat16" not in json.dumps(config):
         return model
 
     def strip(obj):
@@ -165,16 +168,9 @@ def to_float32(model: keras.Model) -> keras.Model:
             return [strip(v) for v in obj]
         return obj
 
-    copy = model.__class__.from_config(strip(model.get_config()))
+    copy = model.__class__.from_config(strip(config))
     copy.set_weights(model.get_weights())
     return copy
-
-
-def _all_layers(model: keras.Model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
 
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
