@@ -342,6 +342,48 @@ def with_flip_tta(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
 
 
+def ensemble(models: list[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model that averages the probabilities of several networks (trained apart, e.g. with different seeds).
+
+    Like :func:`with_flip_tta`, the result holds uncompiled float32 copies of the
+    networks (renamed ``member_1``, ``member_2``, ...) and only built-in layers,
+    so ``keras.models.load_model`` reads it without emolib; :func:`members`
+    gives the networks back.
+
+    >>> import numpy as np
+    >>> def net(): return keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7, activation="softmax")])
+    >>> a, b = net(), net()
+    >>> x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 1)).astype("float32")
+    >>> expected = (a.predict(x, verbose=0) + b.predict(x, verbose=0)) / 2
+    >>> bool(np.allclose(ensemble([a, b]).predict(x, verbose=0), expected, atol=1e-6))
+    True
+    """
+    if len(models) < 2:
+        raise ValueError(f"an ensemble needs at least 2 models, got {len(models)}")
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    outputs = []
+    for i, model in enumerate(models, start=1):
+        model = to_float32(model)
+        config = dict(model.get_config(), name=f"member_{i}")
+        member = type(model).from_config(config)  # uncompiled: no optimizer state in saved files
+        member.set_weights(model.get_weights())
+        outputs.append(member(inputs))
+    return keras.Model(inputs, layers.Average(name="probs_mean")(outputs), name=name)
+
+
+def members(model: keras.Model) -> list[keras.Model]:
+    """The networks inside an :func:`ensemble` (looking inside a :func:`with_flip_tta` wrapper); ``[model]`` otherwise.
+
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7)], name="net")
+    >>> [n.name for n in members(with_flip_tta(ensemble([m, m])))], [n.name for n in members(m)]
+    (['member_1', 'member_2'], ['net'])
+    """
+    model = without_tta(model)
+    if "probs_mean" in {layer.name for layer in model.layers}:
+        return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return [model]
+
+
 def without_tta(model: keras.Model) -> keras.Model:
     """The network inside a :func:`with_flip_tta` model (which sees each face once); other models as they are.
 

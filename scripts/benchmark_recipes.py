@@ -5,9 +5,11 @@ parameters, training images/s, epochs, wall time, PublicTest and PrivateTest acc
 (with and without flip test-time augmentation), per-face latency, model size, hardware.
 PrivateTest is only measured, never used to choose anything.
 
-    python scripts/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR]
+    python scripts/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR [DIR ...]]
 
-``--from-run`` evaluates a run that already finished instead of training again;
+A recipe with ``members=N`` trains N networks side by side (N processes, one thread
+each, seeds 1..N, at the same time) and measures their average (``emolib.models.ensemble``).
+``--from-run`` evaluates a run (or an ensemble's runs) that already finished instead of training again;
 ``--model`` names the file to measure (the shipped model: ``--from-run runs/emonet48-full
 --model emolib/assets/emonet.keras``).
 """
@@ -36,6 +38,7 @@ RECIPES: dict[str, tuple[dict, float]] = {
     "emonet48-cosine-full": (dict(arch="emonet", schedule="cosine", epochs=80, model_kwargs={"width": 48}), 112),
     "emonet-bf16-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1, bf16=True), 10),
     "emonet-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True), 110),
+    "emonet-bf16-ensemble2-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True, members=2), 110),
 }
 
 
@@ -51,25 +54,29 @@ def hardware() -> str:
     return f"{os.cpu_count()} cores, {cpu}"
 
 
-def measure(run_dir: Path, recipe: str, data, model_path: Path | None = None) -> dict:
-    import keras
-    import numpy as np
-
+def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | None = None) -> dict:
     from emolib.evaluate import evaluate
-    from emolib.models import export_for_inference, load_model_file, to_float32
+    from emolib.models import ensemble, export_for_inference, load_model_file, to_float32
     from ship_model import latency_ms  # scripts/ is on sys.path when a script in it runs
 
-    result = json.loads((run_dir / "result.json").read_text())
-    model = to_float32(load_model_file(model_path or run_dir / "best.keras"))  # a bf16 run is measured in float32
+    run_dirs = [run_dirs] if isinstance(run_dirs, Path) else list(run_dirs)
+    results = [json.loads((d / "result.json").read_text()) for d in run_dirs]
+    if model_path is not None:
+        model = to_float32(load_model_file(model_path))
+    else:  # a bf16 run is measured in float32; several runs as their average
+        nets = [to_float32(load_model_file(d / "best.keras")) for d in run_dirs]
+        model = nets[0] if len(nets) == 1 else ensemble(nets)
     with tempfile.TemporaryDirectory() as tmp:
         size = export_for_inference(model, Path(tmp) / "m.keras")
-    best_epoch = result["best_epoch"]
+    best_epoch = "+".join(str(r["best_epoch"]) for r in results)
     shipped = Path(__file__).resolve().parent.parent / "emolib" / "assets"
     if model_path is not None and Path(model_path).resolve() == (shipped / "emonet.keras").resolve():
-        best_epoch = json.loads((shipped / "results.json").read_text())["models"][0]["best_epoch"]
-    row = dict(recipe=recipe, arch=result["arch"], params=result["params"], epochs=result["epochs_run"],
-               best_epoch=best_epoch, wall_min=round(result["wall_time_s"] / 60, 1),
-               train_img_per_s=round(result["train_images"] * result["epochs_run"] / result["wall_time_s"], 1))
+        shipped_models = json.loads((shipped / "results.json").read_text())["models"][0]
+        best_epoch = "+".join(str(m["best_epoch"]) for m in shipped_models.get("members") or [shipped_models])
+    row = dict(recipe=recipe, arch=results[0]["arch"], params=sum(r["params"] for r in results),
+               epochs="+".join(str(r["epochs_run"]) for r in results), best_epoch=best_epoch,
+               wall_min=round(max(r["wall_time_s"] for r in results) / 60, 1),  # members train at the same time
+               train_img_per_s=round(sum(r["train_images"] * r["epochs_run"] / r["wall_time_s"] for r in results), 1))
     for split_name, split in (("public", data.val), ("private", data.test)):
         for tta in (False, True):
             acc = evaluate(model, split, tta=tta).accuracy
@@ -79,6 +86,17 @@ def measure(run_dir: Path, recipe: str, data, model_path: Path | None = None) ->
     row["hardware"] = hardware()
     row["date"] = time.strftime("%Y-%m-%d")
     return row
+
+
+def train_member(arch: str, run_dir: Path, budget_s: float, kwargs: dict, threads: int) -> None:
+    """Train one network in this process (a worker of a ``members`` recipe)."""
+    from emolib.train import set_threads
+
+    set_threads(threads)
+    from emolib.data import load_fer2013
+    from emolib.train import train
+
+    train(arch, load_fer2013(progress=False), run_dir, budget_s=budget_s, verbose=2, **kwargs)
 
 
 def write_tables(row: dict) -> None:
@@ -106,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", choices=sorted(RECIPES))
     p.add_argument("--budget-minutes", type=float, default=None)
-    p.add_argument("--from-run", type=Path, default=None, help="evaluate this finished run instead of training")
+    p.add_argument("--from-run", type=Path, nargs="+", default=None,
+                   help="evaluate this finished run (several: their ensemble) instead of training")
     p.add_argument("--model", type=Path, default=None,
                    help="with --from-run: the model file to measure (default: the run's best.keras)")
     p.add_argument("--threads", type=int, default=2)
@@ -125,10 +144,23 @@ def main(argv: list[str] | None = None) -> int:
         budget = args.budget_minutes or budget
         kwargs = dict(kwargs)
         arch = kwargs.pop("arch")
-        train(arch, data, run_dir, budget_s=budget * 60, verbose=2, **kwargs)
+        n = kwargs.pop("members", 1)
+        if n == 1:
+            train(arch, data, run_dir, budget_s=budget * 60, verbose=2, **kwargs)
+            run_dirs = [run_dir]
+        else:  # side by side: one process and one thread per member, seeds 1..n
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            run_dirs = [run_dir.with_name(f"{run_dir.name}-s{i}") for i in range(1, n + 1)]
+            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+                jobs = [pool.submit(train_member, arch, d, budget * 60, dict(kwargs, seed=i), 1)
+                        for i, d in enumerate(run_dirs, start=1)]
+                for job in jobs:
+                    job.result()
     else:
-        run_dir = args.from_run
-    row = measure(run_dir, args.recipe, data, args.model)
+        run_dirs = args.from_run
+    row = measure(run_dirs, args.recipe, data, args.model)
     write_tables(row)
     print(json.dumps(row, indent=1))
     return 0

@@ -1,6 +1,6 @@
 """Ship a finished training run as emolib's pretrained model, with its card.
 
-    python scripts/ship_model.py runs/emonet-full [--baseline runs/seed] [--flip-tta auto|yes|no]
+    python scripts/ship_model.py RUN [RUN ...] [--baseline runs/seed] [--flip-tta auto|yes|no]
 
 Writes emolib/assets/emonet.keras (without optimizer state), history.json,
 results.json and MODEL_CARD.md. The accuracies in the card are measured here by
@@ -9,6 +9,8 @@ model only when it scores higher on PublicTest (or with ``--replace``). ``--flip
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
 face and its mirror image inside the model); by default (``auto``) it does so
 when that scores higher on PublicTest and still classifies a face in under 5 ms. The card reports both.
+Several runs (``make train-full`` trains two side by side) ship as one ``emolib.models.ensemble``
+that averages their networks; each run's weights are selected on PublicTest first.
 """
 from __future__ import annotations
 
@@ -71,20 +73,30 @@ def latency_ms(model, face) -> float:
     return round(1000 * statistics.median(times), 2)
 
 
-def summarize(run: Path, data, shipped_file: Path | None = None, flip_tta: bool | str = False) -> dict:
+def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, flip_tta: bool | str = False) -> dict:
+    """Select each run's weights on PublicTest, average several runs' networks (``ensemble``),
+    optionally wrap in flip-TTA, export, and measure the exported file on raw pixels."""
     import tempfile
 
     from emolib.evaluate import evaluate
-    from emolib.models import export_for_inference, load_model_file, with_flip_tta
+    from emolib.models import ensemble, export_for_inference, load_model_file, with_flip_tta
 
-    res = json.loads((run / "result.json").read_text())
-    cfg = json.loads((run / "config.json").read_text())
-    model, chosen, scores = select_on_public_test(run, data)
+    runs = [runs] if isinstance(runs, Path) else list(runs)
+    picked = []  # (run, result.json, config.json, model, chosen, scores) per run
+    for run in runs:
+        print(f"{run}:", flush=True)
+        model, chosen, scores = select_on_public_test(run, data)
+        picked.append((run, json.loads((run / "result.json").read_text()),
+                       json.loads((run / "config.json").read_text()), model, chosen, scores))
+    model = picked[0][3] if len(picked) == 1 else ensemble([m for *_, m, _c, _s in picked], name="emonet_ensemble")
+    face = data.test.images[:1][..., None]
     single = dict(public_test=round(float(evaluate(model, data.val).accuracy), 4),
                   public_test_flip=round(float(evaluate(model, data.val, tta=True).accuracy), 4),
-                  latency_ms=latency_ms(model, data.test.images[:1][..., None]))
+                  latency_ms=latency_ms(model, face))
+    if len(picked) > 1:
+        single["members_public_test"] = [round(float(evaluate(m, data.val).accuracy), 4) for *_, m, _c, _s in picked]
     if flip_tta:
-        single["latency_ms_flip"] = latency_ms(with_flip_tta(model), data.test.images[:1][..., None])
+        single["latency_ms_flip"] = latency_ms(with_flip_tta(model), face)
     if flip_tta == "auto":  # decided on PublicTest alone, within the 5 ms-per-face inference target
         flip_tta = (single["public_test_flip"] > single["public_test"]
                     and single["latency_ms_flip"] < MAX_LATENCY_MS)
@@ -101,16 +113,26 @@ def summarize(run: Path, data, shipped_file: Path | None = None, flip_tta: bool 
     test = evaluate(model, data.test)
     test_tta = evaluate(model, data.test, tta=not flip_tta)  # a flip-TTA model is not flipped again
     recall = {c: round(float(r), 4) for c, r in zip(data.class_names, test.report["recall"].iloc[: len(data.class_names)])}
-    best_epoch = int(chosen.split("-")[1]) if chosen.startswith("epoch-") else res["best_epoch"]
-    if chosen == "last.keras":
-        best_epoch = res["epochs_run"]
-    return dict(name=model.name, arch=res["arch"], params=res["params"], epochs=res["epochs_run"],
-                best_epoch=best_epoch, chosen=chosen, wall_time_min=round(res["wall_time_s"] / 60, 1),
+    runs_info = []
+    for run, res, cfg, _m, chosen, scores in picked:
+        best_epoch = int(chosen.split("-")[1]) if chosen.startswith("epoch-") else res["best_epoch"]
+        if chosen == "last.keras":
+            best_epoch = res["epochs_run"]
+        runs_info.append(dict(run=str(run), epochs=res["epochs_run"], best_epoch=best_epoch, chosen=chosen,
+                              wall_time_min=round(res["wall_time_s"] / 60, 1), seed=res["seed"], params=res["params"],
+                              candidate_scores=scores))
+    first = runs_info[0]
+    res, cfg = picked[0][1], picked[0][2]
+    # members train side by side (``make train-full``): the wall clock is the longest member's
+    return dict(name=model.name, arch=res["arch"], params=sum(r["params"] for r in runs_info),
+                epochs=max(r["epochs"] for r in runs_info), best_epoch=first["best_epoch"], chosen=first["chosen"],
+                wall_time_min=max(r["wall_time_min"] for r in runs_info),
                 public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
                 private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
                 private_recall=recall, size_mb=round(size / 1e6, 2), seed=res["seed"], config=cfg,
-                flip_tta_inside=flip_tta, latency_ms=latency_ms(model, data.test.images[:1][..., None]),
-                without_tta_inside=single, candidate_scores=scores)
+                flip_tta_inside=flip_tta, latency_ms=latency_ms(model, face),
+                without_tta_inside=single, candidate_scores=first["candidate_scores"],
+                members=runs_info if len(runs_info) > 1 else [])
 
 
 def corrected_history(run: Path, scores: dict[str, float]) -> dict:
@@ -135,7 +157,8 @@ def corrected_history(run: Path, scores: dict[str, float]) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=Path, nargs="+",
+                   help="a finished run folder; several runs (trained side by side) ship as one ensemble")
     p.add_argument("--baseline", type=Path, default=None)
     p.add_argument("--baseline-only", action="store_true",
                    help="keep the shipped model and its card; only (re)measure the baseline into results.json")
@@ -175,7 +198,8 @@ def main(argv=None) -> int:
             return 1
         print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
     candidate.replace(current)
-    (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run, shipped["candidate_scores"]), indent=1))
+    # an ensemble's history is its first member's
+    (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
     if args.baseline:
         models.append(dict(summarize(args.baseline, data), name="seed CNN (baseline)"))
@@ -192,8 +216,26 @@ def main(argv=None) -> int:
     else:
         selection = "between the run's `best.keras` (best epoch on PublicTest) and `last.keras`"
     single = s["without_tta_inside"]
+    n = len(s["members"])
+    if n:
+        runs_txt = "; ".join(f"`{m['run']}`: seed {m['seed']}, {m['epochs']} epochs in {m['wall_time_min']} min, "
+                             f"chosen `{m['chosen']}` (epoch {m['best_epoch']}), PublicTest {acc:.2%}"
+                             for m, acc in zip(s["members"], single["members_public_test"]))
+        members_line = (f"* **Ensemble of {n} networks**: `emolib.models.ensemble` averages the probabilities of {n} "
+                        f"emonets trained with the same recipe and different seeds, side by side (one process and one "
+                        f"thread each, at the same time). Members: {runs_txt}. PublicTest of the average: "
+                        f"{single['public_test']:.2%}.\n")
+        run_line = (f"* **Training runs**: {n} runs at the same time, {s['wall_time_min']} min wall clock (the longer run); "
+                    f"each selected on PublicTest only, {selection}.\n  Hardware: {args.hardware}.")
+    else:
+        members_line = ""
+        run_line = (f"* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. Selection on "
+                    f"PublicTest only,\n  {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).\n"
+                    f"  Hardware: {args.hardware}.")
+    each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
+    seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     if s["flip_tta_inside"]:
-        tta_line = (f"* **Test-time augmentation inside the model**: the file wraps the network in "
+        tta_line = (f"* **Test-time augmentation inside the model**: the file wraps the {'ensemble' if n else 'network'} in "
                     f"`emolib.models.with_flip_tta`, which averages the predictions for the face and its mirror image. "
                     f"Chosen on PublicTest: {single['public_test']:.2%} without, {single['public_test_flip']:.2%} with. "
                     f"Time per face (batch of 1): {single['latency_ms']} ms without, {s['latency_ms']} ms with.\n")
@@ -210,16 +252,14 @@ def main(argv=None) -> int:
   **Output**: 7 softmax probabilities. Loads with `keras.models.load_model` alone, or `emolib.models.load_pretrained()`.
 * **Architecture**: `emolib.models.build_emonet(width={width})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
   ({filters} filters), max-pooling and Dropout 0.2 after each; global average pooling; Dense 256, Dropout 0.4; softmax.
-  **{s['params']:,} parameters**, file size {s['size_mb']} MB (no optimizer state).
-{tta_line}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
+  **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
+{members_line}{tta_line}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom (inside the model), AdamW
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
-  ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {s['seed']}.{bf16_line}
+  ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {seeds}.{bf16_line}
   Reproduce: `make train-full` then `make ship`.
-* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. Selection on PublicTest only,
-  {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).
-  Hardware: {args.hardware}.
+{run_line}
 
 ## Results (measured by loading the shipped file and predicting raw pixels)
 

@@ -132,6 +132,27 @@ def test_flip_tta_model_averages_both_views_and_round_trips(tmp_path, faces):
     np.testing.assert_allclose(loaded.predict(faces, verbose=0), expected, atol=1e-6)
 
 
+def test_ensemble_averages_members_and_round_trips(tmp_path, faces):
+    from emolib.models import ensemble, members, with_flip_tta, without_tta
+
+    a, b = build_model("emonet", width=8, seed=1), build_model("emonet", width=8, seed=2)
+    pa, pb = a.predict(faces, verbose=0), b.predict(faces, verbose=0)
+    assert np.abs(pa - pb).max() > 1e-6, "different seeds, different networks"
+    both = ensemble([a, b], name="pair")
+    assert both.output_shape == (None, 7) and both.count_params() == a.count_params() + b.count_params()
+    np.testing.assert_allclose(both.predict(faces, verbose=0), (pa + pb) / 2, atol=1e-6)
+    assert getattr(both, "optimizer", None) is None and a.name == b.name == "emonet8"  # the originals are untouched
+    tta = with_flip_tta(both)
+    assert without_tta(tta).name == "pair" and [m.name for m in members(tta)] == ["member_1", "member_2"]
+    export_for_inference(tta, tmp_path / "pair.keras")
+    loaded = keras.models.load_model(tmp_path / "pair.keras")  # plain Keras, built-in layers only
+    expected = (pa + pb + a.predict(faces[:, :, ::-1], verbose=0) + b.predict(faces[:, :, ::-1], verbose=0)) / 4
+    np.testing.assert_allclose(loaded.predict(faces, verbose=0), expected, atol=1e-5)
+    np.testing.assert_allclose(members(loaded)[1].predict(faces, verbose=0), pb, atol=1e-6)
+    with pytest.raises(ValueError, match="at least 2 models"):
+        ensemble([a])
+
+
 @pytest.mark.skipif(not PRETRAINED_PATH.is_file(), reason="the shipped model is not in emolib/assets yet")
 def test_shipped_model_loads(faces):
     model = load_pretrained()
