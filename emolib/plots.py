@@ -429,3 +429,240 @@ def misclassified_grid(
     fig.suptitle(f"Misclassified images: {len(wrong)} of {int((y_true != y_pred).sum())} ({order})")
     fig.supxlabel("title: true emotion → predicted emotion (colour of the prediction)")
     return _save(fig, save)
+
+
+# --------------------------------------------------------------------------- models and training
+def cartoon_face() -> np.ndarray:
+    """A drawn 48x48 grey face (uint8) with its left eyebrow raised, so that flips and shifts show.
+
+    Illustrations use it instead of a real face (FER2013 faces are not redistributed).
+
+    >>> face = cartoon_face()
+    >>> face.shape, face.dtype.name, bool((face != face[:, ::-1]).any())
+    ((48, 48), 'uint8', True)
+    """
+    yy, xx = np.mgrid[:48, :48]
+    img = np.full((48, 48), 40.0)
+    img[((xx - 24) / 17) ** 2 + ((yy - 25) / 21) ** 2 < 1] = 170                # head
+    for cx in (17, 31):
+        img[(xx - cx) ** 2 + (yy - 20) ** 2 < 7] = 30                          # eyes
+    img[(np.abs(xx - 17) < 5) & (np.abs(yy - 13) < 1)] = 30                    # raised eyebrow
+    img[(np.abs(xx - 31) < 5) & (np.abs(yy - 15) < 1)] = 30                    # eyebrow
+    img[(np.abs(np.hypot(xx - 24, yy - 26) - 10) < 1.5) & (yy > 30)] = 30      # smile
+    return img.astype(np.uint8)
+
+
+def augmentation_examples(
+    face: np.ndarray,
+    models: Mapping[str, Any],
+    *,
+    n: int = 7,
+    title: str = "Training-time augmentation",
+    save: PathLike | None = None,
+) -> Figure:
+    """One row per model: ``face`` (48x48, 0..255) and ``n`` random versions made by the model's
+    augmentation (its first nested model, see ``emolib.models.augmentation``) in training mode.
+    Each version is titled with its size (emonet's are 40x40 crops).
+
+    >>> import keras
+    >>> from emolib.models import augmentation
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), augmentation("seed")])
+    >>> augmentation_examples(cartoon_face(), {"seed": m}, n=2).axes[1].get_title()
+    '48x48'
+    """
+    import keras
+
+    fig = _figure(figsize=(1.4 * (n + 1), 1.7 * len(models)), layout="constrained")
+    axes = fig.subplots(len(models), n + 1, squeeze=False)
+    for row, (name, model) in zip(axes, models.items()):
+        index = next(i for i, layer in enumerate(model.layers) if isinstance(layer, keras.Model))
+        x = np.asarray(face, "float32")[None, :, :, None]
+        for layer in model.layers[:index]:  # e.g. rescaling to 0..1: what the augmentation receives
+            if not isinstance(layer, keras.layers.InputLayer):
+                x = layer(x)
+        _imshow(row[0], np.asarray(face))
+        row[0].set_title("original", fontsize=9)
+        row[0].set_ylabel(name, fontsize=9)
+        for ax in row[1:]:
+            out = np.asarray(model.layers[index](x, training=True))[0, :, :, 0]
+            _imshow(ax, out.clip(0, None))
+            ax.set_title(f"{out.shape[0]}x{out.shape[1]}", fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, save)
+
+
+def lr_schedule(
+    schedule: Any, steps_per_epoch: int, epochs: int, *, title: str = "Learning rate per epoch",
+    save: PathLike | None = None,
+) -> Figure:
+    """The learning rate of ``schedule`` (anything with ``lr_at(step, elapsed)``, such as
+    ``emolib.train.CosineByBudget``) over ``epochs`` epochs, with no time budget.
+
+    >>> from emolib.train import CosineByBudget
+    >>> lr_schedule(CosineByBudget(1e-3, total_steps=100, warmup_steps=10), 10, 10).axes[0].get_ylabel()
+    'learning rate'
+    """
+    steps = np.arange(epochs * steps_per_epoch)
+    fig = _figure(figsize=(7, 3), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps / steps_per_epoch, [schedule.lr_at(s, elapsed=0) for s in steps])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title)
+    sns.despine(ax=ax)
+    return _save(fig, save)
+
+
+def validation_accuracy(
+    histories: Mapping[str, Mapping[str, Sequence[float]] | PathLike | Any],
+    *,
+    title: str = "Validation accuracy per epoch",
+    save: PathLike | None = None,
+) -> Figure:
+    """Validation accuracy per epoch of several runs on one axes (histories as for :func:`training_curves`).
+
+    >>> fig = validation_accuracy({"short": {"val_accuracy": [0.3, 0.5]}, "long": {"val_accuracy": [0.2, 0.4, 0.6]}})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['short', 'long']
+    """
+    fig = _figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for label, history in histories.items():
+        val = np.asarray(_load_history(history).get("val_accuracy", []), float)
+        ax.plot(np.arange(1, len(val) + 1), val, "o-" if len(val) <= 12 else "-", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (PublicTest)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    sns.despine(ax=ax)
+    return _save(fig, save)
+
+
+def comparison_bars(
+    table: "pd.DataFrame", *, xlim: tuple[float, float] = (50, 80),
+    title: str = "Our models (blue) and published results (grey)", save: PathLike | None = None,
+) -> Figure:
+    """Horizontal bars of PrivateTest accuracy from ``emolib.evaluate.comparison_table``: ours blue, others grey.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"name": ["ours", "theirs"], "PrivateTest %": [70.0, 71.2], "source": ["emolib", "published"]})
+    >>> comparison_bars(t).axes[0].get_xlabel()
+    'accuracy on FER2013 PrivateTest (%)'
+    """
+    fig = _figure(figsize=(8, 0.45 * len(table) + 1), layout="constrained")
+    ax = fig.subplots()
+    colors = ["tab:blue" if s == "emolib" else "0.65" for s in table["source"]]
+    ax.barh(table["name"], table["PrivateTest %"], color=colors)
+    ax.invert_yaxis()
+    ax.set_xlim(*xlim)
+    ax.set_xlabel("accuracy on FER2013 PrivateTest (%)")
+    ax.set_ylabel("model")
+    ax.set_title(title)
+    for y, v in enumerate(table["PrivateTest %"]):
+        ax.text(v + 0.3, y, f"{v:.1f}", va="center", fontsize=9)
+    sns.despine(ax=ax)
+    return _save(fig, save)
+
+
+# --------------------------------------------------------------------------- the demo
+def face_crops(
+    photos: Mapping[str, np.ndarray], boxes: Mapping[str, Sequence[Sequence[int]]], *,
+    title: str = "Detected faces (yellow), the square we crop (red) and the 48x48 crop",
+    save: PathLike | None = None,
+) -> Figure:
+    """Each photo with its detector boxes (dashed yellow) and the FER2013-style square crop (red),
+    next to the last face's 48x48 grayscale crop (``emolib.faces.crop_face``).
+
+    >>> photo = np.zeros((100, 120, 3), np.uint8)
+    >>> [ax.get_title() for ax in face_crops({"p": photo}, {"p": [(30, 30, 40, 40)]}).axes]
+    ['p', '48x48 crop']
+    """
+    from matplotlib.patches import Rectangle
+
+    from .faces import crop_face, face_square
+
+    fig = _figure(figsize=(6 * len(photos), 3.4), layout="constrained")
+    axes = fig.subplots(1, 2 * len(photos), squeeze=False, width_ratios=[3, 1] * len(photos))[0]
+    for (name, rgb), ax_photo, ax_face in zip(photos.items(), axes[::2], axes[1::2]):
+        ax_photo.imshow(rgb)
+        for box in boxes[name]:
+            x, y, w, h = box
+            ax_photo.add_patch(Rectangle((x, y), w, h, fill=False, ls="--", color="yellow"))
+            sx, sy, side, _ = face_square(box)
+            ax_photo.add_patch(Rectangle((sx, sy), side, side, fill=False, color="red", lw=2))
+            _imshow(ax_face, crop_face(rgb, box))
+        ax_photo.set_title(name)
+        ax_face.set_title("48x48 crop")
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title)
+    return _save(fig, save)
+
+
+def photo_grid(images: Mapping[str, np.ndarray], *, title: str, save: PathLike | None = None) -> Figure:
+    """RGB images side by side, each titled with its key (e.g. photos annotated by ``emolib.predict.annotate``).
+
+    >>> photo_grid({"a": np.zeros((4, 4, 3), np.uint8)}, title="t").axes[0].get_title()
+    'a'
+    """
+    fig = _figure(figsize=(3.5 * len(images), 4), layout="constrained")
+    for ax, (name, rgb) in zip(fig.subplots(1, len(images), squeeze=False)[0], images.items()):
+        ax.imshow(rgb)
+        ax.set_title(name)
+        ax.axis("off")
+    fig.suptitle(title)
+    return _save(fig, save)
+
+
+def probability_bars(
+    predictions: Sequence[tuple[str, Mapping[str, float]]], *,
+    title: str = "Probability of each emotion", save: PathLike | None = None,
+) -> Figure:
+    """One panel per face: the seven probabilities as horizontal bars in the class colours,
+    titled with the face's name and its most probable emotion.
+
+    >>> p = dict(zip(CLASS_NAMES, [0.1, 0.0, 0.1, 0.6, 0.1, 0.05, 0.05]))
+    >>> probability_bars([("photo.jpg", p)]).axes[0].get_title()
+    'photo.jpg: happy'
+    """
+    fig = _figure(figsize=(4.5 * max(len(predictions), 1), 2.8), layout="constrained")
+    axes = fig.subplots(1, max(len(predictions), 1), squeeze=False)[0]
+    for ax, (name, probs) in zip(axes, predictions):
+        names = list(probs)
+        ax.barh(names, [probs[c] for c in names], color=[_class_color(c) for c in names])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{name}: {max(probs, key=probs.get)}")
+        ax.set_xlabel("probability")
+        ax.set_ylabel("emotion")
+        sns.despine(ax=ax)
+    fig.suptitle(title)
+    return _save(fig, save)
+
+
+def saliency_panels(
+    items: Sequence[tuple[str, np.ndarray, np.ndarray]], *,
+    title: str = "Where the network is sensitive (SmoothGrad saliency)", save: PathLike | None = None,
+) -> Figure:
+    """One row per face: the 48x48 input, its saliency map (``emolib.predict.saliency_map``) and both overlaid.
+    ``items`` holds ``(caption, face, saliency)`` triples.
+
+    >>> f = saliency_panels([("a: happy", np.zeros((48, 48), np.uint8), np.zeros((48, 48)))])
+    >>> [ax.get_title() for ax in f.axes]
+    ['a: happy\\n48x48 input', 'saliency', 'overlay']
+    """
+    fig = _figure(figsize=(7.5, 2.6 * max(len(items), 1) + 0.4), layout="constrained")
+    axes = fig.subplots(max(len(items), 1), 3, squeeze=False)
+    for row, (caption, face, sal) in zip(axes, items):
+        _imshow(row[0], np.asarray(face))
+        row[0].set_title(f"{caption}\n48x48 input", fontsize=9)
+        row[1].imshow(sal, cmap="inferno")
+        row[1].set_title("saliency", fontsize=9)
+        _imshow(row[2], np.asarray(face))
+        row[2].imshow(sal, cmap="inferno", alpha=0.5)
+        row[2].set_title("overlay", fontsize=9)
+        for ax in row:
+            ax.axis("off")
+    fig.suptitle(title)
+    return _save(fig, save)

@@ -38,11 +38,11 @@ The model used here is the one shipped inside `emolib` (see `emolib/assets/MODEL
 model from notebooks 03-04 can be passed to every function below as `model=...`."""),
     ("code", """import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from emolib import plots
 from emolib.data import CLASS_NAMES
-from emolib.faces import crop_face, detect_faces, face_square
+from emolib.faces import crop_face, detect_faces
 from emolib.predict import (annotate, get_model, load_image, predict_image, sample_paths,
                             saliency_map)
 
@@ -91,21 +91,7 @@ detector on FER2013's own faces and checks where it puts the box inside the FER2
 
 Below: the detector's box (dashed) and the square that is cut out (solid), then the 48x48 crops that
 the network receives."""),
-    ("code", """fig, axes = plt.subplots(1, 4, figsize=(12, 3.4), gridspec_kw={"width_ratios": [3, 1, 3, 1]})
-for (name, rgb), (ax_photo, ax_face) in zip(photos.items(), axes.reshape(-1, 2)):
-    ax_photo.imshow(rgb)
-    for box in boxes[name]:
-        x, y, w, h = box
-        ax_photo.add_patch(plt.Rectangle((x, y), w, h, fill=False, ls="--", color="yellow"))
-        sx, sy, side, _ = face_square(box)
-        ax_photo.add_patch(plt.Rectangle((sx, sy), side, side, fill=False, color="red", lw=2))
-        ax_face.imshow(crop_face(rgb, box), cmap="gray", vmin=0, vmax=255)
-    ax_photo.set_title(name)
-    ax_face.set_title("48x48 crop")
-for ax in axes:
-    ax.axis("off")
-plt.tight_layout()
-plt.show()"""),
+    ("code", """plots.face_crops(photos, boxes)  # the square: emolib.faces.face_square; the crop: crop_face"""),
     ("md", """## 4. Step three: classify every face at once
 
 `predict_image` does the three steps. All the faces of a photo go through the network in **one**
@@ -126,31 +112,16 @@ for name, res in results.items():
     ("md", """`annotate` draws the result: a box in the colour of the predicted class, the label with its
 probability, and seven small bars, one per class. With `emoji=True` it pastes the matching emoji over
 the face instead (the emoji are drawn by `scripts/make_emoji.py`; no image is downloaded)."""),
-    ("code", """fig, axes = plt.subplots(1, 4, figsize=(14, 4))
-i = 0
-for name, rgb in photos.items():
-    for emoji in (False, True):
-        axes[i].imshow(annotate(rgb, results[name], emoji=emoji))
-        axes[i].set_title(f"{name}{' (emoji)' if emoji else ''}")
-        axes[i].axis("off")
-        i += 1
-plt.tight_layout()
-plt.show()"""),
+    ("code", """annotated = {f"{name}{' (emoji)' if emoji else ''}": annotate(rgb, results[name], emoji=emoji)
+             for name, rgb in photos.items() for emoji in (False, True)}
+plots.photo_grid(annotated, title="annotate(): label, probability and bars, or the emoji")"""),
     ("md", """### Reading the probabilities
 
 The label is only the largest of seven numbers. A face labelled *neutral* at 35% with *sad* at 30% is
 a close call; the chart shows that, the label alone does not. Remember from notebook 04 which classes
 the model confuses (fear and sad, for example) before you trust a close call."""),
     ("code", """faces = [(name, r) for name, res in results.items() for r in res]
-fig, axes = plt.subplots(1, len(faces), figsize=(4.5 * len(faces), 2.8), squeeze=False)
-for ax, (name, r) in zip(axes[0], faces):
-    ax.barh(CLASS_NAMES, [r.probabilities[c] for c in CLASS_NAMES], color="tab:blue")
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_title(f"{name}: {r.label}")
-    ax.set_xlabel("probability")
-plt.tight_layout()
-plt.show()"""),
+plots.probability_bars([(name, r.probabilities) for name, r in faces])"""),
     ("md", """## 5. What does the network look at?
 
 A **saliency map** answers: *if I changed this pixel a little, how much would the probability of the
@@ -162,20 +133,7 @@ A good model should light up the eyes, eyebrows and mouth, the parts that actual
 expression; a model that lights up the background, the hair or the image border has learned a
 shortcut. Keep in mind that a saliency map shows sensitivity, not reasoning: it tells you *where* the
 network is sensitive, not *why*."""),
-    ("code", """fig, axes = plt.subplots(len(faces), 3, figsize=(7.5, 2.6 * len(faces)), squeeze=False)
-for row, (name, r) in zip(axes, faces):
-    sal = saliency_map(r.face, model)
-    row[0].imshow(r.face, cmap="gray", vmin=0, vmax=255)
-    row[0].set_title(f"{name}\\n48x48 input", fontsize=9)
-    row[1].imshow(sal, cmap="inferno")
-    row[1].set_title(f"saliency for '{r.label}'", fontsize=9)
-    row[2].imshow(r.face, cmap="gray", vmin=0, vmax=255)
-    row[2].imshow(sal, cmap="inferno", alpha=0.5)
-    row[2].set_title("overlay", fontsize=9)
-    for ax in row:
-        ax.axis("off")
-plt.tight_layout()
-plt.show()"""),
+    ("code", """plots.saliency_panels([(f"{name}: {r.label}", r.face, saliency_map(r.face, model)) for name, r in faces])"""),
     ("md", """## 6. Fast enough for a webcam?
 
 For a live video we need the whole path (detect, crop, classify, draw) in well under 33 ms per frame

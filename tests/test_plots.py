@@ -182,3 +182,64 @@ def test_misclassified_grid(fer, tmp_path):
 def test_misclassified_grid_no_mistakes(fer):
     fig = plots.misclassified_grid(fer.test.images, fer.test.labels, fer.test.labels)
     assert titled(fig) and "0 of 0" in fig.get_suptitle()
+
+
+def test_augmentation_examples_show_each_models_crops(tmp_path):
+    from emolib.models import build_emonet, build_seed_cnn
+
+    face = plots.cartoon_face()
+    assert face.shape == (48, 48) and face.dtype == np.uint8 and (face != face[:, ::-1]).any()
+    fig = plots.augmentation_examples(face, {"seed CNN": build_seed_cnn(), "emonet": build_emonet(width=8)}, n=3,
+                                      save=tmp_path / "aug.png")
+    assert (tmp_path / "aug.png").stat().st_size > 0 and titled(fig)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["original", "48x48", "48x48", "48x48", "original", "40x40", "40x40", "40x40"]
+    assert [fig.axes[i].get_ylabel() for i in (0, 4)] == ["seed CNN", "emonet"]
+    shown = [ax.get_images()[0].get_array() for ax in fig.axes[1:4]]
+    assert not all(np.array_equal(shown[0], s) for s in shown[1:]), "augmentation is random in training mode"
+
+
+def test_lr_schedule_and_validation_accuracy(tmp_path):
+    from emolib.train import CosineByBudget
+
+    fig = plots.lr_schedule(CosineByBudget(1e-3, total_steps=100, warmup_steps=10), 10, 10, title="LR",
+                            save=tmp_path / "lr.png")
+    assert_labelled(fig)
+    y = fig.axes[0].get_lines()[0].get_ydata()
+    assert len(y) == 100 and np.argmax(y) in (9, 10) and y[-1] < y.max() / 50  # warm-up, then decay
+    hist = tmp_path / "history.json"
+    hist.write_text(json.dumps({"val_accuracy": [0.2, 0.4, float("nan"), 0.5]}))
+    fig = plots.validation_accuracy({"quick": {"val_accuracy": [0.3, 0.5]}, "full": tmp_path})
+    assert_labelled(fig)
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["quick", "full"]
+    assert list(lines[1].get_xdata()) == [1, 2, 3, 4]
+
+
+def test_comparison_bars():
+    from emolib.evaluate import comparison_table
+
+    table = comparison_table([{"name": "mine", "private_test": 0.70}])
+    fig = plots.comparison_bars(table)
+    assert_labelled(fig)
+    bars = fig.axes[0].patches
+    assert [b.get_width() for b in bars] == list(table["PrivateTest %"])
+    mine = list(table["name"]).index("mine")
+    assert bars[mine].get_facecolor()[:3] != bars[mine - 1 if mine else 1].get_facecolor()[:3]
+
+
+def test_demo_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    fig = plots.face_crops({"a.jpg": photo}, {"a.jpg": [(40, 30, 50, 50)]}, save=tmp_path / "crops.png")
+    assert [ax.get_title() for ax in fig.axes] == ["a.jpg", "48x48 crop"] and titled(fig)
+    assert len(fig.axes[0].patches) == 2 and fig.axes[1].get_images()[0].get_array().shape == (48, 48)
+    fig = plots.photo_grid({"a": photo, "b": photo}, title="Annotated")
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"] and fig.get_suptitle() == "Annotated"
+    probs = dict(zip(CLASS_NAMES, [0.05, 0.05, 0.1, 0.1, 0.1, 0.5, 0.1]))
+    fig = plots.probability_bars([("a.jpg", probs), ("b.jpg", probs)])
+    assert_labelled(fig)
+    assert fig.axes[1].get_title() == "b.jpg: surprise"
+    assert [b.get_width() for b in fig.axes[0].patches] == list(probs.values())
+    fig = plots.saliency_panels([("a: surprise", photo[:48, :48, 0], rng.random((48, 48)))])
+    assert len(fig.axes) == 3 and titled(fig) and len(fig.axes[2].get_images()) == 2  # face + overlay
