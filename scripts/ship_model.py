@@ -9,8 +9,8 @@ model only when it scores higher on PublicTest (or with ``--replace``). ``--flip
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
 face and its mirror image inside the model); by default (``auto``) it does so
 when that scores higher on PublicTest and still classifies a face in under 5 ms. The card reports both.
-Several runs (``make train-full`` trains two side by side) ship as one ``emolib.models.ensemble``
-that averages their networks; each run's weights are selected on PublicTest first.
+Several runs (trained side by side, as ``benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship as
+one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
 """
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, f
                               candidate_scores=scores))
     first = runs_info[0]
     res, cfg = picked[0][1], picked[0][2]
-    # members train side by side (``make train-full``): the wall clock is the longest member's
+    # an ensemble's members train side by side: the wall clock is the longest member's
     return dict(name=model.name, arch=res["arch"], params=sum(r["params"] for r in runs_info),
                 epochs=max(r["epochs"] for r in runs_info), best_epoch=first["best_epoch"], chosen=first["chosen"],
                 wall_time_min=max(r["wall_time_min"] for r in runs_info),
