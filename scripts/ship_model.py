@@ -233,6 +233,9 @@ def main(argv=None) -> int:
                     f"PublicTest only,\n  {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).\n"
                     f"  Hardware: {args.hardware}.")
     each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
+    reproduce = ("`python scripts/ship_model.py " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
+                 "side by side (`python scripts/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
+                 if n else "`make train-full` then `make ship`")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     if s["flip_tta_inside"]:
         tta_line = (f"* **Test-time augmentation inside the model**: the file wraps the {'ensemble' if n else 'network'} in "
@@ -258,7 +261,7 @@ def main(argv=None) -> int:
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
   ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {seeds}.{bf16_line}
-  Reproduce: `make train-full` then `make ship`.
+  Reproduce: {reproduce}.
 {run_line}
 
 ## Results (measured by loading the shipped file and predicting raw pixels)
