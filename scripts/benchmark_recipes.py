@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --from-run: the model file to measure (default: the run's best.keras)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    if args.from_run:
+        from ship_model import check_runs  # scripts/ is on sys.path when a script in it runs
+
+        check_runs(args.from_run)
 
     from emolib.train import set_threads
 

@@ -59,6 +59,15 @@ def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
     return target, best[0], scores
 
 
+def check_runs(runs: list[Path]) -> None:
+    """Exit with a one-line message (code 2) unless every folder holds a finished run."""
+    for run in runs:
+        missing = [f for f in ("result.json", "config.json", "best.keras") if not (run / f).is_file()]
+        if missing:
+            print(f"error: {run} is not a finished training run (missing {', '.join(missing)})", file=sys.stderr)
+            sys.exit(2)
+
+
 def latency_ms(model, face) -> float:
     """Median time to classify one face (batch of 1), in milliseconds."""
     import statistics
@@ -88,13 +97,14 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, f
         model, chosen, scores = select_on_public_test(run, data)
         picked.append((run, json.loads((run / "result.json").read_text()),
                        json.loads((run / "config.json").read_text()), model, chosen, scores))
-    model = picked[0][3] if len(picked) == 1 else ensemble([m for *_, m, _c, _s in picked], name="emonet_ensemble")
+    nets = [p[3] for p in picked]
+    model = nets[0] if len(nets) == 1 else ensemble(nets, name="emonet_ensemble")
     face = data.test.images[:1][..., None]
     single = dict(public_test=round(float(evaluate(model, data.val).accuracy), 4),
                   public_test_flip=round(float(evaluate(model, data.val, tta=True).accuracy), 4),
                   latency_ms=latency_ms(model, face))
     if len(picked) > 1:
-        single["members_public_test"] = [round(float(evaluate(m, data.val).accuracy), 4) for *_, m, _c, _s in picked]
+        single["members_public_test"] = [round(float(evaluate(m, data.val).accuracy), 4) for m in nets]
     if flip_tta:
         single["latency_ms_flip"] = latency_ms(with_flip_tta(model), face)
     if flip_tta == "auto":  # decided on PublicTest alone, within the 5 ms-per-face inference target
@@ -169,6 +179,7 @@ def main(argv=None) -> int:
                         "auto (default) when that is better on PublicTest")
     p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
     args = p.parse_args(argv)
+    check_runs(args.run + ([args.baseline] if args.baseline else []))
     from emolib.data import load_fer2013
 
     data = load_fer2013(progress=False)
