@@ -32,6 +32,9 @@ def augmentation(kind: str = "seed", seed: int = 0) -> keras.Sequential:
     random 40x40 crop, built as a +-4 pixel random shift followed by a
     central 40x40 crop, so that at inference (no shift) the model sees the
     central 40x40 of the face, exactly the crop it was trained on on average.
+    ``"crop40-erase"`` adds random erasing to ``"crop40"``: about half the crops
+    get a mid-grey rectangle over up to ~30 % of the face (Zhong et al., 2017),
+    so the network cannot rely on one region (the mouth, say) alone.
 
     >>> augmentation("crop40").name
     'augment_crop40'
@@ -43,15 +46,17 @@ def augmentation(kind: str = "seed", seed: int = 0) -> keras.Sequential:
     ]
     if kind == "seed":
         extra = [layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3)]
-    elif kind == "crop40":
+    elif kind in ("crop40", "crop40-erase"):
         extra = [
             layers.RandomTranslation(4 / IMAGE_SIZE, 4 / IMAGE_SIZE, fill_mode="reflect", seed=seed + 3),
             layers.CenterCrop(40, 40),
         ]
+        if kind == "crop40-erase":  # pixels are in 0..1 here, after the model's Rescaling
+            extra.append(layers.RandomErasing(factor=1.0, fill_value=0.5, value_range=(0, 1), seed=seed + 4))
     elif kind == "none":
         return keras.Sequential([], name="augment_none")
     else:
-        raise ValueError(f"unknown augmentation {kind!r}; choose 'seed', 'crop40' or 'none'")
+        raise ValueError(f"unknown augmentation {kind!r}; choose 'seed', 'crop40', 'crop40-erase' or 'none'")
     return keras.Sequential(common + extra, name=f"augment_{kind}")
 
 
@@ -111,7 +116,7 @@ def build_seed_cnn(learning_rate: float = 1e-3, seed: int = 0) -> keras.Model:
 
 def build_emonet(
     width: int = 32, learning_rate: float = 2e-3, weight_decay: float = 0.05,
-    label_smoothing: float = 0.1, seed: int = 0,
+    label_smoothing: float = 0.1, aug: str = "crop40", seed: int = 0,
 ) -> keras.Model:
     """Our CPU-friendly network: VGG-style blocks, random 40x40 crops, a global-pooling head.
 
@@ -120,13 +125,16 @@ def build_emonet(
     Dropout 0.2; GlobalAveragePooling; Dense 256 + Dropout 0.4; softmax.
     Works on 40x40 crops (a third fewer pixels than 48x48, so each step is
     cheaper): random crops in training, the central crop at inference.
-    AdamW with label smoothing. About 1.2 M parameters.
+    AdamW with label smoothing. About 1.2 M parameters. ``aug="crop40-erase"``
+    adds random erasing to the training augmentation (see :func:`augmentation`).
 
     >>> build_emonet().count_params() < 1_500_000   # doctest: +SKIP
     True
     """
     keras.utils.set_random_seed(seed)
-    inputs, x = _inputs("crop40", seed)
+    if not aug.startswith("crop40"):
+        raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
+    inputs, x = _inputs(aug, seed)
     x = _vgg_blocks(x, (width, 2 * width, 4 * width, 8 * width), convs=2, dropout=0.2)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(256, activation="relu", name="fc1")(x)

@@ -68,6 +68,21 @@ def test_crop40_is_random_in_training_and_central_at_inference():
     assert len(augmentation("none").layers) == 0
 
 
+def test_crop40_erase_greys_out_a_patch_in_training_only():
+    aug = augmentation("crop40-erase", seed=1)
+    white = np.ones((64, 48, 48, 1), dtype="float32")
+    np.testing.assert_array_equal(np.asarray(aug(white, training=False)), white[:, 4:44, 4:44])
+    y = np.asarray(aug(white, training=True))
+    assert y.shape == (64, 40, 40, 1)
+    grey = np.isclose(y, 0.5).reshape(64, -1).mean(axis=1)  # the erased share of each crop
+    assert 0.2 < (grey > 0).mean() < 0.9, "about half the crops get a patch"
+    assert 0 < grey.max() < 0.5, "a patch covers part of the face, never all of it"
+    model = build_model("emonet", aug="crop40-erase")
+    assert model.get_layer("augment_crop40-erase").layers[-1].name.startswith("random_erasing")
+    with pytest.raises(ValueError, match="emonet works on 40x40 crops"):
+        build_model("emonet", aug="seed")
+
+
 def test_unknown_names():
     with pytest.raises(ValueError, match=r"unknown architecture 'vgg'; choose one of \['emonet', 'seed'\]"):
         build_model("vgg")
