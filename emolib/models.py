@@ -327,7 +327,8 @@ def with_flip_tta(model: keras.Model) -> keras.Model:
     copy of ``model`` (weights included): the result is a plain Keras
     model of built-in layers (the mirror is a frozen ``Dense`` layer holding a
     reversed identity matrix), so ``keras.models.load_model`` reads it without
-    emolib, and raw pixels in give averaged probabilities out.
+    emolib, and raw pixels in give averaged probabilities out. The same as
+    ``with_tta(model)``; :func:`with_tta` adds shifted views.
 
     >>> import numpy as np
     >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7, activation="softmax")])
@@ -337,17 +338,58 @@ def with_flip_tta(model: keras.Model) -> keras.Model:
     >>> bool(np.allclose(tta.predict(x, verbose=0), expected, atol=1e-6))
     True
     """
+    return with_tta(model, shifts=((0, 0),), flip=True, name=f"{model.name}_flip_tta")
+
+
+def _shift(x, dy: int, dx: int, name: str):
+    """Move the image content ``dy`` pixels down and ``dx`` right (zeros come in at the edges)."""
+    pad = ((max(dy, 0), max(-dy, 0)), (max(dx, 0), max(-dx, 0)))  # (top, bottom), (left, right)
+    x = layers.Cropping2D(((pad[0][1], pad[0][0]), (pad[1][1], pad[1][0])), name=f"{name}_crop")(x)  # the far side
+    return layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
+
+
+def with_tta(model: keras.Model, shifts: tuple[tuple[int, int], ...] = ((0, 0),), flip: bool = True,
+             name: str | None = None) -> keras.Model:
+    """Wrap ``model`` so that it averages its predictions over several views of each face.
+
+    The views are the face moved by each ``(dy, dx)`` in ``shifts`` (pixels down
+    and right; emonet's central 40x40 crop then sees the face a little off
+    centre, like one of its random training crops), and with ``flip=True`` the
+    mirror image of each. Shifts of at most 4 pixels keep the zeros that come in
+    at the edges outside emonet's crop. Like :func:`with_flip_tta`, the result
+    holds an uncompiled copy of ``model`` and built-in layers only (cropping,
+    zero padding, a frozen mirror ``Dense``), so ``keras.models.load_model``
+    reads it without emolib; :func:`without_tta` gives the network back.
+
+    >>> import numpy as np
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.CenterCrop(40, 40), layers.Flatten(),
+    ...                       layers.Dense(7, activation="softmax")])
+    >>> tta = with_tta(m, shifts=((0, 0), (2, 0)), flip=False)
+    >>> x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 1)).astype("float32")
+    >>> expected = (m.predict(x, verbose=0) + m.predict(np.roll(x, 2, axis=1), verbose=0)) / 2
+    >>> bool(np.allclose(tta.predict(x, verbose=0), expected, atol=1e-6))
+    True
+    """
     import numpy as np
 
+    shifts = tuple((int(dy), int(dx)) for dy, dx in shifts)
+    if len(shifts) * (2 if flip else 1) < 2:
+        raise ValueError("test-time augmentation needs at least 2 views: add shifts or flip=True")
+    if any(abs(d) > 4 for shift in shifts for d in shift):
+        raise ValueError(f"shifts must be at most 4 pixels (the border that emonet's 40x40 crop leaves), got {shifts}")
     network = type(model).from_config(model.get_config())  # uncompiled: no optimizer state in saved files
     network.set_weights(model.get_weights())
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
-    rows = layers.Reshape((IMAGE_SIZE, IMAGE_SIZE), name="rows")(inputs)
-    mirror = layers.Dense(IMAGE_SIZE, use_bias=False, trainable=False, name="mirror")
-    mirrored = layers.Reshape(INPUT_SHAPE, name="mirrored")(mirror(rows))
-    mirror.set_weights([np.eye(IMAGE_SIZE, dtype="float32")[::-1]])
-    outputs = layers.Average(name="probs_tta")([network(inputs), network(mirrored)])
-    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
+    faces = [("", inputs)]
+    if flip:
+        rows = layers.Reshape((IMAGE_SIZE, IMAGE_SIZE), name="rows")(inputs)
+        mirror = layers.Dense(IMAGE_SIZE, use_bias=False, trainable=False, name="mirror")
+        faces.append(("mirror_", layers.Reshape(INPUT_SHAPE, name="mirrored")(mirror(rows))))
+        mirror.set_weights([np.eye(IMAGE_SIZE, dtype="float32")[::-1]])
+    views = [face if (dy, dx) == (0, 0) else _shift(face, dy, dx, f"{prefix}shift_{dy}_{dx}".replace("-", "m"))
+             for prefix, face in faces for dy, dx in shifts]
+    outputs = layers.Average(name="probs_tta")([network(v) for v in views])
+    return keras.Model(inputs, outputs, name=name or f"{model.name}_tta{len(views)}")
 
 
 def ensemble(models: list[keras.Model], name: str = "ensemble") -> keras.Model:
@@ -393,14 +435,14 @@ def members(model: keras.Model) -> list[keras.Model]:
 
 
 def without_tta(model: keras.Model) -> keras.Model:
-    """The network inside a :func:`with_flip_tta` model (which sees each face once); other models as they are.
+    """The network inside a :func:`with_tta` or :func:`with_flip_tta` model (which sees each face once); other models as they are.
 
     >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7)], name="net")
     >>> without_tta(with_flip_tta(m)).name, without_tta(m).name
     ('net', 'net')
     """
     names = {layer.name for layer in model.layers}
-    if {"mirror", "probs_tta"} <= names:
+    if "probs_tta" in names:
         return next(layer for layer in model.layers if isinstance(layer, keras.Model))
     return model
 

@@ -39,6 +39,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
     "emonet-bf16-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1, bf16=True), 10),
     "emonet-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True), 110),
     "emonet-bf16-ensemble2-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True, members=2), 110),
+    "emonet-bf16-erase-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
+                                    model_kwargs={"aug": "crop40-erase"}), 108),
 }
 
 

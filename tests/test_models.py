@@ -147,6 +147,28 @@ def test_flip_tta_model_averages_both_views_and_round_trips(tmp_path, faces):
     np.testing.assert_allclose(loaded.predict(faces, verbose=0), expected, atol=1e-6)
 
 
+def test_shift_tta_averages_shifted_and_mirrored_crops_and_round_trips(tmp_path, faces):
+    from emolib.models import with_tta, without_tta
+
+    model = build_model("emonet", width=8)
+    shifts = ((0, 0), (2, 0), (0, -3), (-1, 4))
+    tta = with_tta(model, shifts=shifts, flip=True)
+    views = []
+    for face in (faces, faces[:, :, ::-1]):
+        # np.roll wraps the edge round; emonet's central 40x40 crop never sees the edge, so it equals zero padding
+        views += [model.predict(np.roll(face, (dy, dx), axis=(1, 2)), verbose=0) for dy, dx in shifts]
+    path = tmp_path / "tta.keras"
+    tta.save(path)
+    loaded = keras.models.load_model(path)  # built-in layers only
+    for m in (tta, loaded):
+        np.testing.assert_allclose(m.predict(faces, verbose=0), np.mean(views, axis=0), atol=1e-5)
+    assert without_tta(loaded).name == model.name and loaded.name == f"{model.name}_tta8"
+    with pytest.raises(ValueError, match="at most 4 pixels"):
+        with_tta(model, shifts=((0, 0), (5, 0)))
+    with pytest.raises(ValueError, match="at least 2 views"):
+        with_tta(model, shifts=((0, 0),), flip=False)
+
+
 def test_ensemble_averages_members_and_round_trips(tmp_path, faces):
     from emolib.models import ensemble, members, with_flip_tta, without_tta
 

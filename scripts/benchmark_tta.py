@@ -1,0 +1,47 @@
+"""Test-time augmentation views for the shipped network: accuracy and time per face.
+
+For each set of views (the face alone, face + mirror, shifted crops with their
+mirrors), wraps the network inside the shipped file in ``emolib.models.with_tta``
+and prints PublicTest accuracy (to choose on), PrivateTest accuracy (to report)
+and the median time to classify one face (batch of 1).
+
+    python scripts/benchmark_tta.py [--model emolib/assets/emonet.keras] [--shift 3]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ship_model import ASSETS, latency_ms  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=ASSETS / "emonet.keras")
+    p.add_argument("--shift", type=int, default=3, help="pixels for the shifted views (at most 4)")
+    args = p.parse_args(argv)
+    from emolib.data import load_fer2013
+    from emolib.evaluate import evaluate
+    from emolib.models import load_model_file, with_tta, without_tta
+
+    fer = load_fer2013(progress=False)
+    net = without_tta(load_model_file(args.model))
+    s = args.shift
+    diagonal = ((0, 0), (s, s), (s, -s), (-s, s), (-s, -s))
+    views = {"1 view (the face)": None, "2 views (face + mirror)": ((0, 0),),
+             f"10 views (centre + 4 diagonal {s}-pixel shifts, mirrored)": diagonal,
+             f"18 views (3x3 grid of {s}-pixel shifts, mirrored)": tuple(itertools.product((-s, 0, s), repeat=2))}
+    face = fer.test.images[:1][..., None]
+    print("| views | PublicTest | PrivateTest | ms per face |\n|---|---|---|---|")
+    for name, shifts in views.items():
+        model = net if shifts is None else with_tta(net, shifts, flip=True)
+        val, test = evaluate(model, fer.val).accuracy, evaluate(model, fer.test).accuracy
+        print(f"| {name} | {val:.2%} | {test:.2%} | {latency_ms(model, face)} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
