@@ -132,7 +132,7 @@ def build_emonet(
     True
     """
     keras.utils.set_random_seed(seed)
-    if not aug.startswith("crop40"):
+    if aug not in ("crop40", "crop40-erase"):
         raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
     inputs, x = _inputs(aug, seed)
     x = _vgg_blocks(x, (width, 2 * width, 4 * width, 8 * width), convs=2, dropout=0.2)
@@ -343,9 +343,9 @@ def with_flip_tta(model: keras.Model) -> keras.Model:
 
 def _shift(x, dy: int, dx: int, name: str):
     """Move the image content ``dy`` pixels down and ``dx`` right (zeros come in at the edges)."""
-    pad = ((max(dy, 0), max(-dy, 0)), (max(dx, 0), max(-dx, 0)))  # (top, bottom), (left, right)
-    x = layers.Cropping2D(((pad[0][1], pad[0][0]), (pad[1][1], pad[1][0])), name=f"{name}_crop")(x)  # the far side
-    return layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
+    cut = ((max(-dy, 0), max(dy, 0)), (max(-dx, 0), max(dx, 0)))  # (top, bottom), (left, right)
+    x = layers.Cropping2D(cut, name=f"{name}_crop")(x)
+    return layers.ZeroPadding2D((cut[0][::-1], cut[1][::-1]), name=f"{name}_pad")(x)  # put back on the other side
 
 
 def with_tta(model: keras.Model, shifts: tuple[tuple[int, int], ...] = ((0, 0),), flip: bool = True,
