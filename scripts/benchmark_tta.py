@@ -23,13 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=ASSETS / "emonet.keras")
     p.add_argument("--shift", type=int, default=3, help="pixels for the shifted views (at most 4)")
     args = p.parse_args(argv)
-    from emolib.data import load_fer2013
+    from emolib.data import DataError, load_fer2013
     from emolib.evaluate import evaluate
-    from emolib.models import load_model_file, with_tta, without_tta
+    from emolib.models import ModelFileError, load_model_file, with_tta, without_tta
 
-    fer = load_fer2013(progress=False)
-    net = without_tta(load_model_file(args.model))
+    try:
+        net = without_tta(load_model_file(args.model))
+        fer = load_fer2013(progress=False)
+    except (ModelFileError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     s = args.shift
+    if not 1 <= s <= 4:
+        print(f"error: --shift must be 1 to 4 pixels (the border that emonet's 40x40 crop leaves), not {s}",
+              file=sys.stderr)
+        return 2
     diagonal = ((0, 0), (s, s), (s, -s), (-s, s), (-s, -s))
     views = {"1 view (the face)": None, "2 views (face + mirror)": ((0, 0),),
              f"10 views (centre + 4 diagonal {s}-pixel shifts, mirrored)": diagonal,
