@@ -370,8 +370,6 @@ def with_tta(model: keras.Model, shifts: tuple[tuple[int, int], ...] = ((0, 0),)
     >>> bool(np.allclose(tta.predict(x, verbose=0), expected, atol=1e-6))
     True
     """
-    import numpy as np
-
     shifts = tuple((int(dy), int(dx)) for dy, dx in shifts)
     if len(shifts) * (2 if flip else 1) < 2:
         raise ValueError("test-time augmentation needs at least 2 views: add shifts or flip=True")
@@ -380,16 +378,27 @@ def with_tta(model: keras.Model, shifts: tuple[tuple[int, int], ...] = ((0, 0),)
     network = type(model).from_config(model.get_config())  # uncompiled: no optimizer state in saved files
     network.set_weights(model.get_weights())
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    views = tta_views(inputs, shifts, flip)
+    outputs = layers.Average(name="probs_tta")([network(v) for v in views])
+    return keras.Model(inputs, outputs, name=name or f"{model.name}_tta{len(views)}")
+
+
+def tta_views(inputs, shifts: tuple[tuple[int, int], ...], flip: bool) -> list:
+    """The views :func:`with_tta` averages over: ``inputs`` moved by each shift, then the same for its mirror image.
+
+    >>> len(tta_views(keras.Input(INPUT_SHAPE), shifts=((0, 0), (2, 2)), flip=True))
+    4
+    """
+    import numpy as np
+
     faces = [("", inputs)]
     if flip:
         rows = layers.Reshape((IMAGE_SIZE, IMAGE_SIZE), name="rows")(inputs)
         mirror = layers.Dense(IMAGE_SIZE, use_bias=False, trainable=False, name="mirror")
         faces.append(("mirror_", layers.Reshape(INPUT_SHAPE, name="mirrored")(mirror(rows))))
         mirror.set_weights([np.eye(IMAGE_SIZE, dtype="float32")[::-1]])
-    views = [face if (dy, dx) == (0, 0) else _shift(face, dy, dx, f"{prefix}shift_{dy}_{dx}".replace("-", "m"))
-             for prefix, face in faces for dy, dx in shifts]
-    outputs = layers.Average(name="probs_tta")([network(v) for v in views])
-    return keras.Model(inputs, outputs, name=name or f"{model.name}_tta{len(views)}")
+    return [face if (dy, dx) == (0, 0) else _shift(face, dy, dx, f"{prefix}shift_{dy}_{dx}".replace("-", "m"))
+            for prefix, face in faces for dy, dx in shifts]
 
 
 def ensemble(models: list[keras.Model], name: str = "ensemble") -> keras.Model:

@@ -41,6 +41,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
     "emonet-bf16-ensemble2-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True, members=2), 110),
     "emonet-bf16-erase-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
                                     model_kwargs={"aug": "crop40-erase"}), 108),
+    "emonet48-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
+                                model_kwargs={"width": 48}), 108),
 }
 
 
