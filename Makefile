@@ -25,7 +25,7 @@ demo: setup           ## annotate the shipped sample photos with the shipped mod
 	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo
 
 train-full: setup     ## the shipped model's recipe (under 2 h on a 2-core CPU)
-	$(BIN)/python -m emolib train --arch emonet --schedule cosine --epochs 80 --budget-minutes 108 --threads 2 --seed 0 --log-epochs --out runs/emonet-full
+	$(BIN)/python -m emolib train --arch emonet --width 48 --bf16 --schedule cosine --epochs 100 --budget-minutes 108 --threads 2 --seed 0 --log-epochs --out runs/emonet-full
 
 train-seed: setup     ## the seed baseline, shortened (20 min)
 	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 20 --patience 6 --threads 2 --seed 0 --log-epochs --out runs/seed

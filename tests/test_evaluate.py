@@ -11,7 +11,7 @@ from emolib.evaluate import (EvaluationResult, check_images, comparison_table, e
                               predict_proba, top_k_accuracy)
 
 #: The shipped model's accuracy on PrivateTest must reach this: the models issue's bar of 66 %
-MIN_TEST_ACCURACY = 0.68  # the shipped model (network + flip-TTA inside) measured 0.6910; the seed reported 0.65
+MIN_TEST_ACCURACY = 0.685  # the shipped model (network + flip-TTA inside) measured 0.6941; the seed reported 0.65
 
 
 class PixelOracle:
