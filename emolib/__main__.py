@@ -16,8 +16,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.arch not in ARCHITECTURES:  # before the data is read
         print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
         return 2
-    if (args.width or args.aug) and args.arch != "emonet":
-        print("error: --width and --aug apply to --arch emonet only", file=sys.stderr)
+    if (args.width or args.aug or args.ema) and args.arch != "emonet":
+        print("error: --width, --aug and --ema apply to --arch emonet only", file=sys.stderr)
         return 2
     try:
         data = load_fer2013(args.data)
@@ -29,7 +29,7 @@ def _train(args: argparse.Namespace) -> int:
         schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
         patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
         verbose=2 if args.log_epochs else "auto",
-        model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug)) if v} or None,
+        model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema)) if v} or None,
     )
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--width", type=int, default=None, help="emonet's first-block filters (default 32, as shipped)")
     t.add_argument("--aug", choices=["crop40", "crop40-erase"], default=None,
                    help="emonet's training augmentation (default crop40, as shipped; crop40-erase adds random erasing)")
+    t.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
+                   help="emonet: validate and save an exponential moving average of the weights (e.g. 0.999)")
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",

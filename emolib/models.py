@@ -116,7 +116,7 @@ def build_seed_cnn(learning_rate: float = 1e-3, seed: int = 0) -> keras.Model:
 
 def build_emonet(
     width: int = 32, learning_rate: float = 2e-3, weight_decay: float = 0.05,
-    label_smoothing: float = 0.1, aug: str = "crop40", seed: int = 0,
+    label_smoothing: float = 0.1, aug: str = "crop40", seed: int = 0, ema: float | None = None,
 ) -> keras.Model:
     """Our CPU-friendly network: VGG-style blocks, random 40x40 crops, a global-pooling head.
 
@@ -127,11 +127,16 @@ def build_emonet(
     cheaper): random crops in training, the central crop at inference.
     AdamW with label smoothing. About 1.2 M parameters. ``aug="crop40-erase"``
     adds random erasing to the training augmentation (see :func:`augmentation`).
+    ``ema=0.999`` makes the optimizer keep an exponential moving average of the
+    weights (Keras' ``use_ema``); :func:`emolib.train.train` then validates and
+    saves those averaged weights.
 
     >>> build_emonet().count_params() < 1_500_000   # doctest: +SKIP
     True
     """
     keras.utils.set_random_seed(seed)
+    if ema is not None and not 0 < ema < 1:
+        raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {ema!r}")
     if aug not in ("crop40", "crop40-erase"):
         raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
     inputs, x = _inputs(aug, seed)
@@ -142,7 +147,8 @@ def build_emonet(
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs", dtype="float32")(x)  # float32 under bf16 too
     model = keras.Model(inputs, outputs, name=f"emonet{width}")
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
+        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay,
+                                         use_ema=ema is not None, ema_momentum=ema or 0.99),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )

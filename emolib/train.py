@@ -138,6 +138,19 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class SwapEMAWeights(keras.callbacks.SwapEMAWeights):
+    """Keras' ``SwapEMAWeights`` that also ends a run stopped early (time budget) with the averaged weights.
+
+    Keras copies the average into the model when ``fit`` ends; its callback prepares
+    that only after the last planned epoch. Place it after :class:`TimeBudget`.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.swap_on_epoch and self.model.stop_training and epoch != self.params["epochs"] - 1:
+            self._finalize_ema_values()
+
+
 def check_split(split: Split, name: str = "split", allow_empty: bool = False) -> None:
     """Raise a clear ValueError unless ``split`` holds uint8 (N, 48, 48) images and N labels 0..6.
 
@@ -196,7 +209,9 @@ def train(
     cosine decay over the epoch/time budget (``schedule="cosine"``);
     ModelCheckpoint of the best val model to ``out_dir/best.keras``;
     BackupAndRestore in ``out_dir/backup`` so an interrupted run resumes;
-    history in ``history.csv`` and ``history.json``.
+    history in ``history.csv`` and ``history.json``. A model built with ``ema``
+    (see :func:`emolib.models.build_emonet`) is validated and saved with its
+    averaged weights, in ``best.keras`` and ``last.keras`` alike.
 
     ``quick=True`` caps the run at :data:`QUICK_EPOCHS` epochs, :data:`QUICK_BUDGET_S`
     seconds and one warm-up epoch (pass ``train_size`` too for an even shorter run
@@ -256,24 +271,32 @@ def train(
     steps = math.ceil(len(train_split) / global_batch)
 
     best_path = out / "best.keras"
-    cbs: list[keras.callbacks.Callback] = [
-        # on resume, only an epoch better than the interrupted run's best replaces best.keras
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
-                                        initial_value_threshold=best_so_far if best_path.is_file() else None),
-    ]
+    # on resume, only an epoch better than the interrupted run's best replaces best.keras
+    checkpoint = keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
+                                                 initial_value_threshold=best_so_far if best_path.is_file() else None)
+    # the callbacks that save or restore weights
+    keepers: list[keras.callbacks.Callback] = [checkpoint]
+    cbs: list[keras.callbacks.Callback] = []
     if schedule == "plateau":
-        cbs += [
-            keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=max(2, patience // 3), min_lr=1e-6, verbose=1),
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True, verbose=1),
-        ]
+        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5,
+                                                     patience=max(2, patience // 3), min_lr=1e-6, verbose=1))
+        keepers.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+                                                     restore_best_weights=True, verbose=1))
     else:
         cbs.append(CosineByBudget(base_lr, epochs * steps, warmup_epochs * steps, budget_s))
     # after the schedulers, which add the epoch's learning_rate to the logs it writes
     cbs.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=True))
-    # last of the built-ins: an epoch counts as done for a resume only once it is logged
+    # an epoch counts as done for a resume only once it is logged
     cbs.append(keras.callbacks.BackupAndRestore(str(out / "backup")))
     if budget_s:
         cbs.append(TimeBudget(budget_s))
+    if getattr(model.optimizer, "use_ema", False):
+        # validation has used the averaged weights already; the swap puts them in the model until the next
+        # epoch, so the keepers save them (the backup above keeps the raw ones, as a resume needs)
+        cbs.append(SwapEMAWeights(swap_on_epoch=True))
+        cbs += keepers
+    else:
+        cbs = keepers + cbs
     cbs += list(callbacks or [])
 
     cw = None

@@ -163,6 +163,47 @@ def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny,
     np.testing.assert_allclose(got, fresh.predict(faces, verbose=0), atol=1e-5)
 
 
+def test_ema_validates_and_saves_the_averaged_weights(tiny, tmp_path):
+    from emolib.models import build_model
+
+    kernel = "block1_1_conv"
+    initial = build_model("emonet", seed=0, **SMALL).get_layer(kernel).get_weights()[0]
+    weights = []
+
+    class Record(keras.callbacks.Callback):  # the raw weights at the end of each epoch, without ema
+        def on_epoch_end(self, epoch, logs=None):
+            weights.append(self.model.get_layer(kernel).get_weights()[0])
+
+    train("emonet", tiny, tmp_path / "plain", epochs=4, batch_size=16, model_kwargs=SMALL, verbose=0,
+          callbacks=[Record()])
+    moved = np.abs(weights[-1] - initial).max()
+    assert moved > 0.01, "16 training steps change the raw weights"
+    # momentum 0.9999 over 16 steps: the average stays near the weights after the first step, which Keras copies
+    out = tmp_path / "ema"
+    res = train("emonet", tiny, out, epochs=4, batch_size=16, model_kwargs={**SMALL, "ema": 0.9999}, verbose=0)
+    assert res.config["model_kwargs"]["ema"] == 0.9999
+    for name in ("best.keras", "last.keras"):
+        model = load_model_file(out / name)
+        assert np.abs(model.get_layer(kernel).get_weights()[0] - initial).max() < moved / 4, name
+    # the logged validation accuracy is that of the saved, averaged weights
+    pred = load_model_file(res.model_path).predict(tiny.val.images[..., None], verbose=0).argmax(axis=1)
+    logged = history(out)["val_accuracy"].iloc[res.best_epoch - 1]
+    assert (pred == tiny.val.labels).mean() == pytest.approx(logged, abs=1e-6)
+    # a run stopped by its time budget ends with the averaged weights too
+    short = train("emonet", tiny, tmp_path / "short", epochs=5, batch_size=16, budget_s=1e-3,
+                  model_kwargs={**SMALL, "ema": 0.9999}, verbose=0)
+    assert short.epochs_run == 1
+    last = load_model_file(tmp_path / "short" / "last.keras")
+    assert np.abs(last.get_layer(kernel).get_weights()[0] - initial).max() < moved / 4
+
+
+def test_ema_momentum_is_checked():
+    from emolib.models import build_model
+
+    with pytest.raises(ValueError, match="ema is a momentum between 0 and 1"):
+        build_model("emonet", ema=1.5)
+
+
 def test_seed_architecture_trains(tiny, tmp_path):
     res = train("seed", tiny, tmp_path, epochs=1, batch_size=16, verbose=0)
     assert res.arch == "seed" and res.params > 3_000_000
@@ -235,6 +276,12 @@ def test_cli_unknown_arch_exit_code_2(tmp_path, monkeypatch, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "unknown architecture 'resnet'" in err and "emonet" in err
+
+
+def test_cli_emonet_options_with_seed_arch_exit_code_2(tmp_path, capsys):
+    code = main(["train", "--arch", "seed", "--ema", "0.999", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "--width, --aug and --ema apply to --arch emonet only" in capsys.readouterr().err
 
 
 def test_cli_missing_data_exit_code_2(tmp_path, monkeypatch, capsys):
