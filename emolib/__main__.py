@@ -16,8 +16,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.arch not in ARCHITECTURES:  # before the data is read
         print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
         return 2
-    if (args.width or args.aug or args.ema) and args.arch != "emonet":
+    if (args.width or args.aug or args.ema is not None) and args.arch != "emonet":
         print("error: --width, --aug and --ema apply to --arch emonet only", file=sys.stderr)
+        return 2
+    if args.ema is not None and not 0 < args.ema < 1:
+        print(f"error: --ema is a momentum between 0 and 1 (e.g. 0.999), not {args.ema}", file=sys.stderr)
         return 2
     try:
         data = load_fer2013(args.data)

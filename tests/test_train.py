@@ -284,6 +284,14 @@ def test_cli_emonet_options_with_seed_arch_exit_code_2(tmp_path, capsys):
     assert "--width, --aug and --ema apply to --arch emonet only" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("momentum", ["0", "1.5", "-0.9"])
+def test_cli_ema_out_of_range_exit_code_2(tmp_path, capsys, momentum):
+    code = main(["train", "--ema", momentum, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert f"--ema is a momentum between 0 and 1 (e.g. 0.999), not {float(momentum)}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_missing_data_exit_code_2(tmp_path, monkeypatch, capsys):
     code = main(["train", "--data", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "run")])
     assert code == 2
