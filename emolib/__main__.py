@@ -22,6 +22,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.ema is not None and not 0 < args.ema < 1:
         print(f"error: --ema is a momentum between 0 and 1 (e.g. 0.999), not {args.ema}", file=sys.stderr)
         return 2
+    if args.mixup is not None and not args.mixup > 0:
+        print(f"error: --mixup is a positive alpha (e.g. 0.2), not {args.mixup}", file=sys.stderr)
+        return 2
     try:
         data = load_fer2013(args.data)
     except DataError as err:
@@ -31,7 +34,7 @@ def _train(args: argparse.Namespace) -> int:
         args.arch, data, args.out, epochs=args.epochs, batch_size=args.batch_size,
         schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
         patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
-        verbose=2 if args.log_epochs else "auto",
+        verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
         model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema)) if v} or None,
     )
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
@@ -89,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="emonet's training augmentation (default crop40, as shipped; crop40-erase adds random erasing)")
     t.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
                    help="emonet: validate and save an exponential moving average of the weights (e.g. 0.999)")
+    t.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
+                   help="blend training images and labels in pairs (mixup), weights drawn from Beta(ALPHA, ALPHA), "
+                        "e.g. 0.2")
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",

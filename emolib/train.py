@@ -65,6 +65,39 @@ def make_dataset(
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def mixup(ds: tf.data.Dataset, alpha: float = 0.2, seed: int = 0) -> tf.data.Dataset:
+    """Mixup (Zhang et al., 2018) on a batched dataset of (images, one-hot labels).
+
+    Each image is blended with another of its batch, ``lam * a + (1 - lam) * b``,
+    and so are the labels, with ``lam`` drawn per image from Beta(``alpha``,
+    ``alpha``): a small ``alpha`` keeps most images close to one face. The images
+    come out as float32 (the models rescale inside).
+
+    >>> import numpy as np
+    >>> ds = make_dataset(Split(np.zeros((4, 48, 48), np.uint8), np.arange(4)), batch_size=4)
+    >>> x, y = next(iter(mixup(ds, alpha=0.2)))
+    >>> x.dtype.name, np.allclose(y.numpy().sum(axis=1), 1.0)
+    ('float32', True)
+    """
+    if not alpha > 0:
+        raise ValueError(f"mixup alpha must be positive (e.g. 0.2), not {alpha!r}")
+
+    def blend(x, y):
+        x = tf.cast(x, tf.float32)
+        n = tf.shape(x)[0]
+        g1 = tf.random.gamma([n], alpha, seed=seed)
+        g2 = tf.random.gamma([n], alpha, seed=seed + 1)
+        lam = g1 / tf.maximum(g1 + g2, 1e-12)  # Beta(alpha, alpha)
+        partner = tf.random.shuffle(tf.range(n), seed=seed + 2)
+        lx = tf.reshape(lam, [-1, 1, 1, 1])
+        ly = tf.reshape(lam, [-1, 1])
+        x = lx * x + (1.0 - lx) * tf.gather(x, partner)
+        y = ly * y + (1.0 - ly) * tf.gather(y, partner)
+        return x, y
+
+    return ds.map(blend, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def stratified_subset(split: Split, size: int, seed: int = 0) -> Split:
     """A class-stratified random subset of ``size`` images (the whole split if smaller)."""
     if size >= len(split):
@@ -201,6 +234,7 @@ def train(
     verbose: int | str = "auto",
     model_kwargs: dict | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    mixup_alpha: float | None = None,
 ) -> TrainResult:
     """Train ``arch`` on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
 
@@ -222,6 +256,9 @@ def train(
     ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds the model
     in its scope; the same code runs on one CPU or several GPUs.
     ``callbacks`` are extra Keras callbacks, run after the built-in ones.
+    ``mixup_alpha`` (e.g. 0.2) blends the training images and labels in pairs
+    (see :func:`mixup`); the logged training accuracy is then measured on those
+    blends, validation is not.
 
     Calling ``train`` again on the ``out_dir`` of an interrupted run resumes it
     (weights and epoch from ``backup/``, history appended); on the folder of a
@@ -231,6 +268,8 @@ def train(
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     if schedule not in ("plateau", "cosine"):
         raise ValueError(f"unknown schedule {schedule!r}; choose 'plateau' or 'cosine'")
+    if mixup_alpha is not None and not mixup_alpha > 0:
+        raise ValueError(f"mixup alpha must be positive (e.g. 0.2), not {mixup_alpha!r}")
     check_split(data.train, "train")
     check_split(data.val, "val (PublicTest)")
     out = Path(out_dir)
@@ -267,6 +306,8 @@ def train(
     base_lr = float(model.optimizer.learning_rate.numpy())
     global_batch = batch_size * strategy.num_replicas_in_sync
     train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=seed)
+    if mixup_alpha:
+        train_ds = mixup(train_ds, mixup_alpha, seed)
     val_ds = make_dataset(data.val, 256)
     steps = math.ceil(len(train_split) / global_batch)
 
@@ -306,7 +347,7 @@ def train(
     config = dict(arch=arch, epochs=epochs, batch_size=batch_size, schedule=schedule, base_lr=base_lr,
                   warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
                   class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed, bf16=bf16,
-                  model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync)
+                  model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync, mixup_alpha=mixup_alpha)
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
     t0 = time.time()

@@ -261,6 +261,9 @@ def main(argv=None) -> int:
                  "the shipped file computes in float32." if s["config"].get("bf16") else "")
     erase = (" + random erasing (a mid-grey patch on about half the crops, `--aug crop40-erase`)"
              if s["config"].get("model_kwargs", {}).get("aug") == "crop40-erase" else "")
+    a = s["config"].get("mixup_alpha")
+    mix = (f", then mixup in the input pipeline (each face and its label blended with another's of the batch, "
+           f"weights drawn from Beta({a}, {a}), `--mixup {a}`)" if a else "")
     card = f"""# Model card: emonet (shipped with emolib)
 
 * **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
@@ -270,7 +273,7 @@ def main(argv=None) -> int:
   ({filters} filters), max-pooling and Dropout 0.2 after each; global average pooling; Dense 256, Dropout 0.4; softmax.
   **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
 {members_line}{tta_line}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
-* **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model), AdamW
+* **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model){mix}, AdamW
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
   ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {seeds}.{bf16_line}

@@ -17,7 +17,7 @@ from emolib.__main__ import main
 from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import load_model_file
 from emolib.train import (QUICK_BUDGET_S, QUICK_EPOCHS, CosineByBudget, TimeBudget, check_split, make_dataset,
-                          stratified_subset, train)
+                          mixup, stratified_subset, train)
 
 SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
 REPO = Path(__file__).resolve().parent.parent
@@ -202,6 +202,53 @@ def test_ema_momentum_is_checked():
 
     with pytest.raises(ValueError, match="ema is a momentum between 0 and 1"):
         build_model("emonet", ema=1.5)
+
+
+def test_mixup_blends_images_and_labels_in_pairs():
+    # one flat image per class, each with its own brightness: a blend's pixels tell which faces it mixes
+    brightness = np.array([10, 40, 70, 100, 130, 160, 190], np.float32)
+    split = Split(np.repeat(brightness.astype(np.uint8), 48 * 48).reshape(7, 48, 48), np.arange(7))
+    batches = list(mixup(make_dataset(split, batch_size=7).repeat(30), alpha=0.4, seed=3))
+    x = np.concatenate([b[0].numpy() for b in batches])
+    y = np.concatenate([b[1].numpy() for b in batches])
+    assert x.dtype == np.float32 and x.shape == (210, 48, 48, 1)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+    assert ((y > 1e-6).sum(axis=1) <= 2).all(), "a blend mixes two faces at most"
+    # each image is the same blend of pixels as its label is of classes
+    np.testing.assert_allclose(x[:, 0, 0, 0], y @ brightness, rtol=1e-5)
+    assert (x.std(axis=(1, 2, 3)) < 1e-3).all()
+    share = y.max(axis=1)
+    assert (share < 0.9).mean() > 0.2, "Beta(0.4, 0.4) blends a good share of images noticeably"
+    assert (share > 0.99).mean() > 0.05, "and leaves some close to one face"
+    with pytest.raises(ValueError, match="mixup alpha must be positive"):
+        mixup(make_dataset(split), alpha=0)
+
+
+def test_train_with_mixup_feeds_the_blends(tiny, tmp_path, monkeypatch):
+    import emolib.train as train_module
+
+    seen = []
+
+    def spy(ds, alpha, seed):
+        seen.append(alpha)
+        return mixup(ds, alpha, seed)
+
+    monkeypatch.setattr(train_module, "mixup", spy)
+    res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0, mixup_alpha=0.2)
+    assert seen == [0.2] and res.config["mixup_alpha"] == 0.2
+    assert np.isfinite(history(tmp_path)["loss"]).all()
+    train("emonet", tiny, tmp_path / "plain", epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
+    assert seen == [0.2], "no mixup unless asked"
+    with pytest.raises(ValueError, match="mixup alpha must be positive"):
+        train("emonet", tiny, tmp_path, mixup_alpha=-1)
+
+
+@pytest.mark.parametrize("alpha", ["0", "-0.2"])
+def test_cli_mixup_not_positive_exit_code_2(tmp_path, capsys, alpha):
+    code = main(["train", "--mixup", alpha, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert f"--mixup is a positive alpha (e.g. 0.2), not {float(alpha)}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_seed_architecture_trains(tiny, tmp_path):
