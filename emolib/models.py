@@ -268,6 +268,57 @@ def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
     return int(macs)
 
 
+def params_by_part(model: keras.Model) -> "pd.Series":
+    """Parameters per part of a VGG-style model: one entry per block, then the classifier head.
+
+    Layers are grouped by the first part of their name (``block1_1_conv`` belongs
+    to ``block1``); the dense layers count as ``fc``, the pooling head as ``head``.
+
+    >>> m = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3, name="block1_1_conv"),
+    ...                       layers.Flatten(name="flatten"), layers.Dense(7, name="probs")])
+    >>> params_by_part(m).to_dict()
+    {'block1': 20, 'head': 0, 'probs': 511}
+    """
+    t = layer_table(model)
+    part = t["name"].str.split("_").str[0].replace({"fc2": "fc", "fc1": "fc", "gap": "head", "flatten": "head"})
+    return t.groupby(part, sort=False)["params"].sum().rename(model.name)
+
+
+def _pixels_seen(model: keras.Model) -> int:
+    """The side of the square the network sees at inference: a ``CenterCrop``'s, else the input's."""
+    side = IMAGE_SIZE
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):  # a nested block, such as the augmentation
+            side = min(side, _pixels_seen(layer))
+        elif isinstance(layer, layers.CenterCrop):
+            side = min(side, layer.height)
+    return side
+
+
+def compare_models(models: dict[str, keras.Model]) -> "pd.DataFrame":
+    """Size and compute of several models side by side, one row each.
+
+    Columns: parameters (M), float32 weights (MB), the pixels the network sees
+    at inference (``"40x40"`` for emonet's central crop) and multiply-accumulate
+    operations per face (M, :func:`count_macs`).
+
+    >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(7)])
+    >>> t = compare_models({"linear": m})
+    >>> t.loc["linear", "input seen (pixels)"], float(t.loc["linear", "parameters (M)"])
+    ('48x48', 0.02)
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, model in models.items():
+        side = _pixels_seen(model)
+        rows[name] = {"parameters (M)": round(model.count_params() / 1e6, 2),
+                      "float32 weights (MB)": round(model.count_params() * 4 / 1e6, 1),
+                      "input seen (pixels)": f"{side}x{side}",
+                      "MACs per face (M)": round(count_macs(model) / 1e6, 1)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
 # --------------------------------------------------------------------------- shipped model
 ASSETS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "assets"
 PRETRAINED_PATH = ASSETS_DIR / "emonet.keras"

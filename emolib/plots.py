@@ -565,6 +565,35 @@ def comparison_bars(
     return _save(fig, save)
 
 
+def model_cost_bars(
+    table: "pd.DataFrame", *, reference: str | None = None, save: PathLike | None = None,
+) -> Figure:
+    """Parameters and compute per face of several models, from :func:`emolib.models.compare_models`.
+
+    Two bar charts side by side; the title says how many times more compute per
+    face each model needs than ``reference`` (default: the last row).
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"parameters (M)": [3.1, 1.2], "MACs per face (M)": [300.0, 60.0]}, index=["big", "small"])
+    >>> model_cost_bars(t).get_suptitle()
+    'Compute per face, relative to small: big 5.0x'
+    """
+    reference = reference if reference is not None else table.index[-1]
+    fig = _figure(figsize=(9, 3.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    colors = ["tab:blue" if name == reference else "0.6" for name in table.index]
+    for ax, col in zip(axes, ["parameters (M)", "MACs per face (M)"]):
+        ax.bar(table.index.astype(str), table[col], color=colors)
+        ax.set_title(col.replace(" (M)", ""))
+        ax.set_xlabel("model")
+        ax.set_ylabel("millions")
+        sns.despine(ax=ax)
+    macs = table["MACs per face (M)"]
+    ratios = ", ".join(f"{name} {macs[name] / macs[reference]:.1f}x" for name in table.index if name != reference)
+    fig.suptitle(f"Compute per face, relative to {reference}: {ratios}")
+    return _save(fig, save)
+
+
 # --------------------------------------------------------------------------- the demo
 def face_crops(
     photos: Mapping[str, np.ndarray], boxes: Mapping[str, Sequence[Sequence[int]]], *,

@@ -206,3 +206,19 @@ def test_compute_and_layer_table(models):
     table = layer_table(models["emonet"])
     assert table["params"].sum() == models["emonet"].count_params()
     assert table["name"].iloc[0] == "rescale" and table["type"].iloc[-1] == "Dense"
+
+
+def test_params_by_part_and_compare_models(models):
+    from emolib.models import compare_models, params_by_part
+
+    for arch, model in models.items():
+        parts = params_by_part(model)
+        assert parts.sum() == model.count_params(), arch
+        assert [p for p in parts.index if p.startswith("block")] == ["block1", "block2", "block3", "block4"]
+    assert params_by_part(models["seed"])["fc"] == 723_968  # two dense layers with their batch norms
+    table = compare_models({"seed CNN": models["seed"], "emonet": models["emonet"]})
+    assert list(table.index) == ["seed CNN", "emonet"]
+    assert table.loc["seed CNN", "input seen (pixels)"] == "48x48"
+    assert table.loc["emonet", "input seen (pixels)"] == "40x40"  # the central crop inside the augmentation block
+    assert table.loc["emonet", "MACs per face (M)"] == 81.6
+    assert table.loc["seed CNN", "parameters (M)"] == round(models["seed"].count_params() / 1e6, 2)

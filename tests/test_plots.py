@@ -228,6 +228,20 @@ def test_comparison_bars():
     assert bars[mine].get_facecolor()[:3] != bars[mine - 1 if mine else 1].get_facecolor()[:3]
 
 
+def test_model_cost_bars(tmp_path):
+    import pandas as pd
+
+    table = pd.DataFrame({"parameters (M)": [3.06, 1.24], "MACs per face (M)": [384.3, 81.6]},
+                         index=["seed CNN", "emonet"])
+    fig = plots.model_cost_bars(table, reference="emonet", save=tmp_path / "cost.png")
+    assert_labelled(fig)
+    assert (tmp_path / "cost.png").stat().st_size > 0
+    assert fig.get_suptitle() == "Compute per face, relative to emonet: seed CNN 4.7x"
+    params, macs = fig.axes
+    assert [b.get_height() for b in macs.patches] == [384.3, 81.6]
+    assert params.patches[0].get_facecolor() != params.patches[1].get_facecolor()
+
+
 def test_demo_figures(tmp_path):
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
