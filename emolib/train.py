@@ -95,7 +95,9 @@ def mixup(ds: tf.data.Dataset, alpha: float = 0.2, seed: int = 0) -> tf.data.Dat
         y = ly * y + (1.0 - ly) * tf.gather(y, partner)
         return x, y
 
-    return ds.map(blend, num_parallel_calls=tf.data.AUTOTUNE)
+    # one batch at a time: with num_parallel_calls=AUTOTUNE, the map's threads competed with training for
+    # 2 cores and about half the epochs took 40 % longer (scripts/results/FINDINGS.md)
+    return ds.map(blend)
 
 
 def stratified_subset(split: Split, size: int, seed: int = 0) -> Split:
