@@ -220,6 +220,11 @@ def test_mixup_blends_images_and_labels_in_pairs():
     share = y.max(axis=1)
     assert (share < 0.9).mean() > 0.2, "Beta(0.4, 0.4) blends a good share of images noticeably"
     assert (share > 0.99).mean() > 0.05, "and leaves some close to one face"
+    # new blends every pass over the data, the same ones for the same seed
+    ds = mixup(make_dataset(split, batch_size=7), alpha=0.4, seed=3)
+    first, second = [next(iter(ds))[0].numpy() for _ in range(2)]
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(next(iter(mixup(make_dataset(split, batch_size=7), alpha=0.4, seed=3)))[0], first)
     with pytest.raises(ValueError, match="mixup alpha must be positive"):
         mixup(make_dataset(split), alpha=0)
 
