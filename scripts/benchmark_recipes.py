@@ -47,6 +47,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
                                     model_kwargs={"width": 48, "ema": 0.999}), 108),
     "emonet48-bf16-mixup-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True, mixup_alpha=0.2,
                                       model_kwargs={"width": 48}), 108),
+    "emonet48-bf16-seed1-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True, seed=1,
+                                      model_kwargs={"width": 48}), 108),
 }
 
 
