@@ -16,8 +16,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.arch not in ARCHITECTURES:  # before the data is read
         print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
         return 2
-    if (args.width or args.aug or args.ema is not None) and args.arch != "emonet":
-        print("error: --width, --aug and --ema apply to --arch emonet only", file=sys.stderr)
+    if (args.width or args.aug or args.ema is not None or args.optimizer) and args.arch != "emonet":
+        print("error: --width, --aug, --ema and --optimizer apply to --arch emonet only", file=sys.stderr)
         return 2
     if args.ema is not None and not 0 < args.ema < 1:
         print(f"error: --ema is a momentum between 0 and 1 (e.g. 0.999), not {args.ema}", file=sys.stderr)
@@ -35,7 +35,8 @@ def _train(args: argparse.Namespace) -> int:
         schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
         patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
         verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
-        model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema)) if v} or None,
+        model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
+                                                 ("optimizer", args.optimizer)) if v} or None,
     )
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
                    help="blend training images and labels in pairs (mixup), weights drawn from Beta(ALPHA, ALPHA), "
                         "e.g. 0.2")
+    t.add_argument("--optimizer", choices=["adamw", "sgd"], default=None,
+                   help="emonet's optimizer (default adamw, as shipped; sgd is SGD with Nesterov momentum 0.9)")
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",

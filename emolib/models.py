@@ -114,9 +114,14 @@ def build_seed_cnn(learning_rate: float = 1e-3, seed: int = 0) -> keras.Model:
     return model
 
 
+#: emonet's optimizers and their defaults: (learning rate, weight decay).
+OPTIMIZER_DEFAULTS: dict[str, tuple[float, float]] = {"adamw": (2e-3, 0.05), "sgd": (0.05, 5e-4)}
+
+
 def build_emonet(
-    width: int = 32, learning_rate: float = 2e-3, weight_decay: float = 0.05,
+    width: int = 32, learning_rate: float | None = None, weight_decay: float | None = None,
     label_smoothing: float = 0.1, aug: str = "crop40", seed: int = 0, ema: float | None = None,
+    optimizer: str = "adamw",
 ) -> keras.Model:
     """Our CPU-friendly network: VGG-style blocks, random 40x40 crops, a global-pooling head.
 
@@ -129,7 +134,9 @@ def build_emonet(
     adds random erasing to the training augmentation (see :func:`augmentation`).
     ``ema=0.999`` makes the optimizer keep an exponential moving average of the
     weights (Keras' ``use_ema``); :func:`emolib.train.train` then validates and
-    saves those averaged weights.
+    saves those averaged weights. ``optimizer="sgd"`` trains with SGD, Nesterov
+    momentum 0.9, instead of AdamW; ``learning_rate`` and ``weight_decay``
+    default to :data:`OPTIMIZER_DEFAULTS` for the optimizer chosen.
 
     >>> build_emonet().count_params() < 1_500_000   # doctest: +SKIP
     True
@@ -139,6 +146,16 @@ def build_emonet(
         raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {ema!r}")
     if aug not in ("crop40", "crop40-erase"):
         raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
+    if optimizer not in OPTIMIZER_DEFAULTS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZER_DEFAULTS)}")
+    default_lr, default_wd = OPTIMIZER_DEFAULTS[optimizer]
+    learning_rate = default_lr if learning_rate is None else learning_rate
+    weight_decay = default_wd if weight_decay is None else weight_decay
+    ema_kwargs = dict(use_ema=ema is not None, ema_momentum=ema or 0.99)
+    if optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=weight_decay, **ema_kwargs)
+    else:
+        opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **ema_kwargs)
     inputs, x = _inputs(aug, seed)
     x = _vgg_blocks(x, (width, 2 * width, 4 * width, 8 * width), convs=2, dropout=0.2)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
@@ -147,8 +164,7 @@ def build_emonet(
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs", dtype="float32")(x)  # float32 under bf16 too
     model = keras.Model(inputs, outputs, name=f"emonet{width}")
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay,
-                                         use_ema=ema is not None, ema_momentum=ema or 0.99),
+        optimizer=opt,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )

@@ -49,6 +49,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
                                       model_kwargs={"width": 48}), 108),
     "emonet48-bf16-seed1-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True, seed=1,
                                       model_kwargs={"width": 48}), 108),
+    "emonet48-bf16-sgd-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
+                                    model_kwargs={"width": 48, "optimizer": "sgd"}), 108),
 }
 
 

@@ -83,6 +83,21 @@ def test_crop40_erase_greys_out_a_patch_in_training_only():
         build_model("emonet", aug="seed")
 
 
+def test_emonet_optimizer_choice_and_its_defaults():
+    adamw = build_model("emonet")
+    assert type(adamw.optimizer).__name__ == "AdamW"
+    assert adamw.optimizer.weight_decay == pytest.approx(0.05)
+    sgd = build_model("emonet", optimizer="sgd")
+    assert type(sgd.optimizer).__name__ == "SGD" and sgd.optimizer.nesterov
+    assert sgd.optimizer.momentum == pytest.approx(0.9) and sgd.optimizer.weight_decay == pytest.approx(5e-4)
+    assert float(sgd.optimizer.learning_rate.numpy()) == pytest.approx(0.05)
+    custom = build_model("emonet", optimizer="sgd", learning_rate=0.01, weight_decay=1e-4)
+    assert float(custom.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+    assert custom.optimizer.weight_decay == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adam'; choose one of \['adamw', 'sgd'\]"):
+        build_model("emonet", optimizer="adam")
+
+
 def test_unknown_names():
     with pytest.raises(ValueError, match=r"unknown architecture 'vgg'; choose one of \['emonet', 'seed'\]"):
         build_model("vgg")

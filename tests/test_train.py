@@ -333,7 +333,10 @@ def test_cli_unknown_arch_exit_code_2(tmp_path, monkeypatch, capsys):
 def test_cli_emonet_options_with_seed_arch_exit_code_2(tmp_path, capsys):
     code = main(["train", "--arch", "seed", "--ema", "0.999", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert code == 2
-    assert "--width, --aug and --ema apply to --arch emonet only" in capsys.readouterr().err
+    assert "--width, --aug, --ema and --optimizer apply to --arch emonet only" in capsys.readouterr().err
+    code = main(["train", "--arch", "seed", "--optimizer", "sgd", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("momentum", ["0", "1.5", "-0.9"])
