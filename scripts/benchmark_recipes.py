@@ -115,7 +115,9 @@ def write_tables(row: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "recipes.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
-    rows = [r for r in rows if r["recipe"] != row["recipe"]] + [{k: str(v) for k, v in row.items()}]
+    # one row per recipe and machine: a rerun on the same CPU replaces its row, another CPU adds one
+    rows = [r for r in rows if (r["recipe"], r["hardware"]) != (row["recipe"], row["hardware"])]
+    rows += [{k: str(v) for k, v in row.items()}]
     rows = [r for r in rows if r["recipe"] in RECIPES]  # a row per recipe that can still be run
     cols = list(row)
     with open(path, "w", newline="") as fh:
