@@ -36,7 +36,7 @@ def _train(args: argparse.Namespace) -> int:
         patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
         verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
         model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
-                                                 ("optimizer", args.optimizer)) if v} or None,
+                                        ("optimizer", args.optimizer)) if v} or None,
     )
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
