@@ -16,8 +16,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.arch not in ARCHITECTURES:  # before the data is read
         print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
         return 2
-    if (args.width or args.aug or args.ema is not None or args.optimizer) and args.arch != "emonet":
-        print("error: --width, --aug, --ema and --optimizer apply to --arch emonet only", file=sys.stderr)
+    if (args.width or args.aug or args.ema is not None or args.optimizer or args.dropout is not None) \
+            and args.arch != "emonet":
+        print("error: --width, --aug, --ema, --optimizer and --dropout apply to --arch emonet only", file=sys.stderr)
+        return 2
+    if args.dropout is not None and not 0 <= args.dropout < 0.5:
+        print(f"error: --dropout is a rate from 0 to below 0.5 (the head's is twice it), not {args.dropout}",
+              file=sys.stderr)
         return 2
     if args.ema is not None and not 0 < args.ema < 1:
         print(f"error: --ema is a momentum between 0 and 1 (e.g. 0.999), not {args.ema}", file=sys.stderr)
@@ -36,7 +41,8 @@ def _train(args: argparse.Namespace) -> int:
         patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
         verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
         model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
-                                        ("optimizer", args.optimizer)) if v} or None,
+                                        ("optimizer", args.optimizer), ("dropout", args.dropout))
+                      if v is not None} or None,
     )
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
@@ -98,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. 0.2")
     t.add_argument("--optimizer", choices=["adamw", "sgd"], default=None,
                    help="emonet's optimizer (default adamw, as shipped; sgd is SGD with Nesterov momentum 0.9)")
+    t.add_argument("--dropout", type=float, default=None, metavar="RATE",
+                   help="emonet's dropout after each block (default 0.2, as shipped); the head's is twice it")
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",

@@ -121,7 +121,7 @@ OPTIMIZER_DEFAULTS: dict[str, tuple[float, float]] = {"adamw": (2e-3, 0.05), "sg
 def build_emonet(
     width: int = 32, learning_rate: float | None = None, weight_decay: float | None = None,
     label_smoothing: float = 0.1, aug: str = "crop40", seed: int = 0, ema: float | None = None,
-    optimizer: str = "adamw",
+    optimizer: str = "adamw", dropout: float = 0.2,
 ) -> keras.Model:
     """Our CPU-friendly network: VGG-style blocks, random 40x40 crops, a global-pooling head.
 
@@ -137,6 +137,8 @@ def build_emonet(
     saves those averaged weights. ``optimizer="sgd"`` trains with SGD, Nesterov
     momentum 0.9, instead of AdamW; ``learning_rate`` and ``weight_decay``
     default to :data:`OPTIMIZER_DEFAULTS` for the optimizer chosen.
+    ``dropout`` sets the rate after each block (0.2); the head's is twice it
+    (0.4), so ``dropout=0.1`` halves both.
 
     >>> build_emonet().count_params() < 1_500_000   # doctest: +SKIP
     True
@@ -146,6 +148,8 @@ def build_emonet(
         raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {ema!r}")
     if aug not in ("crop40", "crop40-erase"):
         raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
+    if not 0 <= dropout < 0.5:
+        raise ValueError(f"dropout is a rate from 0 to below 0.5 (the head's is twice it), not {dropout!r}")
     if optimizer not in OPTIMIZER_DEFAULTS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZER_DEFAULTS)}")
     default_lr, default_wd = OPTIMIZER_DEFAULTS[optimizer]
@@ -157,10 +161,10 @@ def build_emonet(
     else:
         opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **ema_kwargs)
     inputs, x = _inputs(aug, seed)
-    x = _vgg_blocks(x, (width, 2 * width, 4 * width, 8 * width), convs=2, dropout=0.2)
+    x = _vgg_blocks(x, (width, 2 * width, 4 * width, 8 * width), convs=2, dropout=dropout)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(256, activation="relu", name="fc1")(x)
-    x = layers.Dropout(0.4, name="fc1_drop")(x)
+    x = layers.Dropout(2 * dropout, name="fc1_drop")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs", dtype="float32")(x)  # float32 under bf16 too
     model = keras.Model(inputs, outputs, name=f"emonet{width}")
     model.compile(

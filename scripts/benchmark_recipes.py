@@ -51,6 +51,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
                                       model_kwargs={"width": 48}), 108),
     "emonet48-bf16-sgd-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
                                     model_kwargs={"width": 48, "optimizer": "sgd"}), 108),
+    "emonet48-bf16-dropout01-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
+                                          model_kwargs={"width": 48, "dropout": 0.1}), 108),
 }
 
 

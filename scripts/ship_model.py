@@ -222,6 +222,8 @@ def main(argv=None) -> int:
     s = shipped
     width = s["config"].get("model_kwargs", {}).get("width", 32)
     filters = ", ".join(str(width * k) for k in (1, 2, 4, 8))
+    drop = s["config"].get("model_kwargs", {}).get("dropout", 0.2)
+    build_args = f"width={width}" + (f", dropout={drop:g}" if drop != 0.2 else "")
     rows = "\n".join(f"| {c} | {r:.1%} |" for c, r in s["private_recall"].items())
     if any(k.startswith("epoch-") for k in s["candidate_scores"]):
         selection = (f"among {len(s['candidate_scores'])} saved sets of weights (the run's `best.keras` and per-epoch "
@@ -272,8 +274,8 @@ def main(argv=None) -> int:
 * **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
 * **Input**: raw grayscale pixels, shape (N, 48, 48, 1), values 0..255 (rescaling and augmentation are layers inside the model).
   **Output**: 7 softmax probabilities. Loads with `keras.models.load_model` alone, or `emolib.models.load_pretrained()`.
-* **Architecture**: `emolib.models.build_emonet(width={width})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
-  ({filters} filters), max-pooling and Dropout 0.2 after each; global average pooling; Dense 256, Dropout 0.4; softmax.
+* **Architecture**: `emolib.models.build_emonet({build_args})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
+  ({filters} filters), max-pooling and Dropout {drop:g} after each; global average pooling; Dense 256, Dropout {2 * drop:g}; softmax.
   **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
 {members_line}{tta_line}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model){mix}, AdamW

@@ -98,6 +98,20 @@ def test_emonet_optimizer_choice_and_its_defaults():
         build_model("emonet", optimizer="adam")
 
 
+def test_emonet_dropout_sets_blocks_and_twice_it_in_the_head():
+    def rates(model):
+        return {layer.name: layer.rate for layer in model.layers if layer.name.endswith("_drop")}
+
+    shipped = rates(build_model("emonet"))
+    assert shipped == {**{f"block{b}_drop": pytest.approx(0.2) for b in range(1, 5)}, "fc1_drop": pytest.approx(0.4)}
+    less = rates(build_model("emonet", dropout=0.1))
+    assert less == {**{f"block{b}_drop": pytest.approx(0.1) for b in range(1, 5)}, "fc1_drop": pytest.approx(0.2)}
+    assert set(rates(build_model("emonet", dropout=0.0)).values()) == {0.0}
+    for bad in (-0.1, 0.5):
+        with pytest.raises(ValueError, match=f"dropout is a rate from 0 to below 0.5.*not {bad}"):
+            build_model("emonet", dropout=bad)
+
+
 def test_unknown_names():
     with pytest.raises(ValueError, match=r"unknown architecture 'vgg'; choose one of \['emonet', 'seed'\]"):
         build_model("vgg")

@@ -333,9 +333,18 @@ def test_cli_unknown_arch_exit_code_2(tmp_path, monkeypatch, capsys):
 def test_cli_emonet_options_with_seed_arch_exit_code_2(tmp_path, capsys):
     code = main(["train", "--arch", "seed", "--ema", "0.999", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert code == 2
-    assert "--width, --aug, --ema and --optimizer apply to --arch emonet only" in capsys.readouterr().err
-    code = main(["train", "--arch", "seed", "--optimizer", "sgd", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert "--width, --aug, --ema, --optimizer and --dropout apply to --arch emonet only" in capsys.readouterr().err
+    for option, value in (("--optimizer", "sgd"), ("--dropout", "0.1"), ("--dropout", "0")):
+        code = main(["train", "--arch", "seed", option, value, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+        assert code == 2, (option, value)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("rate", ["0.5", "-0.1"])
+def test_cli_dropout_out_of_range_exit_code_2(tmp_path, capsys, rate):
+    code = main(["train", "--dropout", rate, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert code == 2
+    assert f"--dropout is a rate from 0 to below 0.5 (the head's is twice it), not {float(rate)}" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
