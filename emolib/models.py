@@ -541,3 +541,19 @@ def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> 
     clone.set_weights(model.get_weights())
     clone.save(path)
     return os.path.getsize(path)
+
+
+def export_litert(model: keras.Model, path: str | "os.PathLike[str]") -> int:
+    """Save ``model`` as a LiteRT (``.tflite``) file for fast inference; returns its size in bytes.
+
+    Float32, any batch size; :class:`emolib.predict.LiteRTModel` runs it with the
+    ``ai-edge-litert`` package and gives the Keras model's probabilities (to about
+    1e-6), in a fraction of the time for a few faces.
+
+    >>> export_litert(build_emonet(width=8), "emonet8.tflite") > 0   # doctest: +SKIP
+    True
+    """
+    import os
+
+    model.export(str(path), format="litert", verbose=False)
+    return os.path.getsize(path)

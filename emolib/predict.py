@@ -225,12 +225,82 @@ class FaceResult:
                 "detection_score": round(float(self.detection_score), 4)}
 
 
+LITERT_PATH = ASSETS_DIR / "emonet.tflite"
+
+
+class LiteRTModel:
+    """An emotion model saved as LiteRT (``.tflite``, see :func:`emolib.models.export_litert`), run on the CPU.
+
+    The same probabilities as the Keras file it was exported from (to about 1e-6),
+    without importing TensorFlow, and faster for a few faces: on our 2-core
+    machine the shipped model took 4.6 ms per face against 7.2 ms in Keras.
+    ``predict_on_batch`` (and ``predict``, as in Keras) take (N, 48, 48, 1) or
+    (N, 48, 48) raw pixels, 0..255, so :func:`emolib.evaluate.evaluate` accepts it.
+    Thread-safe (one call at a time). ``num_threads`` defaults to the CPU count, at most 4.
+
+    >>> m = LiteRTModel()                                   # the shipped model
+    >>> m.predict_on_batch(np.zeros((2, 48, 48, 1), np.float32)).shape
+    (2, 7)
+    >>> LiteRTModel("no/such/model.tflite")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: LiteRT model file not found: no/such/model.tflite
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = LITERT_PATH, num_threads: int | None = None) -> None:
+        from .faces import quiet_native_stderr
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"LiteRT model file not found: {path}")
+        threads = num_threads or min(4, os.cpu_count() or 1)
+        with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate"
+            from ai_edge_litert.interpreter import Interpreter
+
+            try:
+                self._interp = Interpreter(model_path=str(path), num_threads=threads)
+            except Exception as err:  # a truncated or non-flatbuffer file
+                raise ValueError(f"cannot load LiteRT model file {path}: {err}") from None
+        inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
+        if tuple(inp["shape_signature"][1:]) != (IMAGE_SIZE, IMAGE_SIZE, 1) or out["shape"][-1] != len(CLASS_NAMES):
+            raise ValueError(f"{path} is not an emotion model: input {inp['shape_signature'].tolist()}, "
+                             f"output {out['shape'].tolist()}; expected input [-1, 48, 48, 1] and 7 outputs")
+        self._in, self._out, self._batch = inp["index"], out["index"], None
+        self.path, self.num_threads = path, threads
+        self.input_shape, self.output_shape = (None, IMAGE_SIZE, IMAGE_SIZE, 1), (None, len(CLASS_NAMES))
+        self._lock = threading.Lock()
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, 7) for raw pixels (N, 48, 48, 1) or (N, 48, 48)."""
+        x = np.asarray(x, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+        if len(x) == 0:
+            return np.zeros((0, len(CLASS_NAMES)), np.float32)
+        with self._lock:
+            if self._batch != len(x):
+                self._interp.resize_tensor_input(self._in, x.shape, strict=True)
+                self._interp.allocate_tensors()
+                self._batch = len(x)
+            self._interp.set_tensor(self._in, x)
+            self._interp.invoke()
+            return self._interp.get_tensor(self._out).copy()
+
+    __call__ = predict_on_batch
+
+    def predict(self, x: np.ndarray, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
+        """Like ``keras.Model.predict``: probabilities (N, 7) in batches of ``batch_size``."""
+        x = np.asarray(x)
+        if len(x) == 0:
+            return np.zeros((0, len(CLASS_NAMES)), np.float32)
+        return np.concatenate([self.predict_on_batch(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
 _MODEL_LOCK = threading.Lock()
 _MODEL = None
+_FAST_MODEL = None
 
 
 def get_model():
-    """The shipped model (:func:`emolib.models.load_pretrained`), loaded once per process."""
+    """The shipped Keras model (:func:`emolib.models.load_pretrained`), loaded once per process."""
     global _MODEL
     with _MODEL_LOCK:
         if _MODEL is None:
@@ -243,8 +313,21 @@ def get_model():
         return _MODEL
 
 
+def get_fast_model() -> LiteRTModel:
+    """The shipped model as LiteRT (``assets/emonet.tflite``), loaded once per process:
+    what :func:`classify_faces` uses when no model is given."""
+    global _FAST_MODEL
+    with _MODEL_LOCK:
+        if _FAST_MODEL is None:
+            _FAST_MODEL = LiteRTModel()
+        return _FAST_MODEL
+
+
 def classify_faces(faces: np.ndarray, model=None) -> np.ndarray:
     """Class probabilities (N, 7) for uint8 faces (N, 48, 48) in ONE model call.
+
+    ``model`` is a Keras model or a :class:`LiteRTModel`; by default the shipped
+    model, run with LiteRT (:func:`get_fast_model`).
 
     >>> classify_faces(np.zeros((0, 48, 48), np.uint8)).shape
     (0, 7)
@@ -252,8 +335,10 @@ def classify_faces(faces: np.ndarray, model=None) -> np.ndarray:
     faces = np.asarray(faces)
     if len(faces) == 0:
         return np.zeros((0, len(CLASS_NAMES)), np.float32)
-    model = model if model is not None else get_model()
+    model = model if model is not None else get_fast_model()
     x = faces.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1).astype(np.float32)
+    if isinstance(model, LiteRTModel):
+        return model.predict_on_batch(x)
     return np.asarray(_compiled(model)(x), dtype=np.float32)
 
 

@@ -134,7 +134,8 @@ class EmotionDemo(W.VBox):
 
     Everything is driven from Python, so it can be tested without a browser:
     :meth:`process_upload` takes a FileUpload value, :meth:`process_frame` a
-    JPEG frame as the browser would send it.
+    JPEG frame as the browser would send it. ``model`` is a Keras model or an
+    :class:`emolib.predict.LiteRTModel`; by default the shipped model's LiteRT copy.
 
     >>> demo = EmotionDemo()                                   # doctest: +SKIP
     >>> demo.process_upload([{"name": "x.jpg", "content": b""}])  # doctest: +SKIP

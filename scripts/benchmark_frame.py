@@ -1,13 +1,15 @@
 """End-to-end time per 640x480 webcam-like frame with one face, and where it goes.
 
-Stages: detect (BlazeFace), crop (48x48 grayscale), classify (one model call),
+Stages: detect (BlazeFace), crop (48x48 grayscale), classify (one model call: the
+shipped model run with LiteRT, as ``predict_image`` does by default; ``--keras``
+runs the Keras file instead),
 annotate (boxes, label, probability bars). The frame is a shipped sample photo
 letterboxed into 640x480. Prints the median over ``--frames`` frames (after a
 warm-up) of each stage and of the total; the demo targets under 33 ms (30 fps).
 
 Usage::
 
-    nice -n 10 python scripts/benchmark_frame.py [--frames 200] [--threads 2] [--emoji]
+    nice -n 10 python scripts/benchmark_frame.py [--frames 200] [--keras] [--threads 2] [--emoji]
 """
 from __future__ import annotations
 
@@ -19,20 +21,23 @@ import time
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: TF's choice)")
+    ap.add_argument("--keras", action="store_true", help="classify with the Keras file (default: its LiteRT copy)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads: LiteRT's (default: CPU count, at most 4), or TensorFlow's intra-op with --keras")
     ap.add_argument("--emoji", action="store_true", help="annotate with emoji instead of boxes")
     args = ap.parse_args()
 
     import cv2
     import numpy as np
 
-    if args.threads:
+    if args.threads and args.keras:
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     from emolib.faces import crop_face, detect
-    from emolib.predict import FaceResult, annotate, classify_faces, get_model, load_image, sample_paths
+    from emolib.predict import (FaceResult, LiteRTModel, annotate, classify_faces, get_model, load_image,
+                                sample_paths)
     from emolib.data import CLASS_NAMES
 
     photo = load_image(sample_paths()[1])                        # grace_hopper.jpg, 512x600
@@ -41,7 +46,7 @@ def main() -> None:
     frame = np.zeros((480, 640, 3), np.uint8)
     x0 = (640 - small.shape[1]) // 2
     frame[:, x0:x0 + small.shape[1]] = small
-    model = get_model()
+    model = get_model() if args.keras else LiteRTModel(num_threads=args.threads)
 
     stages = {"detect": [], "crop": [], "classify": [], "annotate": [], "total": []}
     n_faces = []
@@ -64,7 +69,8 @@ def main() -> None:
             n_faces.append(len(dets))
     med = {k: float(np.median(v)) for k, v in stages.items()}
     print(f"640x480 frame, {int(np.median(n_faces))} face(s), {args.frames} frames, "
-          f"{os.cpu_count()} CPU core(s), TF threads: {args.threads or 'default'}")
+          f"{os.cpu_count()} CPU core(s), classifier: "
+          f"{'Keras, TF threads ' + str(args.threads or 'default') if args.keras else f'LiteRT, {model.num_threads} threads'}")
     for k in ("detect", "crop", "classify", "annotate"):
         print(f"  {k:9s} {med[k]:6.2f} ms  ({100 * med[k] / med['total']:4.1f} %)")
     p90 = float(np.percentile(stages["total"], 90))

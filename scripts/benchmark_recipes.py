@@ -53,6 +53,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
                                     model_kwargs={"width": 48, "optimizer": "sgd"}), 108),
     "emonet48-bf16-dropout01-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
                                           model_kwargs={"width": 48, "dropout": 0.1}), 108),
+    "emonet40-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
+                                model_kwargs={"width": 40}), 108),
 }
 
 

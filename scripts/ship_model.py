@@ -2,8 +2,10 @@
 
     python scripts/ship_model.py RUN [RUN ...] [--baseline runs/seed] [--flip-tta auto|yes|no]
 
-Writes emolib/assets/emonet.keras (without optimizer state), history.json,
-results.json and MODEL_CARD.md. The accuracies in the card are measured here by
+Writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy
+emonet.tflite (what ``emolib.predict`` runs by default), history.json,
+results.json and MODEL_CARD.md. ``--litert-only`` rewrites just the LiteRT copy of
+the shipped model and its figures. The accuracies in the card are measured here by
 loading the saved file and predicting raw pixels. The run replaces the shipped
 model only when it scores higher on PublicTest (or with ``--replace``). ``--flip-tta`` ships the
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
@@ -66,6 +68,41 @@ def check_runs(runs: list[Path]) -> None:
         if missing:
             print(f"error: {run} is not a finished training run (missing {', '.join(missing)})", file=sys.stderr)
             sys.exit(2)
+
+
+def ship_litert(data) -> dict:
+    """Write ``emonet.tflite`` from the shipped ``emonet.keras`` and measure it against the Keras file:
+    size, time per face (batch of 1) for both, PublicTest/PrivateTest accuracy and the largest
+    probability difference on PublicTest."""
+    import numpy as np
+
+    from emolib.evaluate import evaluate
+    from emolib.models import export_litert, load_model_file
+    from emolib.predict import LiteRTModel
+
+    keras_model = load_model_file(ASSETS / "emonet.keras")
+    size = export_litert(keras_model, ASSETS / "emonet.tflite")
+    lite = LiteRTModel(ASSETS / "emonet.tflite")
+    x = data.val.images[..., None].astype(np.float32)
+    diff = max(float(np.abs(lite.predict_on_batch(x[i:i + 256]) - keras_model.predict_on_batch(x[i:i + 256])).max())
+               for i in range(0, len(x), 256))
+    face = data.test.images[:1][..., None]
+    info = dict(size_mb=round(size / 1e6, 2), latency_ms=latency_ms(lite, face),
+                latency_ms_keras=latency_ms(keras_model, face), num_threads=lite.num_threads,
+                public_test=round(float(evaluate(lite, data.val).accuracy), 4),
+                private_test=round(float(evaluate(lite, data.test).accuracy), 4),
+                max_prob_diff_public_test=float(f"{diff:.2g}"))
+    print(f"LiteRT copy: {info}", flush=True)
+    return info
+
+
+def litert_card_line(info: dict) -> str:
+    return (f"* **LiteRT copy** (`emonet.tflite`, {info['size_mb']} MB): the same file exported with "
+            f"`emolib.models.export_litert`; `emolib.predict` runs it by default (`LiteRTModel`, no TensorFlow import). "
+            f"PublicTest {info['public_test']:.2%}, PrivateTest {info['private_test']:.2%}; largest probability "
+            f"difference from the Keras file on PublicTest {info['max_prob_diff_public_test']:g}. Time per face "
+            f"(batch of 1, {info['num_threads']} threads): {info['latency_ms']} ms, against {info['latency_ms_keras']} ms "
+            f"for the Keras file.\n")
 
 
 def latency_ms(model, face) -> float:
@@ -167,11 +204,13 @@ def corrected_history(run: Path, scores: dict[str, float]) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("run", type=Path, nargs="+",
+    p.add_argument("run", type=Path, nargs="*",
                    help="a finished run folder; several runs (trained side by side) ship as one ensemble")
     p.add_argument("--baseline", type=Path, default=None)
     p.add_argument("--baseline-only", action="store_true",
                    help="keep the shipped model and its card; only (re)measure the baseline into results.json")
+    p.add_argument("--litert-only", action="store_true",
+                   help="keep the shipped model; only (re)write its LiteRT copy emonet.tflite and its figures")
     p.add_argument("--replace", action="store_true",
                    help="ship even when the run does not beat the shipped model on PublicTest")
     p.add_argument("--flip-tta", choices=["auto", "yes", "no"], default="auto",
@@ -179,11 +218,26 @@ def main(argv=None) -> int:
                         "auto (default) when that is better on PublicTest")
     p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
     args = p.parse_args(argv)
-    check_runs(args.run + ([args.baseline] if args.baseline else []))
+    if not args.run and not args.litert_only:
+        p.error("give one or more run folders (or --litert-only)")
+    if not args.litert_only:
+        check_runs(args.run + ([args.baseline] if args.baseline else []))
     from emolib.data import load_fer2013
 
     data = load_fer2013(progress=False)
     ASSETS.mkdir(exist_ok=True)
+    if args.litert_only:
+        info = ship_litert(data)
+        results = json.loads((ASSETS / "results.json").read_text())
+        for m in results["models"]:
+            if m["name"] == "emonet (shipped)":
+                m["litert"] = info
+        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
+        card = [line for line in (ASSETS / "MODEL_CARD.md").read_text().splitlines(keepends=True)
+                if not line.startswith("* **LiteRT copy**")]
+        at = next(i for i, line in enumerate(card) if line.startswith("* **Training data**"))
+        (ASSETS / "MODEL_CARD.md").write_text("".join(card[:at] + [litert_card_line(info)] + card[at:]))
+        return 0
     if args.baseline_only:
         results = json.loads((ASSETS / "results.json").read_text())
         base = dict(summarize(args.baseline, data), name="seed CNN (baseline)")
@@ -209,6 +263,7 @@ def main(argv=None) -> int:
             return 1
         print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
     candidate.replace(current)
+    shipped["litert"] = ship_litert(data)
     # an ensemble's history is its first member's
     (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
@@ -277,7 +332,7 @@ def main(argv=None) -> int:
 * **Architecture**: `emolib.models.build_emonet({build_args})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
   ({filters} filters), max-pooling and Dropout {drop:g} after each; global average pooling; Dense 256, Dropout {2 * drop:g}; softmax.
   **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
-{members_line}{tta_line}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
+{members_line}{tta_line}{litert_card_line(s['litert'])}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model){mix}, AdamW
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from emolib.models import (ARCHITECTURES, PRETRAINED_PATH, ModelFileError, augmentation, build_model,
-                           export_for_inference, load_model_file, load_pretrained)
+                           export_for_inference, export_litert, load_model_file, load_pretrained, with_flip_tta)
+from emolib.predict import LITERT_PATH, LiteRTModel
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +218,27 @@ def test_ensemble_averages_members_and_round_trips(tmp_path, faces):
     np.testing.assert_allclose(members(loaded)[1].predict(faces, verbose=0), pb, atol=1e-6)
     with pytest.raises(ValueError, match="at least 2 models"):
         ensemble([a])
+
+
+def test_litert_export_gives_the_keras_probabilities_for_any_batch(tmp_path, faces):
+    model = with_flip_tta(build_model("emonet", width=8))
+    path = tmp_path / "m.tflite"
+    assert export_litert(model, path) == path.stat().st_size > 0
+    lite = LiteRTModel(path, num_threads=1)
+    assert lite.num_threads == 1 and lite.output_shape == (None, 7)
+    want = model.predict(faces, verbose=0)
+    for batch in (faces[:1], faces, faces[:3]):  # the interpreter is resized between calls
+        np.testing.assert_allclose(lite.predict_on_batch(batch), want[: len(batch)], atol=1e-5)
+    np.testing.assert_allclose(lite.predict(faces[..., 0], batch_size=3), want, atol=1e-5)  # (N, 48, 48) too
+    assert lite.predict_on_batch(faces[:0]).shape == (0, 7)
+
+
+def test_shipped_litert_copy_matches_the_shipped_keras_file():
+    """Fails when emonet.keras is re-shipped without re-exporting emonet.tflite (scripts/ship_model.py does both)."""
+    x = np.random.default_rng(1).integers(0, 256, (16, 48, 48, 1)).astype(np.float32)
+    x[8:] = np.clip(x[8:] * 0.3 + 90, 0, 255)  # low-contrast faces too
+    keras_probs = load_pretrained().predict(x, verbose=0)
+    np.testing.assert_allclose(LiteRTModel(LITERT_PATH).predict_on_batch(x), keras_probs, atol=1e-4)
 
 
 @pytest.mark.skipif(not PRETRAINED_PATH.is_file(), reason="the shipped model is not in emolib/assets yet")

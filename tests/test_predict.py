@@ -13,8 +13,8 @@ from PIL import Image
 
 from emolib.data import CLASS_NAMES
 from emolib.predict import (
-    MAX_SIDE, FaceResult, ImageError, annotate, classify_faces, emoji_image, load_image,
-    predict_image, saliency_map, sample_paths,
+    MAX_SIDE, FaceResult, ImageError, LiteRTModel, annotate, classify_faces, emoji_image, get_fast_model,
+    get_model, load_image, predict_image, saliency_map, sample_paths,
 )
 
 HOPPER = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
@@ -180,3 +180,46 @@ def test_emoji_assets():
         assert im.mode == "RGBA" and im.size == (256, 256)
     with pytest.raises(ValueError, match="unknown class"):
         emoji_image("bored")
+
+
+# ------------------------------------------------------------------------- LiteRT
+def test_classify_faces_runs_the_litert_copy_by_default_with_the_keras_numbers():
+    faces = np.stack([r.face for p in sample_paths() for r in predict_image(p)])
+    assert isinstance(get_fast_model(), LiteRTModel)
+    np.testing.assert_allclose(classify_faces(faces), classify_faces(faces, get_model()), atol=1e-4)
+
+
+def test_photo_to_emotions_needs_no_tensorflow():
+    """The demo path (detector + classifier) runs on LiteRT alone: no multi-second TensorFlow import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from emolib.predict import predict_image, sample_paths; "
+            "print([r.label for p in sample_paths() for r in predict_image(p)], 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("False"), out.stdout
+    assert "happy" in out.stdout
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "LiteRT model file not found: .*nope.tflite"),
+    (b"not a flatbuffer" * 20, "cannot load LiteRT model file .*bad.tflite"),
+])
+def test_litert_model_bad_files(tmp_path, content, message):
+    path = tmp_path / ("nope.tflite" if content is None else "bad.tflite")
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises((FileNotFoundError, ValueError), match=message):
+        LiteRTModel(path)
+
+
+def test_litert_model_refuses_a_non_emotion_model(tmp_path):
+    import keras
+
+    from emolib.models import export_litert
+
+    other = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    export_litert(other, tmp_path / "other.tflite")
+    with pytest.raises(ValueError, match="is not an emotion model"):
+        LiteRTModel(tmp_path / "other.tflite")
