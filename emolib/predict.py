@@ -261,14 +261,16 @@ class LiteRTModel:
                 self._interp = Interpreter(model_path=str(path), num_threads=threads)
             except Exception as err:  # a truncated or non-flatbuffer file
                 raise ValueError(f"cannot load LiteRT model file {path}: {err}") from None
-        inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
-        if tuple(inp["shape_signature"][1:]) != (IMAGE_SIZE, IMAGE_SIZE, 1) or out["shape"][-1] != len(CLASS_NAMES):
-            raise ValueError(f"{path} is not an emotion model: input {inp['shape_signature'].tolist()}, "
-                             f"output {out['shape'].tolist()}; expected input [-1, 48, 48, 1] and 7 outputs")
-        self._in, self._out, self._batch = inp["index"], out["index"], None
+            inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
+            if (tuple(inp["shape_signature"][1:]) != (IMAGE_SIZE, IMAGE_SIZE, 1)
+                    or out["shape"][-1] != len(CLASS_NAMES)):
+                raise ValueError(f"{path} is not an emotion model: input {inp['shape_signature'].tolist()}, "
+                                 f"output {out['shape'].tolist()}; expected input [-1, 48, 48, 1] and 7 outputs")
+            self._in, self._out, self._batch = inp["index"], out["index"], None
+            self._lock = threading.Lock()
+            self.predict_on_batch(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32))  # the first run prints a notice
         self.path, self.num_threads = path, threads
         self.input_shape, self.output_shape = (None, IMAGE_SIZE, IMAGE_SIZE, 1), (None, len(CLASS_NAMES))
-        self._lock = threading.Lock()
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities (N, 7) for raw pixels (N, 48, 48, 1) or (N, 48, 48)."""

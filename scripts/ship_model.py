@@ -10,7 +10,8 @@ loading the saved file and predicting raw pixels. The run replaces the shipped
 model only when it scores higher on PublicTest (or with ``--replace``). ``--flip-tta`` ships the
 selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
 face and its mirror image inside the model); by default (``auto``) it does so
-when that scores higher on PublicTest and still classifies a face in under 5 ms. The card reports both.
+when that scores higher on PublicTest and still classifies a face in under 5 ms (timed in LiteRT, as
+``emolib.predict`` runs it). The card reports both.
 Several runs (trained side by side, as ``benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship as
 one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
 """
@@ -68,6 +69,18 @@ def check_runs(runs: list[Path]) -> None:
         if missing:
             print(f"error: {run} is not a finished training run (missing {', '.join(missing)})", file=sys.stderr)
             sys.exit(2)
+
+
+def litert_latency_ms(model, face) -> float:
+    """:func:`latency_ms` of ``model`` exported to LiteRT (a temporary ``.tflite``)."""
+    import tempfile
+
+    from emolib.models import export_litert
+    from emolib.predict import LiteRTModel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_litert(model, Path(tmp) / "m.tflite")
+        return latency_ms(LiteRTModel(Path(tmp) / "m.tflite"), face)
 
 
 def ship_litert(data) -> dict:
@@ -144,9 +157,11 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, f
         single["members_public_test"] = [round(float(evaluate(m, data.val).accuracy), 4) for m in nets]
     if flip_tta:
         single["latency_ms_flip"] = latency_ms(with_flip_tta(model), face)
+        single["latency_ms_flip_litert"] = litert_latency_ms(with_flip_tta(model), face)
     if flip_tta == "auto":  # decided on PublicTest alone, within the 5 ms-per-face inference target
+        # (timed in LiteRT, the runtime emolib.predict serves faces with)
         flip_tta = (single["public_test_flip"] > single["public_test"]
-                    and single["latency_ms_flip"] < MAX_LATENCY_MS)
+                    and single["latency_ms_flip_litert"] < MAX_LATENCY_MS)
         print(f"flip-TTA inside the model: {flip_tta} ({single})", flush=True)
     if flip_tta:
         model = with_flip_tta(model)
