@@ -2,7 +2,7 @@
 
 Appends one row to scripts/results/recipes.csv and rewrites scripts/results/RECIPES.md:
 parameters, training images/s, epochs, wall time, PublicTest and PrivateTest accuracy
-(with and without flip test-time augmentation), per-face latency, model size, hardware.
+(with and without flip test-time augmentation), per-face latency (Keras and LiteRT), model size, hardware.
 PrivateTest is only measured, never used to choose anything.
 
     python scripts/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR [DIR ...]]
@@ -73,7 +73,7 @@ def hardware() -> str:
 def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | None = None) -> dict:
     from emolib.evaluate import evaluate
     from emolib.models import ensemble, export_for_inference, load_model_file, to_float32
-    from ship_model import latency_ms  # scripts/ is on sys.path when a script in it runs
+    from ship_model import latency_ms, litert_latency_ms  # scripts/ is on sys.path when a script in it runs
 
     run_dirs = [run_dirs] if isinstance(run_dirs, Path) else list(run_dirs)
     results = [json.loads((d / "result.json").read_text()) for d in run_dirs]
@@ -98,6 +98,7 @@ def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | N
             acc = evaluate(model, split, tta=tta).accuracy
             row[f"{split_name}_acc{'_tta' if tta else ''}"] = round(float(acc), 4)
     row["latency_ms_per_face"] = latency_ms(model, data.test.images[:1][..., None])
+    row["litert_ms_per_face"] = litert_latency_ms(model, data.test.images[:1][..., None])  # what emolib.predict runs
     row["model_mb"] = round(size / 1e6, 2)
     row["hardware"] = hardware()
     row["date"] = time.strftime("%Y-%m-%d")

@@ -188,6 +188,17 @@ def test_shipped_file_needs_only_keras(real_data):
     assert accuracy >= MIN_TEST_ACCURACY
 
 
+def test_shipped_litert_copy_scores_the_same_on_private_test(real_data):
+    """What emolib.predict serves (the LiteRT copy) gives the Keras file's probabilities on every PrivateTest face."""
+    from emolib.models import load_pretrained
+    from emolib.predict import LiteRTModel
+
+    lite, keras_model = evaluate(LiteRTModel(), real_data.test), evaluate(load_pretrained(), real_data.test)
+    np.testing.assert_allclose(lite.probs, keras_model.probs, atol=1e-4)
+    assert abs(lite.accuracy - keras_model.accuracy) <= 1 / len(lite.y_true)  # at most a near-tie may flip
+    assert lite.accuracy >= MIN_TEST_ACCURACY, lite.summary()
+
+
 # --------------------------------------------------------------------------- results file and comparison table
 def test_load_results_missing_and_present(tmp_path):
     from emolib.evaluate import RESULT_COLUMNS
