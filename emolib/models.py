@@ -555,5 +555,8 @@ def export_litert(model: keras.Model, path: str | "os.PathLike[str]") -> int:
     """
     import os
 
-    model.export(str(path), format="litert", verbose=False)
+    from .faces import quiet_native_stderr
+
+    with quiet_native_stderr():  # the converter's C++ log lines; Python errors still surface
+        model.export(str(path), format="litert", verbose=False)
     return os.path.getsize(path)

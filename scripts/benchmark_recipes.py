@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -59,15 +57,9 @@ RECIPES: dict[str, tuple[dict, float]] = {
 
 
 def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}"
+    from ship_model import cpu_name  # scripts/ is on sys.path when a script in it runs
+
+    return cpu_name()
 
 
 def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | None = None) -> dict:

@@ -71,6 +71,19 @@ def check_runs(runs: list[Path]) -> None:
             sys.exit(2)
 
 
+def cpu_name() -> str:
+    """``"2 cores, <CPU model>"`` from /proc/cpuinfo (the processor name elsewhere)."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
 def litert_latency_ms(model, face) -> float:
     """:func:`latency_ms` of ``model`` exported to LiteRT (a temporary ``.tflite``)."""
     import tempfile
@@ -104,7 +117,7 @@ def ship_litert(data) -> dict:
                 latency_ms_keras=latency_ms(keras_model, face), num_threads=lite.num_threads,
                 public_test=round(float(evaluate(lite, data.val).accuracy), 4),
                 private_test=round(float(evaluate(lite, data.test).accuracy), 4),
-                max_prob_diff_public_test=float(f"{diff:.2g}"))
+                max_prob_diff_public_test=float(f"{diff:.2g}"), measured_on=cpu_name())
     print(f"LiteRT copy: {info}", flush=True)
     return info
 
@@ -115,7 +128,7 @@ def litert_card_line(info: dict) -> str:
             f"PublicTest {info['public_test']:.2%}, PrivateTest {info['private_test']:.2%}; largest probability "
             f"difference from the Keras file on PublicTest {info['max_prob_diff_public_test']:g}. Time per face "
             f"(batch of 1, {info['num_threads']} threads): {info['latency_ms']} ms, against {info['latency_ms_keras']} ms "
-            f"for the Keras file.\n")
+            f"for the Keras file, both measured on {info.get('measured_on', 'this machine')}.\n")
 
 
 def latency_ms(model, face) -> float:
