@@ -233,7 +233,7 @@ class LiteRTModel:
 
     The same probabilities as the Keras file it was exported from (to about 1e-6),
     without importing TensorFlow, and faster for a few faces: on our 2-core
-    machine the shipped model took 4.6 ms per face against 7.2 ms in Keras.
+    AMD machine the shipped model took 4.6-4.9 ms per face against 6.8-7.6 ms in Keras.
     ``predict_on_batch`` (and ``predict``, as in Keras) take (N, 48, 48, 1) or
     (N, 48, 48) raw pixels, 0..255, so :func:`emolib.evaluate.evaluate` accepts it.
     Thread-safe (one call at a time). ``num_threads`` defaults to the CPU count, at most 4.
