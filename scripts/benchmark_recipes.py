@@ -56,16 +56,10 @@ RECIPES: dict[str, tuple[dict, float]] = {
 }
 
 
-def hardware() -> str:
-    from ship_model import cpu_name  # scripts/ is on sys.path when a script in it runs
-
-    return cpu_name()
-
-
 def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | None = None) -> dict:
     from emolib.evaluate import evaluate
     from emolib.models import ensemble, export_for_inference, load_model_file, to_float32
-    from ship_model import latency_ms, litert_latency_ms  # scripts/ is on sys.path when a script in it runs
+    from ship_model import cpu_name, latency_ms, litert_latency_ms  # scripts/ is on sys.path when a script in it runs
 
     run_dirs = [run_dirs] if isinstance(run_dirs, Path) else list(run_dirs)
     results = [json.loads((d / "result.json").read_text()) for d in run_dirs]
@@ -92,7 +86,7 @@ def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | N
     row["latency_ms_per_face"] = latency_ms(model, data.test.images[:1][..., None])
     row["litert_ms_per_face"] = litert_latency_ms(model, data.test.images[:1][..., None])  # what emolib.predict runs
     row["model_mb"] = round(size / 1e6, 2)
-    row["hardware"] = hardware()
+    row["hardware"] = cpu_name()
     row["date"] = time.strftime("%Y-%m-%d")
     return row
 
