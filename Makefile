@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test demo train-full train-seed ship benchmark benchmark-frame clean-cache
+.PHONY: setup lab test screenshots demo train-full train-seed ship benchmark benchmark-frame clean-cache
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ lab: setup            ## open the course in JupyterLab
 
 test: setup           ## unit tests, doctests, notebooks (nbval) and the browser test
 	$(BIN)/python -m pytest
+
+screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser test
+	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py
 
 demo: setup           ## annotate the shipped sample photos with the shipped model -> figures/demo/
 	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo

@@ -2,8 +2,11 @@
 
 Uploads a sample photo through the FileUpload and checks the annotated result;
 then starts the webcam (Chromium's fake camera, fed with a Y4M video made here
-from a sample photo) and checks that predictions come back. Screenshots go to
-figures/demo_upload.png and figures/demo_webcam.png.
+from a sample photo) and checks that predictions come back. The screenshots
+(demo_upload.png, demo_webcam.png) go to the test's temporary folder, so a test
+run leaves the checkout unchanged;
+``EMOLIB_SCREENSHOTS=figures pytest tests/test_browser.py`` (``make screenshots``)
+refreshes the README's copies instead.
 
 Without Chromium (``/usr/bin/chromium``) the test is skipped, except under
 CI=true where it fails. Install it with ``apt-get install chromium``.
@@ -26,7 +29,6 @@ import pytest
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = ROOT / "figures"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -130,7 +132,9 @@ def test_upload_and_webcam_in_chromium(lab):
     hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
     video = tmp / "camera.y4m"
     write_y4m(video, load_image(hopper))
-    FIGURES.mkdir(exist_ok=True)
+    shots = Path(os.environ.get("EMOLIB_SCREENSHOTS") or tmp)
+    shots = shots if shots.is_absolute() else ROOT / shots
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -157,7 +161,7 @@ def test_upload_and_webcam_in_chromium(lab):
             expect(caption).to_contain_text("%")
             expect(page.locator(".emo-gallery img")).to_have_count(2)   # annotated photo + 1 chart
             page.locator(".emo-gallery").scroll_into_view_if_needed()
-            page.screenshot(path=str(FIGURES / "demo_upload.png"))
+            page.screenshot(path=str(shots / "demo_upload.png"))
 
             # --- webcam: Chromium's fake camera plays the Y4M video
             page.get_by_role("button", name="Start webcam").click()
@@ -170,7 +174,7 @@ def test_upload_and_webcam_in_chromium(lab):
             page.get_by_role("button", name="Snapshot").click()
             expect(status).to_contain_text("snapshot", timeout=30_000)
             page.locator(".emo-live").scroll_into_view_if_needed()
-            page.screenshot(path=str(FIGURES / "demo_webcam.png"))
+            page.screenshot(path=str(shots / "demo_webcam.png"))
             page.get_by_role("button", name="Stop webcam").click()
             expect(fps).to_have_text("", timeout=30_000)
         finally:
