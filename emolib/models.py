@@ -543,20 +543,31 @@ def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> 
     return os.path.getsize(path)
 
 
-def export_litert(model: keras.Model, path: str | "os.PathLike[str]") -> int:
+def export_litert(model: keras.Model, path: str | "os.PathLike[str]", quantize: bool = False) -> int:
     """Save ``model`` as a LiteRT (``.tflite``) file for fast inference; returns its size in bytes.
 
-    Float32, any batch size; :class:`emolib.predict.LiteRTModel` runs it with the
-    ``ai-edge-litert`` package and gives the Keras model's probabilities (to about
-    1e-6), in a fraction of the time for a few faces.
+    Any batch size; :class:`emolib.predict.LiteRTModel` runs it with the
+    ``ai-edge-litert`` package, without TensorFlow. Float32 by default: the
+    Keras model's probabilities to about 1e-6. ``quantize=True`` stores the
+    weights as 8-bit integers and quantizes activations on the fly (LiteRT's
+    dynamic-range quantization, no calibration data): a quarter of the size and,
+    on our 2-core AMD machine, about 1.1 ms per face for the shipped model
+    against 4.8 ms in float32. Probabilities then differ slightly (by up to
+    about 0.03 for the shipped model, whose top class stayed the same on
+    99.5 % of PublicTest), so check the accuracy of a quantized file.
 
-    >>> export_litert(build_emonet(width=8), "emonet8.tflite") > 0   # doctest: +SKIP
+    >>> export_litert(build_emonet(width=8), "emonet8.tflite", quantize=True) > 0   # doctest: +SKIP
     True
     """
     import os
 
     from .faces import quiet_native_stderr
 
+    options = {}
+    if quantize:
+        import tensorflow as tf
+
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     with quiet_native_stderr():  # the converter's C++ log lines; Python errors still surface
-        model.export(str(path), format="litert", verbose=False)
+        model.export(str(path), format="litert", verbose=False, **options)
     return os.path.getsize(path)

@@ -1,7 +1,8 @@
 """Time per face (batch of 1) of the shipped model: the Keras file against its LiteRT copy.
 
 Five interleaved repeats of the median of 100 calls (``ship_model.latency_ms``) on one FER2013 PrivateTest
-face, for the Keras file (flip-TTA inside, and the network alone) and for the LiteRT copy with 2 and 1 threads.
+face, for the Keras file (flip-TTA inside, and the network alone), for the shipped LiteRT copy (dynamic-range
+int8) with 2 and 1 threads, and for a float32 LiteRT export of the same file made here.
 Batch-1 timings on a shared machine vary; run it with nothing else busy.
 
     EMOLIB_DATA=../shared/fer2013 python scripts/benchmark_latency.py
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import tempfile
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,17 +23,21 @@ def main() -> None:
     from ship_model import cpu_name, latency_ms
 
     from emolib.data import load_fer2013
-    from emolib.models import load_pretrained, without_tta
+    from emolib.models import export_litert, load_pretrained, without_tta
     from emolib.predict import LiteRTModel
 
     face = load_fer2013(progress=False).test.images[:1][..., None]
     keras_model = load_pretrained()
-    models = {"Keras file (flip-TTA inside)": keras_model, "Keras, network alone": without_tta(keras_model),
-              "LiteRT copy, 2 threads": LiteRTModel(num_threads=2), "LiteRT copy, 1 thread": LiteRTModel(num_threads=1)}
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(5):
-        for name, model in models.items():
-            times[name].append(latency_ms(model, face))
+    with tempfile.TemporaryDirectory() as tmp:
+        export_litert(keras_model, Path(tmp) / "float32.tflite")
+        models = {"Keras file (flip-TTA inside)": keras_model, "Keras, network alone": without_tta(keras_model),
+                  "LiteRT float32, 2 threads": LiteRTModel(Path(tmp) / "float32.tflite", num_threads=2),
+                  "LiteRT int8 copy, 2 threads": LiteRTModel(num_threads=2),
+                  "LiteRT int8 copy, 1 thread": LiteRTModel(num_threads=1)}
+        times: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(5):
+            for name, model in models.items():
+                times[name].append(latency_ms(model, face))
     print(f"ms per face, batch of 1, {cpu_name()}: median of 5 repeats (each the median of 100 calls)")
     for name, t in times.items():
         print(f"  {name:30s} {statistics.median(t):5.2f}  (repeats {min(t):.2f}-{max(t):.2f})")

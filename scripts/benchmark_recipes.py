@@ -83,8 +83,10 @@ def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | N
         for tta in (False, True):
             acc = evaluate(model, split, tta=tta).accuracy
             row[f"{split_name}_acc{'_tta' if tta else ''}"] = round(float(acc), 4)
-    row["latency_ms_per_face"] = latency_ms(model, data.test.images[:1][..., None])
-    row["litert_ms_per_face"] = litert_latency_ms(model, data.test.images[:1][..., None])  # what emolib.predict runs
+    face = data.test.images[:1][..., None]
+    row["latency_ms_per_face"] = latency_ms(model, face)
+    row["litert_ms_per_face"] = litert_latency_ms(model, face, quantize=False)
+    row["litert_int8_ms_per_face"] = litert_latency_ms(model, face)  # dynamic-range int8: what emolib.predict runs
     row["model_mb"] = round(size / 1e6, 2)
     row["hardware"] = cpu_name()
     row["date"] = time.strftime("%Y-%m-%d")
@@ -120,7 +122,10 @@ def write_tables(row: dict) -> None:
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r.get(c, "") for c in cols) + " |" for r in rows]
     lines += ["", "Recipes (`train()` arguments, default wall-clock budget in minutes); the `_tta` columns average",
-              "the face and its mirror image. What we tried and learnt: `FINDINGS.md`.", ""]
+              "the face and its mirror image. Time per face (batch of 1): `latency_ms_per_face` in Keras,",
+              "`litert_ms_per_face` in a float32 LiteRT copy, `litert_int8_ms_per_face` in a dynamic-range int8 copy",
+              "(what `emolib.predict` serves); empty where a row predates the column.",
+              "What we tried and learnt: `FINDINGS.md`.", ""]
     lines += [f"* `{name}`: `{kw}`, {budget:g} min" for name, (kw, budget) in RECIPES.items()]
     (RESULTS / "RECIPES.md").write_text("\n".join(lines) + "\n")
 

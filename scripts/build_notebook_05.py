@@ -142,9 +142,11 @@ same over 200 frames and shows where the time goes.
 
 We time two runtimes for the same network. `model` is the Keras file, run by TensorFlow. When no
 model is given, `predict_image` runs the shipped model's **LiteRT** copy instead
-(`emolib/assets/emonet.tflite`, written by `emolib.models.export_litert`): the same weights and the same
-probabilities (to about 0.000001), run by a small engine made for one image at a time, without
-importing TensorFlow at all."""),
+(`emolib/assets/emonet.tflite`, written by `emolib.models.export_litert`). It is the same network with
+its weights stored as 8-bit integers instead of 32-bit floats (*quantization*): a quarter of the size,
+run by a small engine made for one image at a time, without importing TensorFlow at all. Its
+probabilities differ from the Keras file's by a few hundredths at most, and its accuracy is the same
+(see the model card)."""),
     ("code", """# NBVAL_IGNORE_OUTPUT
 # (timings depend on the computer)
 rgb = photos["grace_hopper.jpg"]
@@ -205,7 +207,12 @@ EmotionDemo()  # the shipped model's LiteRT copy; EmotionDemo(model=...) takes y
 5. **Your model.** Load the model you trained in notebook 03 with `emolib.models.load_model_file` and
    pass it as `model=` to `predict_image` and `EmotionDemo`. Which one do you trust more on the
    samples, and why is two photos far too few to decide?
-6. **Ethics.** Emotion recognition from faces is controversial: a face showing an expression is not
+6. **Smaller and faster.** Export your model twice with `emolib.models.export_litert(model, path)`
+   and `export_litert(model, path, quantize=True)`, load each with `emolib.predict.LiteRTModel(path)`
+   and compare the file sizes, the time per face and the validation accuracy
+   (`emolib.evaluate.evaluate(lite, emolib.data.load_fer2013().val)`). What does quantization cost,
+   and what does it buy?
+7. **Ethics.** Emotion recognition from faces is controversial: a face showing an expression is not
    the same as a person feeling an emotion, and FER2013's labels are one annotator's guess. Write
    three sentences on where such a demo would be fine to use and where it would not."""),
 ]

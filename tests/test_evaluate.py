@@ -189,13 +189,14 @@ def test_shipped_file_needs_only_keras(real_data):
 
 
 def test_shipped_litert_copy_scores_the_same_on_private_test(real_data):
-    """What emolib.predict serves (the LiteRT copy) gives the Keras file's probabilities on every PrivateTest face."""
+    """What emolib.predict serves (the int8 LiteRT copy) classifies PrivateTest as the Keras file does."""
     from emolib.models import load_pretrained
     from emolib.predict import LiteRTModel
 
     lite, keras_model = evaluate(LiteRTModel(), real_data.test), evaluate(load_pretrained(), real_data.test)
-    np.testing.assert_allclose(lite.probs, keras_model.probs, atol=1e-4)
-    assert abs(lite.accuracy - keras_model.accuracy) <= 1 / len(lite.y_true)  # at most a near-tie may flip
+    assert np.abs(lite.probs - keras_model.probs).max() < 0.1  # measured: 0.035 for the shipped model
+    assert np.mean(lite.y_pred == keras_model.y_pred) >= 0.98  # measured: 99.4 %
+    assert abs(lite.accuracy - keras_model.accuracy) <= 0.005
     assert lite.accuracy >= MIN_TEST_ACCURACY, lite.summary()
 
 

@@ -233,12 +233,27 @@ def test_litert_export_gives_the_keras_probabilities_for_any_batch(tmp_path, fac
     assert lite.predict_on_batch(faces[:0]).shape == (0, 7)
 
 
+def test_quantized_litert_export_is_smaller_and_close(tmp_path, faces):
+    model = with_flip_tta(build_model("emonet", width=8))
+    full, small = export_litert(model, tmp_path / "f.tflite"), export_litert(model, tmp_path / "q.tflite", quantize=True)
+    assert small < 0.4 * full  # int8 weights: about a quarter of float32
+    lite = LiteRTModel(tmp_path / "q.tflite", num_threads=1)
+    got = np.concatenate([lite.predict_on_batch(faces[:1]), lite.predict_on_batch(faces[1:])])
+    np.testing.assert_allclose(got, model.predict(faces, verbose=0), atol=1e-3)
+
+
 def test_shipped_litert_copy_matches_the_shipped_keras_file():
-    """Fails when emonet.keras is re-shipped without re-exporting emonet.tflite (scripts/ship_model.py does both)."""
+    """Fails when emonet.keras is re-shipped without re-exporting emonet.tflite (scripts/ship_model.py does both).
+
+    The copy is dynamic-range int8 (a quarter of the size), so its probabilities differ slightly; a copy of
+    another model would differ by far more (and the real-data check is in test_evaluate.py)."""
     x = np.random.default_rng(1).integers(0, 256, (16, 48, 48, 1)).astype(np.float32)
     x[8:] = np.clip(x[8:] * 0.3 + 90, 0, 255)  # low-contrast faces too
     keras_probs = load_pretrained().predict(x, verbose=0)
-    np.testing.assert_allclose(LiteRTModel(LITERT_PATH).predict_on_batch(x), keras_probs, atol=1e-4)
+    lite_probs = LiteRTModel(LITERT_PATH).predict_on_batch(x)
+    np.testing.assert_allclose(lite_probs, keras_probs, atol=0.02)
+    assert (lite_probs.argmax(1) == keras_probs.argmax(1)).all()
+    assert LITERT_PATH.stat().st_size < 0.4 * PRETRAINED_PATH.stat().st_size, "emonet.tflite is not quantized"
 
 
 @pytest.mark.skipif(not PRETRAINED_PATH.is_file(), reason="the shipped model is not in emolib/assets yet")

@@ -186,7 +186,9 @@ def test_emoji_assets():
 def test_classify_faces_runs_the_litert_copy_by_default_with_the_keras_numbers():
     faces = np.stack([r.face for p in sample_paths() for r in predict_image(p)])
     assert isinstance(get_fast_model(), LiteRTModel)
-    np.testing.assert_allclose(classify_faces(faces), classify_faces(faces, get_model()), atol=1e-4)
+    fast, reference = classify_faces(faces), classify_faces(faces, get_model())
+    np.testing.assert_allclose(fast, reference, atol=0.03)  # the copy is int8: close, not identical
+    assert (fast.argmax(1) == reference.argmax(1)).all()
 
 
 def test_photo_to_emotions_needs_no_tensorflow():
