@@ -3,9 +3,10 @@
 For each set of views (the face alone, face + mirror, shifted crops with their
 mirrors), wraps the network inside the shipped file in ``emolib.models.with_tta``
 and prints PublicTest accuracy (to choose on), PrivateTest accuracy (to report)
-and the median time to classify one face (batch of 1). ``with_tta`` runs the
-network once per view; the last column times the same views stacked into one
-batch and passed through the network once (same predictions, ``one_pass`` below).
+and the median time to classify one face (batch of 1): in Keras, with the
+network run once per view or once on all views stacked into one batch
+(``with_tta(..., batched=True)``, same predictions), and the batched model in
+a dynamic-range int8 LiteRT copy, as ``emolib.predict`` serves it.
 
     python scripts/benchmark_tta.py [--model emolib/assets/emonet.keras] [--shift 3]
 """
@@ -17,23 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ship_model import ASSETS, latency_ms  # noqa: E402
-
-
-def one_pass(net, shifts):
-    """``with_tta(net, shifts, flip=True)`` with its views stacked along the batch axis: one pass of the network.
-
-    Same predictions; ``keras.ops`` stacks the views and averages per face.
-    """
-    import keras
-    from keras import ops
-
-    from emolib.models import INPUT_SHAPE, tta_views
-
-    inputs = keras.Input(INPUT_SHAPE, name="pixels")
-    views = tta_views(inputs, shifts, flip=True)
-    probs = net(ops.concatenate(views, axis=0))
-    return keras.Model(inputs, ops.mean(ops.reshape(probs, (len(views), -1, probs.shape[-1])), axis=0))
+from ship_model import ASSETS, latency_ms, litert_latency_ms  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,15 +43,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     diagonal = ((0, 0), (s, s), (s, -s), (-s, s), (-s, -s))
     views = {"1 view (the face)": None, "2 views (face + mirror)": ((0, 0),),
+             f"6 views (centre + 2 opposite diagonal {s}-pixel shifts, mirrored)": ((0, 0), (s, s), (-s, -s)),
              f"10 views (centre + 4 diagonal {s}-pixel shifts, mirrored)": diagonal,
              f"18 views (3x3 grid of {s}-pixel shifts, mirrored)": tuple(itertools.product((-s, 0, s), repeat=2))}
     face = fer.test.images[:1][..., None]
-    print("| views | PublicTest | PrivateTest | ms per face | ms per face, one batched pass |\n|---|---|---|---|---|")
+    print("| views | PublicTest | PrivateTest | ms per face, Keras | ms per face, Keras, one batched pass "
+          "| ms per face, LiteRT int8, one batched pass |\n|---|---|---|---|---|---|")
     for name, shifts in views.items():
         model = net if shifts is None else with_tta(net, shifts, flip=True)
+        batched = net if shifts is None else with_tta(net, shifts, flip=True, batched=True)
         val, test = evaluate(model, fer.val).accuracy, evaluate(model, fer.test).accuracy
-        batched = "" if shifts is None else latency_ms(one_pass(net, shifts), face)
-        print(f"| {name} | {val:.2%} | {test:.2%} | {latency_ms(model, face)} | {batched} |", flush=True)
+        print(f"| {name} | {val:.2%} | {test:.2%} | {latency_ms(model, face)} | {latency_ms(batched, face)} "
+              f"| {litert_latency_ms(batched, face)} |", flush=True)
     return 0
 
 

@@ -1,17 +1,21 @@
 """Ship a finished training run as emolib's pretrained model, with its card.
 
-    python scripts/ship_model.py RUN [RUN ...] [--baseline runs/seed] [--flip-tta auto|yes|no]
+    python scripts/ship_model.py RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6]
+    python scripts/ship_model.py --tta-only [--tta auto|1|2|6]
+    python scripts/ship_model.py --litert-only
 
 Writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy
 emonet.tflite (dynamic-range int8; what ``emolib.predict`` runs by default), history.json,
-results.json and MODEL_CARD.md. ``--litert-only`` rewrites just the LiteRT copy of
-the shipped model and its figures. The accuracies in the card are measured here by
+results.json and MODEL_CARD.md. The accuracies in the card are measured here by
 loading the saved file and predicting raw pixels. The run replaces the shipped
-model only when it scores higher on PublicTest (or with ``--replace``). ``--flip-tta`` ships the
-selected network wrapped by ``emolib.models.with_flip_tta`` (it averages the
-face and its mirror image inside the model); by default (``auto``) it does so
-when that scores higher on PublicTest and still classifies a face in under 5 ms (timed in LiteRT, as
-``emolib.predict`` runs it). The card reports both.
+model only when its network scores higher on PublicTest (or with ``--replace``).
+``--tta`` sets how many test-time views the file averages over (``emolib.models.with_tta``
+inside the model, see ``TTA_CHOICES``): 1 (the network alone), 2 (the face and its mirror image) or 6
+(the face shifted 3 pixels along a diagonal both ways, each mirrored). By default (``auto``) it ships the
+candidate with the best PublicTest accuracy among those whose LiteRT copy classifies a face in under
+5 ms. The card reports every candidate.
+``--tta-only`` keeps the shipped network and chooses its views again; ``--litert-only`` rewrites just the
+LiteRT copy and its figures.
 Several runs (trained side by side, as ``benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship as
 one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
 """
@@ -24,6 +28,24 @@ from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
 MAX_LATENCY_MS = 5.0  # the inference target: one face in under 5 ms on the 2-core machine
+# test-time views the shipped file may hold: number of views -> shifts for emolib.models.with_tta(flip=True)
+TTA_CHOICES: dict[int, tuple[tuple[int, int], ...] | None] = {
+    1: None,                              # the network alone
+    2: ((0, 0),),                         # the face and its mirror image
+    6: ((0, 0), (3, 3), (-3, -3)),        # + the face moved 3 pixels down-right and up-left, each mirrored too
+}
+TTA_WORDS = {2: "the face and its mirror image",
+             6: "the face, the face moved 3 pixels down-right and 3 pixels up-left, and the mirror image of each "
+                "(so the shifts cover all four diagonal directions)"}
+
+
+def with_views(model, views: int):
+    """``model`` wrapped in ``with_tta`` (batched) for one of :data:`TTA_CHOICES`; the model itself for 1 view."""
+    from emolib.models import with_tta
+
+    if TTA_CHOICES[views] is None:
+        return model
+    return with_tta(model, TTA_CHOICES[views], flip=True, batched=True, name=f"{model.name}_tta{views}")
 
 
 def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
@@ -150,13 +172,61 @@ def latency_ms(model, face) -> float:
     return round(1000 * statistics.median(times), 2)
 
 
-def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, flip_tta: bool | str = False) -> dict:
-    """Select each run's weights on PublicTest, average several runs' networks (``ensemble``),
-    optionally wrap in flip-TTA, export, and measure the exported file on raw pixels."""
+def choose_views(model, data, tta: str | int = "auto") -> tuple[int, dict]:
+    """How many test-time views to ship ``model`` with: ``tta`` itself, or with ``"auto"`` the candidate of
+    :data:`TTA_CHOICES` with the best PublicTest accuracy among those whose LiteRT copy (as ``emolib.predict``
+    serves it) classifies a face in under :data:`MAX_LATENCY_MS`. Returns the views and each candidate's figures."""
+    from emolib.evaluate import evaluate
+
+    face = data.test.images[:1][..., None]
+    candidates = {}
+    for views in (TTA_CHOICES if tta == "auto" else [int(tta)]):
+        m = with_views(model, views)
+        candidates[views] = dict(public_test=round(float(evaluate(m, data.val).accuracy), 4),
+                                 latency_ms_keras=latency_ms(m, face), latency_ms_litert=litert_latency_ms(m, face))
+        print(f"  {views} view(s): {candidates[views]}", flush=True)
+    if tta != "auto":
+        return int(tta), candidates
+    fast = [v for v, c in candidates.items() if c["latency_ms_litert"] < MAX_LATENCY_MS] or [1]
+    views = max(fast, key=lambda v: (candidates[v]["public_test"], -v))  # a tie goes to fewer views
+    print(f"test-time views inside the model: {views}", flush=True)
+    return views, candidates
+
+
+def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto") -> dict:
+    """Wrap the selected network in its test-time views (:func:`choose_views`), save it without optimizer
+    state to ``shipped_file`` (or a temporary file), and measure the saved file on raw pixels."""
     import tempfile
 
     from emolib.evaluate import evaluate
-    from emolib.models import ensemble, export_for_inference, load_model_file, with_flip_tta
+    from emolib.models import export_for_inference, load_model_file
+
+    face = data.test.images[:1][..., None]
+    single = dict(public_test=round(float(evaluate(model, data.val).accuracy), 4), latency_ms=latency_ms(model, face))
+    views, candidates = choose_views(model, data, tta)
+    model = with_views(model, views)
+    if shipped_file is not None:
+        size = export_for_inference(model, shipped_file)
+        model = load_model_file(shipped_file)  # measure the file we ship
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            size = export_for_inference(model, Path(tmp) / "m.keras")
+    val = evaluate(model, data.val)
+    test = evaluate(model, data.test)
+    test_tta = evaluate(model, data.test, tta=views == 1)  # a model with views inside is not flipped again
+    recall = {c: round(float(r), 4) for c, r in zip(data.class_names, test.report["recall"].iloc[: len(data.class_names)])}
+    return dict(public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
+                private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
+                private_recall=recall, size_mb=round(size / 1e6, 2), tta_views=views,
+                tta_candidates={str(v): c for v, c in candidates.items()}, latency_ms=latency_ms(model, face),
+                without_tta_inside=single)
+
+
+def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, tta: str | int = "auto") -> dict:
+    """Select each run's weights on PublicTest, average several runs' networks (``ensemble``),
+    then :func:`finish`: test-time views, export, and the exported file measured on raw pixels."""
+    from emolib.evaluate import evaluate
+    from emolib.models import ensemble
 
     runs = [runs] if isinstance(runs, Path) else list(runs)
     picked = []  # (run, result.json, config.json, model, chosen, scores) per run
@@ -167,32 +237,10 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, f
                        json.loads((run / "config.json").read_text()), model, chosen, scores))
     nets = [p[3] for p in picked]
     model = nets[0] if len(nets) == 1 else ensemble(nets, name="emonet_ensemble")
-    face = data.test.images[:1][..., None]
-    single = dict(public_test=round(float(evaluate(model, data.val).accuracy), 4),
-                  public_test_flip=round(float(evaluate(model, data.val, tta=True).accuracy), 4),
-                  latency_ms=latency_ms(model, face))
+    measured = finish(model, data, shipped_file, tta)
     if len(picked) > 1:
-        single["members_public_test"] = [round(float(evaluate(m, data.val).accuracy), 4) for m in nets]
-    if flip_tta:
-        single["latency_ms_flip"] = latency_ms(with_flip_tta(model), face)
-        single["latency_ms_flip_litert"] = litert_latency_ms(with_flip_tta(model), face)
-    if flip_tta == "auto":  # decided on PublicTest alone, within the 5 ms-per-face inference target
-        # (timed in LiteRT, the runtime emolib.predict serves faces with)
-        flip_tta = (single["public_test_flip"] > single["public_test"]
-                    and single["latency_ms_flip_litert"] < MAX_LATENCY_MS)
-        print(f"flip-TTA inside the model: {flip_tta} ({single})", flush=True)
-    if flip_tta:
-        model = with_flip_tta(model)
-    if shipped_file is not None:
-        size = export_for_inference(model, shipped_file)
-        model = load_model_file(shipped_file)  # measure the file we ship
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            size = export_for_inference(model, Path(tmp) / "m.keras")
-    val = evaluate(model, data.val)
-    test = evaluate(model, data.test)
-    test_tta = evaluate(model, data.test, tta=not flip_tta)  # a flip-TTA model is not flipped again
-    recall = {c: round(float(r), 4) for c, r in zip(data.class_names, test.report["recall"].iloc[: len(data.class_names)])}
+        measured["without_tta_inside"]["members_public_test"] = [
+            round(float(evaluate(m, data.val).accuracy), 4) for m in nets]
     runs_info = []
     for run, res, cfg, _m, chosen, scores in picked:
         best_epoch = int(chosen.split("-")[1]) if chosen.startswith("epoch-") else res["best_epoch"]
@@ -204,15 +252,10 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, f
     first = runs_info[0]
     res, cfg = picked[0][1], picked[0][2]
     # an ensemble's members train side by side: the wall clock is the longest member's
-    return dict(name=model.name, arch=res["arch"], params=sum(r["params"] for r in runs_info),
+    return dict(measured, name=model.name, arch=res["arch"], params=sum(r["params"] for r in runs_info),
                 epochs=max(r["epochs"] for r in runs_info), best_epoch=first["best_epoch"], chosen=first["chosen"],
-                wall_time_min=max(r["wall_time_min"] for r in runs_info),
-                public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
-                private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
-                private_recall=recall, size_mb=round(size / 1e6, 2), seed=res["seed"], config=cfg,
-                flip_tta_inside=flip_tta, latency_ms=latency_ms(model, face),
-                without_tta_inside=single, candidate_scores=first["candidate_scores"],
-                members=runs_info if len(runs_info) > 1 else [])
+                wall_time_min=max(r["wall_time_min"] for r in runs_info), seed=res["seed"], config=cfg,
+                candidate_scores=first["candidate_scores"], members=runs_info if len(runs_info) > 1 else [])
 
 
 def corrected_history(run: Path, scores: dict[str, float]) -> dict:
@@ -235,79 +278,8 @@ def corrected_history(run: Path, scores: dict[str, float]) -> dict:
     return hist
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("run", type=Path, nargs="*",
-                   help="a finished run folder; several runs (trained side by side) ship as one ensemble")
-    p.add_argument("--baseline", type=Path, default=None)
-    p.add_argument("--baseline-only", action="store_true",
-                   help="keep the shipped model and its card; only (re)measure the baseline into results.json")
-    p.add_argument("--litert-only", action="store_true",
-                   help="keep the shipped model; only (re)write its LiteRT copy emonet.tflite and its figures")
-    p.add_argument("--replace", action="store_true",
-                   help="ship even when the run does not beat the shipped model on PublicTest")
-    p.add_argument("--flip-tta", choices=["auto", "yes", "no"], default="auto",
-                   help="ship the network wrapped in flip test-time augmentation: "
-                        "auto (default) when that is better on PublicTest")
-    p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
-    args = p.parse_args(argv)
-    if not args.run and not args.litert_only:
-        p.error("give one or more run folders (or --litert-only)")
-    if not args.litert_only:
-        check_runs(args.run + ([args.baseline] if args.baseline else []))
-    from emolib.data import load_fer2013
-
-    data = load_fer2013(progress=False)
-    ASSETS.mkdir(exist_ok=True)
-    if args.litert_only:
-        info = ship_litert(data)
-        results = json.loads((ASSETS / "results.json").read_text())
-        for m in results["models"]:
-            if m["name"] == "emonet (shipped)":
-                m["litert"] = info
-        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
-        card = [line for line in (ASSETS / "MODEL_CARD.md").read_text().splitlines(keepends=True)
-                if not line.startswith("* **LiteRT copy**")]
-        at = next(i for i, line in enumerate(card) if line.startswith("* **Training data**"))
-        (ASSETS / "MODEL_CARD.md").write_text("".join(card[:at] + [litert_card_line(info)] + card[at:]))
-        return 0
-    if args.baseline_only:
-        results = json.loads((ASSETS / "results.json").read_text())
-        base = dict(summarize(args.baseline, data), name="seed CNN (baseline)")
-        results["models"] = [m for m in results["models"] if m["name"] != base["name"]] + [base]
-        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
-        print(json.dumps(base, indent=1))
-        return 0
-    flip = {"auto": "auto", "yes": True, "no": False}[args.flip_tta]
-    candidate = ASSETS / "emonet.candidate.keras"
-    shipped = summarize(args.run, data, candidate, flip_tta=flip)
-    current = ASSETS / "emonet.keras"
-    if current.is_file() and not args.replace:
-        from emolib.evaluate import evaluate
-        from emolib.models import load_model_file, without_tta
-
-        # like with like: the networks alone, each seeing every face once
-        now = float(evaluate(without_tta(load_model_file(current)), data.val).accuracy)
-        new = shipped["without_tta_inside"]["public_test"]
-        if new <= now:
-            candidate.unlink()
-            print(f"not shipped: PublicTest {new:.4f} does not beat the shipped network's {now:.4f} "
-                  "(--replace ships it anyway)")
-            return 1
-        print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
-    candidate.replace(current)
-    shipped["litert"] = ship_litert(data)
-    # an ensemble's history is its first member's
-    (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
-    models = [dict(shipped, name="emonet (shipped)")]
-    if args.baseline:
-        models.append(dict(summarize(args.baseline, data), name="seed CNN (baseline)"))
-    elif (ASSETS / "results.json").is_file():  # keep the baseline measured before (its run may be gone)
-        models += [m for m in json.loads((ASSETS / "results.json").read_text())["models"]
-                   if m["name"] == "seed CNN (baseline)"]
-    (ASSETS / "results.json").write_text(json.dumps({"hardware": args.hardware, "models": models}, indent=1))
-
-    s = shipped
+def write_card(s: dict, hardware: str) -> None:
+    """MODEL_CARD.md for the shipped model from its ``results.json`` entry ``s``."""
     width = s["config"].get("model_kwargs", {}).get("width", 32)
     filters = ", ".join(str(width * k) for k in (1, 2, 4, 8))
     drop = s["config"].get("model_kwargs", {}).get("dropout", 0.2)
@@ -330,22 +302,28 @@ def main(argv=None) -> int:
                         f"thread each, at the same time). Members: {runs_txt}. PublicTest of the average: "
                         f"{single['public_test']:.2%}.\n")
         run_line = (f"* **Training runs**: {n} runs at the same time, {s['wall_time_min']} min wall clock (the longer run); "
-                    f"each selected on PublicTest only, {selection}.\n  Hardware: {args.hardware}.")
+                    f"each selected on PublicTest only, {selection}.\n  Hardware: {hardware}.")
     else:
         members_line = ""
         run_line = (f"* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. Selection on "
                     f"PublicTest only,\n  {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).\n"
-                    f"  Hardware: {args.hardware}.")
+                    f"  Hardware: {hardware}.")
     each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
     reproduce = ("`python scripts/ship_model.py " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
                  "side by side (`python scripts/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
                  if n else "`make train-full` then `make ship`")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
-    if s["flip_tta_inside"]:
+    views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
+    if views > 1:
+        others = "; ".join(f"{v} view{'s' * (int(v) > 1)}: {c['public_test']:.2%}, {c['latency_ms_litert']} ms"
+                           for v, c in s.get("tta_candidates", {}).items())
         tta_line = (f"* **Test-time augmentation inside the model**: the file wraps the {'ensemble' if n else 'network'} in "
-                    f"`emolib.models.with_flip_tta`, which averages the predictions for the face and its mirror image. "
-                    f"Chosen on PublicTest: {single['public_test']:.2%} without, {single['public_test_flip']:.2%} with. "
-                    f"Time per face (batch of 1): {single['latency_ms']} ms without, {s['latency_ms']} ms with.\n")
+                    f"`emolib.models.with_tta(..., flip=True, batched=True)`, which averages the predictions for "
+                    f"{views} views of each face: {TTA_WORDS.get(views, 'shifted and mirrored copies')}. Chosen on "
+                    f"PublicTest, the most accurate candidate whose LiteRT copy classifies a face in under "
+                    f"{MAX_LATENCY_MS:g} ms (PublicTest accuracy of the Keras file, LiteRT int8 time per face: {others}). "
+                    f"Time per face in Keras (batch of 1): {single['latency_ms']} ms for the network alone, "
+                    f"{s['latency_ms']} ms for the file.\n")
         tta_row = ""
     else:
         tta_line = f"* **Time per face** (batch of 1): {s['latency_ms']} ms.\n"
@@ -395,6 +373,87 @@ confused with each other and with neutral); `disgust` has only 436 training imag
 gender or skin tone; do not use it for decisions about people.
 """
     (ASSETS / "MODEL_CARD.md").write_text(card)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path, nargs="*",
+                   help="a finished run folder; several runs (trained side by side) ship as one ensemble")
+    p.add_argument("--baseline", type=Path, default=None)
+    p.add_argument("--baseline-only", action="store_true",
+                   help="keep the shipped model and its card; only (re)measure the baseline into results.json")
+    p.add_argument("--litert-only", action="store_true",
+                   help="keep the shipped model; only (re)write its LiteRT copy emonet.tflite and its figures")
+    p.add_argument("--tta-only", action="store_true",
+                   help="keep the shipped network; choose its test-time views again (--tta) and rewrite "
+                        "emonet.keras, its LiteRT copy, results.json and the card")
+    p.add_argument("--replace", action="store_true",
+                   help="ship even when the run does not beat the shipped model on PublicTest")
+    p.add_argument("--tta", choices=["auto"] + [str(v) for v in TTA_CHOICES], default="auto",
+                   help="test-time views inside the shipped file: auto (default) picks the best on PublicTest "
+                        f"among those under {MAX_LATENCY_MS:g} ms per face in LiteRT")
+    p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
+    args = p.parse_args(argv)
+    tta = args.tta if args.tta == "auto" else int(args.tta)
+    if not args.run and not (args.litert_only or args.tta_only or args.baseline_only):
+        p.error("give one or more run folders (or --litert-only, --tta-only or --baseline-only)")
+    if args.run or args.baseline:
+        check_runs(args.run + ([args.baseline] if args.baseline else []))
+    from emolib.data import load_fer2013
+
+    data = load_fer2013(progress=False)
+    ASSETS.mkdir(exist_ok=True)
+    if args.litert_only or args.tta_only:
+        results = json.loads((ASSETS / "results.json").read_text())
+        s = next(m for m in results["models"] if m["name"] == "emonet (shipped)")
+        if args.tta_only:
+            from emolib.models import load_model_file, without_tta
+
+            candidate = ASSETS / "emonet.candidate.keras"
+            s.update(finish(without_tta(load_model_file(ASSETS / "emonet.keras")), data, candidate, tta))
+            s.pop("flip_tta_inside", None)  # replaced by tta_views
+            candidate.replace(ASSETS / "emonet.keras")
+        s["litert"] = ship_litert(data)
+        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
+        write_card(s, results.get("hardware", args.hardware))
+        print(json.dumps(s, indent=1))
+        return 0
+    if args.baseline_only:
+        results = json.loads((ASSETS / "results.json").read_text())
+        base = dict(summarize(args.baseline, data, tta=1), name="seed CNN (baseline)")
+        results["models"] = [m for m in results["models"] if m["name"] != base["name"]] + [base]
+        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
+        print(json.dumps(base, indent=1))
+        return 0
+    candidate = ASSETS / "emonet.candidate.keras"
+    shipped = summarize(args.run, data, candidate, tta=tta)
+    current = ASSETS / "emonet.keras"
+    if current.is_file() and not args.replace:
+        from emolib.evaluate import evaluate
+        from emolib.models import load_model_file, without_tta
+
+        # like with like: the networks alone, each seeing every face once
+        now = float(evaluate(without_tta(load_model_file(current)), data.val).accuracy)
+        new = shipped["without_tta_inside"]["public_test"]
+        if new <= now:
+            candidate.unlink()
+            print(f"not shipped: PublicTest {new:.4f} does not beat the shipped network's {now:.4f} "
+                  "(--replace ships it anyway)")
+            return 1
+        print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
+    candidate.replace(current)
+    shipped["litert"] = ship_litert(data)
+    # an ensemble's history is its first member's
+    (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
+    models = [dict(shipped, name="emonet (shipped)")]
+    if args.baseline:
+        models.append(dict(summarize(args.baseline, data, tta=1), name="seed CNN (baseline)"))
+    elif (ASSETS / "results.json").is_file():  # keep the baseline measured before (its run may be gone)
+        models += [m for m in json.loads((ASSETS / "results.json").read_text())["models"]
+                   if m["name"] == "seed CNN (baseline)"]
+    (ASSETS / "results.json").write_text(json.dumps({"hardware": args.hardware, "models": models}, indent=1))
+
+    write_card(shipped, args.hardware)
     print(json.dumps(models, indent=1))
     return 0
 

@@ -199,6 +199,24 @@ def test_shift_tta_averages_shifted_and_mirrored_crops_and_round_trips(tmp_path,
         with_tta(model, shifts=((0, 0),), flip=False)
 
 
+def test_batched_tta_gives_the_same_predictions_in_keras_and_litert(tmp_path, faces):
+    from emolib.models import with_tta, without_tta
+
+    model = build_model("emonet", width=8)
+    shifts = ((0, 0), (3, 3), (-3, -3))  # the shipped file's six views
+    want = with_tta(model, shifts=shifts).predict(faces, verbose=0)
+    batched = with_tta(model, shifts=shifts, batched=True)
+    export_for_inference(batched, tmp_path / "b.keras")
+    loaded = keras.models.load_model(tmp_path / "b.keras")  # keras.ops nodes load with plain Keras too
+    for m in (batched, loaded):
+        np.testing.assert_allclose(m.predict(faces, verbose=0), want, atol=1e-5)
+    assert without_tta(loaded).name == model.name
+    export_litert(loaded, tmp_path / "b.tflite")
+    lite = LiteRTModel(tmp_path / "b.tflite", num_threads=1)
+    for batch in (faces[:1], faces):  # the views are stacked along the batch axis: any batch size works
+        np.testing.assert_allclose(lite.predict_on_batch(batch), want[: len(batch)], atol=1e-5)
+
+
 def test_ensemble_averages_members_and_round_trips(tmp_path, faces):
     from emolib.models import ensemble, members, with_flip_tta, without_tta
 
