@@ -33,7 +33,7 @@ train-full: setup     ## the shipped model's recipe (under 2 h on a 2-core CPU)
 train-seed: setup     ## the seed baseline, shortened (20 min)
 	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 20 --patience 6 --threads 2 --seed 0 --log-epochs --out runs/seed
 
-ship: setup           ## select the full run's weights on PublicTest, export them (with flip-TTA inside when it helps) + card to emolib/assets/
+ship: setup           ## select the full run's weights on PublicTest, export them (with the test-time views that help within 5 ms per face) + card to emolib/assets/
 	$(BIN)/python scripts/ship_model.py runs/emonet-full --baseline runs/seed --replace
 
 benchmark: setup      ## speed of every architecture on this machine

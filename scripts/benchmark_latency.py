@@ -1,7 +1,7 @@
 """Time per face (batch of 1) of the shipped model: the Keras file against its LiteRT copy.
 
 Five interleaved repeats of the median of 100 calls (``ship_model.latency_ms``) on one FER2013 PrivateTest
-face, for the Keras file (flip-TTA inside, and the network alone), for the shipped LiteRT copy (dynamic-range
+face, for the Keras file (its test-time views inside, and the network alone), for the shipped LiteRT copy (dynamic-range
 int8) with 2 and 1 threads, and for a float32 LiteRT export of the same file made here.
 Batch-1 timings on a shared machine vary; run it with nothing else busy.
 
@@ -30,7 +30,7 @@ def main() -> None:
     keras_model = load_pretrained()
     with tempfile.TemporaryDirectory() as tmp:
         export_litert(keras_model, Path(tmp) / "float32.tflite")
-        models = {"Keras file (flip-TTA inside)": keras_model, "Keras, network alone": without_tta(keras_model),
+        models = {"Keras file (test-time views inside)": keras_model, "Keras, network alone": without_tta(keras_model),
                   "LiteRT float32, 2 threads": LiteRTModel(Path(tmp) / "float32.tflite", num_threads=2),
                   "LiteRT int8 copy, 2 threads": LiteRTModel(num_threads=2),
                   "LiteRT int8 copy, 1 thread": LiteRTModel(num_threads=1)}
