@@ -11,7 +11,7 @@ from emolib.evaluate import (EvaluationResult, check_images, comparison_table, e
                               predict_proba, top_k_accuracy)
 
 #: The shipped model's accuracy on PrivateTest must reach this: the models issue's bar of 66 %
-MIN_TEST_ACCURACY = 0.685  # the shipped model (network + flip-TTA inside) measured 0.6941; the seed reported 0.65
+MIN_TEST_ACCURACY = 0.695  # the shipped model (network + 6 views inside) measured 0.6999, its int8 copy 0.6988; the seed reported 0.65
 
 
 class PixelOracle:
@@ -165,11 +165,17 @@ def test_top_k():
 
 
 # --------------------------------------------------------------------------- real data
-def test_shipped_model_on_private_test(real_data):
-    """The shipped model on FER2013 PrivateTest (the standard benchmark split)."""
+@pytest.fixture(scope="module")
+def shipped_on_private_test(real_data):
+    """The shipped Keras file evaluated on PrivateTest once (it runs its network 6 times per face)."""
     from emolib.models import load_pretrained
 
-    res = evaluate(load_pretrained(), real_data.test)
+    return evaluate(load_pretrained(), real_data.test)
+
+
+def test_shipped_model_on_private_test(shipped_on_private_test):
+    """The shipped model on FER2013 PrivateTest (the standard benchmark split)."""
+    res = shipped_on_private_test
     assert len(res.y_true) == 3589
     assert isinstance(res.accuracy, float) and 0.0 <= res.accuracy <= 1.0
     assert res.accuracy >= MIN_TEST_ACCURACY, res.summary()
@@ -188,14 +194,13 @@ def test_shipped_file_needs_only_keras(real_data):
     assert accuracy >= MIN_TEST_ACCURACY
 
 
-def test_shipped_litert_copy_scores_the_same_on_private_test(real_data):
+def test_shipped_litert_copy_scores_the_same_on_private_test(real_data, shipped_on_private_test):
     """What emolib.predict serves (the int8 LiteRT copy) classifies PrivateTest as the Keras file does."""
-    from emolib.models import load_pretrained
     from emolib.predict import LiteRTModel
 
-    lite, keras_model = evaluate(LiteRTModel(), real_data.test), evaluate(load_pretrained(), real_data.test)
-    assert np.abs(lite.probs - keras_model.probs).max() < 0.1  # measured: 0.035 for the shipped model
-    assert np.mean(lite.y_pred == keras_model.y_pred) >= 0.98  # measured: 99.4 %
+    lite, keras_model = evaluate(LiteRTModel(), real_data.test), shipped_on_private_test
+    assert np.abs(lite.probs - keras_model.probs).max() < 0.1  # measured: 0.022 (6 views)
+    assert np.mean(lite.y_pred == keras_model.y_pred) >= 0.98  # measured: 99.6 %
     assert abs(lite.accuracy - keras_model.accuracy) <= 0.005
     assert lite.accuracy >= MIN_TEST_ACCURACY, lite.summary()
 
