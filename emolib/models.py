@@ -560,10 +560,10 @@ def export_litert(model: keras.Model, path: str | "os.PathLike[str]", quantize: 
     Keras model's probabilities to about 1e-6. ``quantize=True`` stores the
     weights as 8-bit integers and quantizes activations on the fly (LiteRT's
     dynamic-range quantization, no calibration data): a quarter of the size and,
-    on our 2-core AMD machine, about 1.1 ms per face for the shipped model
-    against 4.8 ms in float32. Probabilities then differ slightly (by up to
-    about 0.03 for the shipped model, whose top class stayed the same on
-    99.5 % of PublicTest), so check the accuracy of a quantized file.
+    on our 2-core AMD machine, about 1.1 ms per face for the 2-view model shipped
+    before against 4.7 ms in float32. Probabilities then differ slightly (by up
+    to about 0.03 for that model, whose top class stayed the same on 99.5 % of
+    PublicTest), so check the accuracy of a quantized file.
 
     >>> export_litert(build_emonet(width=8), "emonet8.tflite", quantize=True) > 0   # doctest: +SKIP
     True

@@ -232,10 +232,11 @@ class LiteRTModel:
     """An emotion model saved as LiteRT (``.tflite``, see :func:`emolib.models.export_litert`), run on the CPU.
 
     Runs without importing TensorFlow, and fast for a few faces. The shipped copy
-    is dynamic-range int8 (``export_litert(..., quantize=True)``): on our 2-core
-    AMD machine it takes about 1.1 ms per face, against 4.8 ms for a float32
-    copy and 6.8-7.6 ms for the Keras file, with the same PublicTest accuracy
-    (a float32 copy gives the Keras probabilities to about 1e-6).
+    is dynamic-range int8 (``export_litert(..., quantize=True)``), with the Keras
+    file's 6 test-time views inside: on our 2-core AMD machine it takes 3.2-3.4 ms
+    per face against about 17 ms for the Keras file, at the same accuracy (int8
+    is about 4 times faster than a float32 copy, which gives the Keras
+    probabilities to about 1e-6).
     ``predict_on_batch`` (and ``predict``, as in Keras) take (N, 48, 48, 1) or
     (N, 48, 48) raw pixels, 0..255, so :func:`emolib.evaluate.evaluate` accepts it.
     Thread-safe (one call at a time). ``num_threads`` defaults to the CPU count, at most 4.

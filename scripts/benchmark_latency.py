@@ -19,14 +19,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def main() -> None:
+def main() -> int:
     from ship_model import cpu_name, latency_ms
 
-    from emolib.data import load_fer2013
+    from emolib.data import DataError, load_fer2013
     from emolib.models import export_litert, load_pretrained, without_tta
     from emolib.predict import LiteRTModel
 
-    face = load_fer2013(progress=False).test.images[:1][..., None]
+    try:
+        face = load_fer2013(progress=False).test.images[:1][..., None]
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     keras_model = load_pretrained()
     with tempfile.TemporaryDirectory() as tmp:
         export_litert(keras_model, Path(tmp) / "float32.tflite")
@@ -41,7 +45,8 @@ def main() -> None:
     print(f"ms per face, batch of 1, {cpu_name()}: median of 5 repeats (each the median of 100 calls)")
     for name, t in times.items():
         print(f"  {name:30s} {statistics.median(t):5.2f}  (repeats {min(t):.2f}-{max(t):.2f})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

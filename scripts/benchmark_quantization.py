@@ -33,13 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from emolib.data import load_fer2013
+    from emolib.data import DataError, load_fer2013
     from emolib.evaluate import evaluate
     from emolib.faces import quiet_native_stderr
-    from emolib.models import load_pretrained, without_tta
+    from emolib.models import export_litert, load_pretrained, without_tta
     from emolib.predict import LiteRTModel
 
-    fer = load_fer2013(progress=False)
+    try:
+        fer = load_fer2013(progress=False)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     model = load_pretrained()
     if args.views is not None:
         model = with_views(without_tta(model), args.views)
@@ -49,18 +53,22 @@ def main(argv: list[str] | None = None) -> int:
         for face in calibration:
             yield [face[None, ..., None].astype(np.float32)]
 
-    options = {"float32": {}, "dynamic-range int8": {"optimizations": [tf.lite.Optimize.DEFAULT]},
-               "full int8 (500 faces to calibrate)": {"optimizations": [tf.lite.Optimize.DEFAULT],
-                                                      "representative_dataset": representative}}
+    def full_int8(path):  # not in export_litert: it needs calibration faces
+        with quiet_native_stderr():
+            model.export(str(path), format="litert", verbose=False, optimizations=[tf.lite.Optimize.DEFAULT],
+                         representative_dataset=representative)
+
+    exports = {"float32": lambda path: export_litert(model, path),
+               "dynamic-range int8": lambda path: export_litert(model, path, quantize=True),  # what ships
+               "full int8 (500 faces to calibrate)": full_int8}
     keras_val = evaluate(model, fer.val)
     face = fer.test.images[:1][..., None]
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         copies = {}
-        for i, (name, kw) in enumerate(options.items()):
+        for i, (name, export) in enumerate(exports.items()):
             path = Path(tmp) / f"{i}.tflite"
-            with quiet_native_stderr():
-                model.export(str(path), format="litert", verbose=False, **kw)
+            export(path)
             copies[name] = lite = LiteRTModel(path, num_threads=2)
             val = evaluate(lite, fer.val)
             rows[name] = dict(mb=path.stat().st_size / 1e6, val=val.accuracy, test=evaluate(lite, fer.test).accuracy,
