@@ -2,6 +2,7 @@
 
     python scripts/ship_model.py RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6]
     python scripts/ship_model.py --tta-only [--tta auto|1|2|6]
+    python scripts/ship_model.py --precise-bn-only [--tta auto|1|2|6]
     python scripts/ship_model.py --litert-only
 
 Writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy
@@ -14,7 +15,11 @@ inside the model, see ``TTA_CHOICES``): 1 (the network alone), 2 (the face and i
 (the face shifted 3 pixels along a diagonal both ways, each mirrored). By default (``auto``) it ships the
 candidate with the best PublicTest accuracy among those whose LiteRT copy classifies a face in under
 5 ms. The card reports every candidate.
-``--tta-only`` keeps the shipped network and chooses its views again; ``--litert-only`` rewrites just the
+Before the views, the selected network's BatchNorm statistics are recomputed on the training faces as the
+network sees them at inference (``emolib.train.recalibrate_batchnorm``, "precise BatchNorm"); the recalibrated
+network is kept when it scores higher on PublicTest (``--no-precise-bn`` skips the step).
+``--tta-only`` keeps the shipped network and chooses its views again; ``--precise-bn-only`` recalibrates the
+shipped network first, as above; ``--litert-only`` rewrites just the
 LiteRT copy and its figures.
 Several runs (trained side by side, as ``benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship as
 one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
@@ -82,6 +87,29 @@ def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
             best = (name, acc, [w.copy() for w in target.get_weights()])
     target.set_weights(best[2])
     return target, best[0], scores
+
+
+def precise_batchnorm(model, data) -> tuple["keras.Model", dict]:
+    """Try ``emolib.train.recalibrate_batchnorm`` on a copy of the network with every training face; keep the copy
+    when its PublicTest accuracy (network alone) is higher. Returns the network kept and the figures."""
+    import time
+
+    import keras
+
+    from emolib.evaluate import evaluate
+    from emolib.train import recalibrate_batchnorm
+
+    before = float(evaluate(model, data.val).accuracy)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    t0 = time.time()
+    recalibrate_batchnorm(copy, data.train.images)
+    seconds = time.time() - t0
+    after = float(evaluate(copy, data.val).accuracy)
+    info = dict(images=len(data.train.images), seconds=round(seconds), public_test_before=round(before, 4),
+                public_test_after=round(after, 4), kept=after > before, measured_on=cpu_name())
+    print(f"precise BatchNorm: {info}", flush=True)
+    return (copy if after > before else model), info
 
 
 def check_runs(runs: list[Path]) -> None:
@@ -223,17 +251,22 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
                 without_tta_inside=single)
 
 
-def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, tta: str | int = "auto") -> dict:
-    """Select each run's weights on PublicTest, average several runs' networks (``ensemble``),
-    then :func:`finish`: test-time views, export, and the exported file measured on raw pixels."""
+def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, tta: str | int = "auto",
+              precise_bn: bool = True) -> dict:
+    """Select each run's weights on PublicTest, try :func:`precise_batchnorm` on each (``precise_bn``), average
+    several runs' networks (``ensemble``), then :func:`finish`: test-time views, export, and the exported file
+    measured on raw pixels."""
     from emolib.evaluate import evaluate
     from emolib.models import ensemble
 
     runs = [runs] if isinstance(runs, Path) else list(runs)
     picked = []  # (run, result.json, config.json, model, chosen, scores) per run
+    bn_info: dict[str, dict] = {}  # per run
     for run in runs:
         print(f"{run}:", flush=True)
         model, chosen, scores = select_on_public_test(run, data)
+        if precise_bn:
+            model, bn_info[str(run)] = precise_batchnorm(model, data)
         picked.append((run, json.loads((run / "result.json").read_text()),
                        json.loads((run / "config.json").read_text()), model, chosen, scores))
     nets = [p[3] for p in picked]
@@ -256,7 +289,8 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, t
     return dict(measured, name=model.name, arch=res["arch"], params=sum(r["params"] for r in runs_info),
                 epochs=max(r["epochs"] for r in runs_info), best_epoch=first["best_epoch"], chosen=first["chosen"],
                 wall_time_min=max(r["wall_time_min"] for r in runs_info), seed=res["seed"], config=cfg,
-                candidate_scores=first["candidate_scores"], members=runs_info if len(runs_info) > 1 else [])
+                candidate_scores=first["candidate_scores"], members=runs_info if len(runs_info) > 1 else [],
+                **({"precise_bn": bn_info[str(runs[0])]} if bn_info else {}))
 
 
 def corrected_history(run: Path, scores: dict[str, float]) -> dict:
@@ -330,6 +364,14 @@ def write_card(s: dict, hardware: str) -> None:
     else:
         tta_line = f"* **Time per face** (batch of 1): {s['latency_ms']} ms.\n"
         tta_row = f"| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |\n"
+    bn = s.get("precise_bn")
+    bn_line = "" if not bn else (
+        f"* **Precise BatchNorm** (`emolib.train.recalibrate_batchnorm`): after training, each BatchNormalization "
+        f"layer's moving mean and variance were recomputed over the {bn['images']:,} training faces as the network "
+        f"sees them at inference (central crop, no augmentation, no dropout) instead of the running averages over "
+        f"augmented batches kept in training; {bn['seconds']} s on {bn.get('measured_on', 'this machine')}. PublicTest, "
+        f"network alone: {bn['public_test_before']:.2%} before, {bn['public_test_after']:.2%} after; "
+        + ("kept." if bn["kept"] else "not kept (no better on PublicTest).") + "\n")
     bf16_line = ("\n  Trained under mixed bfloat16 precision (`--bf16`: bfloat16 compute, float32 weights); "
                  "the shipped file computes in float32." if s["config"].get("bf16") else "")
     erase = (" + random erasing (a mid-grey patch on about half the crops, `--aug crop40-erase`)"
@@ -345,7 +387,7 @@ def write_card(s: dict, hardware: str) -> None:
 * **Architecture**: `emolib.models.build_emonet({build_args})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
   ({filters} filters), max-pooling and Dropout {drop:g} after each; global average pooling; Dense 256, Dropout {2 * drop:g}; softmax.
   **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
-{members_line}{tta_line}{litert_card_line(s['litert'])}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
+{members_line}{bn_line}{tta_line}{litert_card_line(s['litert'])}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model){mix}, AdamW
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
@@ -389,6 +431,12 @@ def main(argv=None) -> int:
     p.add_argument("--tta-only", action="store_true",
                    help="keep the shipped network; choose its test-time views again (--tta) and rewrite "
                         "emonet.keras, its LiteRT copy, results.json and the card")
+    p.add_argument("--precise-bn-only", action="store_true",
+                   help="keep the shipped network's weights; recalibrate its BatchNorm statistics on the training "
+                        "faces, keep that when PublicTest improves, then choose its test-time views again as --tta-only")
+    p.add_argument("--no-precise-bn", action="store_true",
+                   help="ship the run's BatchNorm statistics as trained (by default they are recalibrated on the "
+                        "training faces when that improves PublicTest)")
     p.add_argument("--replace", action="store_true",
                    help="ship even when the run does not beat the shipped model on PublicTest")
     p.add_argument("--tta", choices=["auto"] + [str(v) for v in TTA_CHOICES], default="auto",
@@ -397,15 +445,15 @@ def main(argv=None) -> int:
     p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
     args = p.parse_args(argv)
     tta = args.tta if args.tta == "auto" else int(args.tta)
-    if not args.run and not (args.litert_only or args.tta_only or args.baseline_only):
-        p.error("give one or more run folders (or --litert-only, --tta-only or --baseline-only)")
+    if not args.run and not (args.litert_only or args.tta_only or args.precise_bn_only or args.baseline_only):
+        p.error("give one or more run folders (or --litert-only, --tta-only, --precise-bn-only or --baseline-only)")
     if args.run or args.baseline:
         check_runs(args.run + ([args.baseline] if args.baseline else []))
     from emolib.data import load_fer2013
 
     data = load_fer2013(progress=False)
     ASSETS.mkdir(exist_ok=True)
-    if args.litert_only or args.tta_only:
+    if args.litert_only or args.tta_only or args.precise_bn_only:
         results_file = ASSETS / "results.json"
         results = json.loads(results_file.read_text()) if results_file.is_file() else {"models": []}
         s = next((m for m in results["models"] if m["name"] == "emonet (shipped)"), None)
@@ -413,11 +461,14 @@ def main(argv=None) -> int:
             print(f"error: no shipped model to work on: {ASSETS} needs emonet.keras and results.json with an "
                   "'emonet (shipped)' entry (ship a run first)", file=sys.stderr)
             return 2
-        if args.tta_only:
+        if args.tta_only or args.precise_bn_only:
             from emolib.models import load_model_file, without_tta
 
             candidate = ASSETS / "emonet.candidate.keras"
-            s.update(finish(without_tta(load_model_file(ASSETS / "emonet.keras")), data, candidate, tta))
+            network = without_tta(load_model_file(ASSETS / "emonet.keras"))
+            if args.precise_bn_only:
+                network, s["precise_bn"] = precise_batchnorm(network, data)
+            s.update(finish(network, data, candidate, tta))
             s.pop("flip_tta_inside", None)  # replaced by tta_views
             candidate.replace(ASSETS / "emonet.keras")
         s["litert"] = ship_litert(data)
@@ -427,13 +478,13 @@ def main(argv=None) -> int:
         return 0
     if args.baseline_only:
         results = json.loads((ASSETS / "results.json").read_text())
-        base = dict(summarize(args.baseline, data, tta=1), name="seed CNN (baseline)")
+        base = dict(summarize(args.baseline, data, tta=1, precise_bn=False), name="seed CNN (baseline)")
         results["models"] = [m for m in results["models"] if m["name"] != base["name"]] + [base]
         (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
         print(json.dumps(base, indent=1))
         return 0
     candidate = ASSETS / "emonet.candidate.keras"
-    shipped = summarize(args.run, data, candidate, tta=tta)
+    shipped = summarize(args.run, data, candidate, tta=tta, precise_bn=not args.no_precise_bn)
     current = ASSETS / "emonet.keras"
     if current.is_file() and not args.replace:
         from emolib.evaluate import evaluate
@@ -454,7 +505,7 @@ def main(argv=None) -> int:
     (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
     models = [dict(shipped, name="emonet (shipped)")]
     if args.baseline:
-        models.append(dict(summarize(args.baseline, data, tta=1), name="seed CNN (baseline)"))
+        models.append(dict(summarize(args.baseline, data, tta=1, precise_bn=False), name="seed CNN (baseline)"))
     elif (ASSETS / "results.json").is_file():  # keep the baseline measured before (its run may be gone)
         models += [m for m in json.loads((ASSETS / "results.json").read_text())["models"]
                    if m["name"] == "seed CNN (baseline)"]

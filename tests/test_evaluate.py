@@ -11,7 +11,7 @@ from emolib.evaluate import (EvaluationResult, check_images, comparison_table, e
                               predict_proba, top_k_accuracy)
 
 #: The shipped model's accuracy on PrivateTest must reach this: the models issue's bar of 66 %
-MIN_TEST_ACCURACY = 0.695  # the shipped model (network + 6 views inside) measured 0.6999, its int8 copy 0.6988; the seed reported 0.65
+MIN_TEST_ACCURACY = 0.705  # the shipped model (precise BatchNorm, 6 views inside) measured 0.7122, its int8 copy 0.7130; the seed reported 0.65
 
 
 class PixelOracle:

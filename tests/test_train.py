@@ -16,8 +16,9 @@ import tensorflow as tf
 from emolib.__main__ import main
 from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import load_model_file
+from emolib.models import build_emonet, ensemble, with_tta
 from emolib.train import (QUICK_BUDGET_S, QUICK_EPOCHS, CosineByBudget, TimeBudget, check_split, make_dataset,
-                          mixup, stratified_subset, train)
+                          mixup, recalibrate_batchnorm, stratified_subset, train)
 
 SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
 REPO = Path(__file__).resolve().parent.parent
@@ -373,3 +374,55 @@ def test_load_history(tmp_path):
     hist, src = load_history(tmp_path)
     assert src.name == "history.json" and hist["val_accuracy"] == [0.5]
     assert load_history(tmp_path / "history.csv")[0]["accuracy"] == [0.2, 0.35]
+
+
+def batchnorm_inputs(net: keras.Model, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Each BatchNormalization layer's input over ``images``, in inference mode, flattened to (pixels, channels)."""
+    out = {}
+    for layer in net.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            a = keras.Model(net.inputs, layer.input).predict(images, verbose=0)
+            out[layer.name] = a.reshape(-1, a.shape[-1]).astype("float64")
+    return out
+
+
+def test_recalibrate_batchnorm_stores_the_inference_statistics():
+    net = build_emonet(**SMALL)
+    faces = synthetic_split(6, 3).images
+    before = net.predict(faces[..., None], verbose=0)
+    assert recalibrate_batchnorm(net, faces, batch_size=16) is net
+    bn_layers = [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bn_layers) == 8
+    # every layer's stored statistics are those of its input, given the layers below as recalibrated
+    for name, a in batchnorm_inputs(net, faces[..., None].astype("float32")).items():
+        bn = net.get_layer(name)
+        np.testing.assert_allclose(bn.moving_mean.numpy(), a.mean(0), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), a.var(0), rtol=1e-3, atol=1e-4)
+    # an untrained network's running averages (0 and 1) were far from them: the predictions change
+    assert not np.allclose(net.predict(faces[..., None], verbose=0), before, atol=1e-3)
+
+
+def test_recalibrate_batchnorm_reaches_the_networks_inside_tta_and_ensembles():
+    faces = synthetic_split(3, 4).images
+    reference = recalibrate_batchnorm(build_emonet(**SMALL), faces)
+    wrapped = with_tta(build_emonet(**SMALL), shifts=((0, 0), (2, 2)))
+    recalibrate_batchnorm(wrapped, faces)
+    both = ensemble([build_emonet(**SMALL), build_emonet(**SMALL)])
+    recalibrate_batchnorm(both, faces)
+    name = "block3_2_bn"
+    expected = reference.get_layer(name).moving_variance.numpy()
+    inside = [layer for layer in wrapped.layers if isinstance(layer, keras.Model)][0]
+    np.testing.assert_allclose(inside.get_layer(name).moving_variance.numpy(), expected, rtol=1e-4)
+    for member in ("member_1", "member_2"):
+        np.testing.assert_allclose(both.get_layer(member).get_layer(name).moving_variance.numpy(), expected, rtol=1e-4)
+
+
+def test_recalibrate_batchnorm_rejects_bad_input_clearly():
+    net = build_emonet(**SMALL)
+    with pytest.raises(ValueError, match="no images"):
+        recalibrate_batchnorm(net, np.zeros((0, 48, 48), np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        recalibrate_batchnorm(net, np.zeros((2, 64, 64), np.uint8))
+    plain = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7)], name="plain")
+    with pytest.raises(ValueError, match="plain has no BatchNormalization"):
+        recalibrate_batchnorm(plain, np.zeros((2, 48, 48), np.uint8))
