@@ -233,8 +233,8 @@ class LiteRTModel:
 
     Runs without importing TensorFlow, and fast for a few faces. The shipped copy
     is dynamic-range int8 (``export_litert(..., quantize=True)``), with the Keras
-    file's 6 test-time views inside: on our 2-core AMD machine it takes 3.2-3.4 ms
-    per face against about 17 ms for the Keras file, at the same accuracy (int8
+    file's 6 test-time views inside: on our 2-core AMD machine it takes 3.0-3.4 ms
+    per face against 14-18 ms for the Keras file, at the same accuracy (int8
     is about 4 times faster than a float32 copy, which gives the Keras
     probabilities to about 1e-6).
     ``predict_on_batch`` (and ``predict``, as in Keras) take (N, 48, 48, 1) or
