@@ -346,7 +346,7 @@ def write_card(s: dict, hardware: str) -> None:
     each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
     reproduce = ("`python scripts/ship_model.py " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
                  "side by side (`python scripts/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
-                 if n else "`make train-full` then `make ship`")
+                 if n else "`make reproduce` (`make train-full`, then `make ship`)")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
     if views > 1:
