@@ -89,9 +89,10 @@ def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
     return target, best[0], scores
 
 
-def precise_batchnorm(model, data) -> tuple["keras.Model", dict]:
+def precise_batchnorm(model, data, before: float | None = None) -> tuple["keras.Model", dict]:
     """Try ``emolib.train.recalibrate_batchnorm`` on a copy of the network with every training face; keep the copy
-    when its PublicTest accuracy (network alone) is higher. Returns the network kept and the figures."""
+    when its PublicTest accuracy (network alone) is higher than ``before`` (measured here if not given).
+    Returns the network kept and the figures."""
     import time
 
     import keras
@@ -99,7 +100,7 @@ def precise_batchnorm(model, data) -> tuple["keras.Model", dict]:
     from emolib.evaluate import evaluate
     from emolib.train import recalibrate_batchnorm
 
-    before = float(evaluate(model, data.val).accuracy)
+    before = float(evaluate(model, data.val).accuracy) if before is None else before
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     t0 = time.time()
@@ -266,7 +267,7 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, t
         print(f"{run}:", flush=True)
         model, chosen, scores = select_on_public_test(run, data)
         if precise_bn:
-            model, bn_info[str(run)] = precise_batchnorm(model, data)
+            model, bn_info[str(run)] = precise_batchnorm(model, data, before=scores[chosen])
         picked.append((run, json.loads((run / "result.json").read_text()),
                        json.loads((run / "config.json").read_text()), model, chosen, scores))
     nets = [p[3] for p in picked]
