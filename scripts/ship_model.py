@@ -450,9 +450,13 @@ def main(argv=None) -> int:
         p.error("give one or more run folders (or --litert-only, --tta-only, --precise-bn-only or --baseline-only)")
     if args.run or args.baseline:
         check_runs(args.run + ([args.baseline] if args.baseline else []))
-    from emolib.data import load_fer2013
+    from emolib.data import DataError, load_fer2013
 
-    data = load_fer2013(progress=False)
+    try:
+        data = load_fer2013(progress=False)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     ASSETS.mkdir(exist_ok=True)
     if args.litert_only or args.tta_only or args.precise_bn_only:
         results_file = ASSETS / "results.json"
