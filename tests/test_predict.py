@@ -225,3 +225,14 @@ def test_litert_model_refuses_a_non_emotion_model(tmp_path):
     export_litert(other, tmp_path / "other.tflite")
     with pytest.raises(ValueError, match="is not an emotion model"):
         LiteRTModel(tmp_path / "other.tflite")
+
+
+def test_group_photo_all_faces_in_one_model_call(monkeypatch):
+    import emolib.predict as P
+
+    calls = []
+    real = P.classify_faces
+    monkeypatch.setattr(P, "classify_faces", lambda faces, model=None: calls.append(len(faces)) or real(faces, model))
+    results = predict_image(P.GROUP_SAMPLE)
+    assert len(results) == 12 and calls == [12]
+    assert P.GROUP_SAMPLE not in sample_paths()       # the portraits stay the portraits
