@@ -78,7 +78,7 @@ def _predict(args: argparse.Namespace) -> int:
             from PIL import Image
 
             dest = out / f"{p.stem}{'_emoji' if args.emoji else ''}.png"
-            Image.fromarray(annotate(rgb, results, emoji=args.emoji)).save(dest)
+            Image.fromarray(annotate(rgb, results, emoji=args.emoji, bars=args.bars)).save(dest)
             entry["annotated"] = str(dest)
         report.append(entry)
         if not args.json:
@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", action="store_true", help="also run on the sample photos shipped with emolib")
     p.add_argument("--emoji", action="store_true", help="paste an emoji over each face in the annotated images")
     p.add_argument("--out", default=None, help="folder for the annotated images (PNG)")
+    p.add_argument("--bars", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw each face's probability panel (default: only in photos of up to 3 faces)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=_predict)
     args = parser.parse_args(argv)

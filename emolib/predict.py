@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .data import CLASS_NAMES, IMAGE_SIZE
-from .faces import MIN_FACE, crop_face, detect, face_square
+from .faces import MIN_FACE, Box, crop_face, detect, face_square
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SAMPLES_DIR = ASSETS_DIR / "samples"
@@ -454,12 +454,54 @@ def emoji_image(label: str) -> Image.Image:
     return Image.open(EMOJI_DIR / f"{label}.png").convert("RGBA")
 
 
-def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
-             bars: bool = True) -> np.ndarray:
-    """Draw each face's box, label and class probabilities onto a copy of ``image``.
+#: Up to this many faces, :func:`annotate` draws each face's probability panel.
+PANEL_MAX_FACES = 3
 
-    With ``emoji=True`` the matching emoji is pasted over each face instead of
-    the box. Returns an RGB uint8 array of the loaded image's size.
+Rect = tuple[int, int, int, int]   # x0, y0, x1, y1
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_label(size: tuple[int, int], box: Box, obstacles: list[Rect], W: int, H: int,
+                gap: int = 2, beside_first: bool = False) -> Rect | None:
+    """Where a ``size`` = (w, h) label for the face in ``box`` fits inside the W x H image
+    without covering any rectangle in ``obstacles`` (the faces, the labels already placed):
+    above the face, below it, then beside it (``beside_first``: beside, then below,
+    then above); the first that fits, or None.
+
+    >>> place_label((40, 12), (50, 50, 30, 30), [], 200, 200)          # above the face
+    (50, 36, 90, 48)
+    >>> place_label((40, 12), (50, 50, 30, 30), [(40, 20, 100, 49)], 200, 200)   # below it
+    (50, 82, 90, 94)
+    """
+    w, h = size
+    x, y, bw, bh = box
+    above = [(x, y - h - gap), (x + bw - w, y - h - gap)]
+    below = [(x, y + bh + gap), (x + bw - w, y + bh + gap)]
+    beside = [(x + bw + gap, y), (x - w - gap, y), (x + bw + gap, y + bh - h), (x - w - gap, y + bh - h)]
+    cands = beside + below + above if beside_first else above + below + beside
+    for cx, cy in cands:
+        cx = min(max(0, cx), W - w)
+        cy = min(max(0, cy), H - h)
+        r = (cx, cy, cx + w, cy + h)
+        if cx >= 0 and cy >= 0 and not any(_overlaps(r, o) for o in obstacles):
+            return r
+    return None
+
+
+def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
+             bars: bool | None = None) -> np.ndarray:
+    """Draw each face's box and a compact label (emoji and word) onto a copy of ``image``.
+
+    Labels never cover another face: each goes above, below or beside its own
+    face where it hits no face and no other label (inside its own box as a last
+    resort). ``bars``: each face's probability panel, placed the same way (left
+    out where it would cover a face); by default (None) only when there are at
+    most PANEL_MAX_FACES faces. With ``emoji=True`` the matching emoji is pasted
+    over each face instead of the box. Returns an RGB uint8 array of the loaded
+    image's size.
 
     >>> out = annotate(np.zeros((100, 120, 3), np.uint8), [])
     >>> out.shape, out.dtype
@@ -470,45 +512,60 @@ def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
     canvas = Image.fromarray(rgb).convert("RGB")
     draw = ImageDraw.Draw(canvas)
     H, W = rgb.shape[:2]
-    for r in results:
+    bars = len(results) <= PANEL_MAX_FACES if bars is None else bars
+    lw = max(2, round(min(W, H) / 300))
+    faces: list[Rect] = [(r.box[0], r.box[1], r.box[0] + r.box[2], r.box[1] + r.box[3]) for r in results]
+    taken: list[Rect] = []
+    for i, r in enumerate(results):
         x, y, w, h = r.box
         color = CLASS_COLORS.get(r.label, (255, 255, 255))
-        lw = max(2, round(min(W, H) / 200))
-        fs = max(11, min(40, round(w / 6)))
-        font = _font(fs)
         if emoji:
             sx, sy, side, _ = face_square(r.box, scale=1.15, shift_y=0.0)
             em = emoji_image(r.label).resize((side, side), Image.LANCZOS)
             canvas.paste(em, (sx, sy), em)
         else:
             draw.rectangle([x, y, x + w, y + h], outline=color, width=lw)
-        text = f"{r.label} {100 * r.score:.0f}%"
-        tb = draw.textbbox((0, 0), text, font=font)
-        tw, th = tb[2] - tb[0], tb[3] - tb[1]
-        ty = y - th - 2 * lw - 4 if y - th - 2 * lw - 4 >= 0 else y + h + 2
-        draw.rectangle([x, ty, x + tw + 8, ty + th + 8], fill=color)
-        draw.text((x + 4, ty + 4 - tb[1]), text, fill=(0, 0, 0), font=font)
+        others = faces + taken     # its own face too: a label beside it, not on it
+        # the label: [emoji] word NN%, as large as fits (from a sixth of the face down to 9 px)
+        for fs in sorted({max(9, min(28, round(w / 6))), max(9, min(28, round(w / 6)) * 3 // 4), 9}, reverse=True):
+            font = _font(fs)
+            text = f"{r.label} {100 * r.score:.0f}%"
+            tb = draw.textbbox((0, 0), text, font=font)
+            th = tb[3] - tb[1]
+            icon = 0 if emoji else th + 4
+            size = (icon + tb[2] - tb[0] + 8, th + 8)
+            spot = place_label(size, r.box, others, W, H)
+            if spot:
+                break
+        if spot is None:   # nowhere outside: over the bottom of its own face
+            spot = (x, y + h - size[1], x + size[0], y + h)
+        taken.append(spot)
+        draw.rectangle(spot, fill=color)
+        if icon:
+            em = emoji_image(r.label).resize((th + 2, th + 2), Image.LANCZOS)
+            canvas.paste(em, (spot[0] + 3, spot[1] + 3), em)
+        draw.text((spot[0] + 4 + icon, spot[1] + 4 - tb[1]), text, fill=(0, 0, 0), font=font)
         if bars:
-            _draw_bars(draw, r, x, y, w, h, W, H)
+            _draw_bars(draw, r, W, H, faces + taken, taken)
     return np.asarray(canvas)
 
 
-def _draw_bars(draw: ImageDraw.ImageDraw, r: FaceResult, x: int, y: int, w: int, h: int, W: int, H: int) -> None:
-    """Seven small horizontal probability bars beside (or below) the face."""
+def _draw_bars(draw: ImageDraw.ImageDraw, r: FaceResult, W: int, H: int,
+               obstacles: list[Rect], taken: list[Rect]) -> None:
+    """Seven small horizontal probability bars beside (or below) the face, where they cover no other face."""
+    x, y, w, h = r.box
     fs = max(9, min(18, round(h / 12)))
     font = _font(fs)
     row = fs + 3
     label_w = draw.textlength("surprise ", font=font)
     bar_w = max(30, min(120, w // 2))
-    total_w = label_w + bar_w + 4
-    if x + w + 6 + total_w <= W:                 # right of the face
-        bx, by = x + w + 6, y
-    elif x - total_w - 6 >= 0:                   # left of it
-        bx, by = x - total_w - 6, y
-    else:                                        # below it
-        bx, by = max(0, min(x, W - total_w - 2)), y + h + 4
-    by = min(by, max(0, H - 7 * row))
-    draw.rectangle([bx - 2, by - 2, bx + total_w + 2, by + 7 * row], fill=(0, 0, 0))
+    total_w = round(label_w + bar_w + 4)
+    spot = place_label((total_w + 4, 7 * row + 4), (x, y, w, h), obstacles, W, H, gap=6, beside_first=True)
+    if spot is None:
+        return
+    taken.append(spot)
+    draw.rectangle(spot, fill=(0, 0, 0))
+    bx, by = spot[0] + 2, spot[1] + 2
     for i, c in enumerate(CLASS_NAMES):
         yy = by + i * row
         draw.text((bx, yy), c, fill=(255, 255, 255), font=font)

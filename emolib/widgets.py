@@ -25,7 +25,7 @@ import numpy as np
 import traitlets as T
 
 from .data import CLASS_NAMES
-from .predict import CLASS_COLORS, FaceResult, ImageError, annotate, load_image, predict_image
+from .predict import CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, load_image, predict_image
 
 _ESM = r"""
 // Webcam capture: getUserMedia -> canvas -> JPEG -> kernel (one frame in flight at a time).
@@ -148,6 +148,9 @@ class EmotionDemo(W.VBox):
         self.upload = W.FileUpload(accept="image/*", multiple=True, description="Photos")
         self.emoji = W.ToggleButton(value=False, description="emoji", icon="smile-o",
                                     tooltip="paste an emoji over each face")
+        self.panels = W.ToggleButton(value=False, description="all charts", icon="bar-chart",
+                                     tooltip=f"a probability chart for every face (shown by default for "
+                                             f"up to {PANEL_MAX_FACES} faces)")
         self.status = W.HTML("Upload one or more photos, or start the webcam.")
         self.gallery = W.VBox()
         self.camera = WebcamCapture()
@@ -167,11 +170,12 @@ class EmotionDemo(W.VBox):
 
         self.upload.observe(lambda ch: self.process_upload(ch["new"]), names="value")
         self.emoji.observe(lambda ch: self._render_gallery(), names="value")
+        self.panels.observe(lambda ch: self._render_gallery(), names="value")
         self.cam_button.observe(self._toggle_camera, names="value")
         self.camera.observe(self._camera_error, names="error")
         self.camera.on_msg(self._on_camera_msg)
         self.snapshot.on_click(lambda _: self.take_snapshot())
-        controls = W.HBox([self.upload, self.emoji, self.cam_button, self.snapshot, self.fps])
+        controls = W.HBox([self.upload, self.emoji, self.panels, self.cam_button, self.snapshot, self.fps])
         self.live_box = W.VBox([W.HBox([self.camera, self.live_label]), self.live],
                                layout=W.Layout(display="none"))   # shown while the webcam runs
         super().__init__([controls, self.status, self.live_box, self.gallery], **kwargs)
@@ -203,8 +207,10 @@ class EmotionDemo(W.VBox):
         for name, rgb, results in self._shown:
             img = W.Image(value=_png(annotate(rgb, results, emoji=self.emoji.value, bars=False)), format="png",
                           layout=W.Layout(max_width="480px"))
+            few = len(results) <= PANEL_MAX_FACES or self.panels.value
             charts = [W.Image(value=probability_chart(r, f"face {i + 1}: {r.label} {100 * r.score:.0f}%"),
-                              format="png") for i, r in enumerate(results)]
+                              format="png") for i, r in enumerate(results)] if few else [
+                W.HTML(f"{len(results)} faces: press <i>all charts</i> for each face's probabilities")]
             caption = W.HTML(f"<b>{html.escape(name)}</b>: " + (", ".join(
                 f"{r.label} {100 * r.score:.0f}%" for r in results) or "no face found"))
             caption.add_class("emo-caption")

@@ -53,3 +53,17 @@ def test_module_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "emolib", "predict", str(tmp_path / "missing.jpg")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "file not found" in r.stderr
+
+
+def test_group_photo_every_face_and_panels_on_demand(tmp_path, capsys):
+    import numpy as np
+
+    from emolib.predict import GROUP_SAMPLE
+
+    assert main(["predict", str(GROUP_SAMPLE), "--json", "--out", str(tmp_path / "auto")]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert len(entry["faces"]) == 12
+    assert main(["predict", str(GROUP_SAMPLE), "--bars", "--out", str(tmp_path / "bars")]) == 0
+    assert main(["predict", str(GROUP_SAMPLE), "--no-bars", "--out", str(tmp_path / "none")]) == 0
+    auto, bars, none = (np.asarray(Image.open(tmp_path / d / "group_of_12.png")) for d in ("auto", "bars", "none"))
+    assert np.array_equal(auto, none) and not np.array_equal(auto, bars)   # 12 faces: no panels unless asked

@@ -236,3 +236,31 @@ def test_group_photo_all_faces_in_one_model_call(monkeypatch):
     results = predict_image(P.GROUP_SAMPLE)
     assert len(results) == 12 and calls == [12]
     assert P.GROUP_SAMPLE not in sample_paths()       # the portraits stay the portraits
+
+
+def _inside_unchanged(before: np.ndarray, after: np.ndarray, box, margin: int = 4) -> bool:
+    x, y, w, h = box
+    return np.array_equal(before[y + margin:y + h - margin, x + margin:x + w - margin],
+                          after[y + margin:y + h - margin, x + margin:x + w - margin])
+
+
+def test_labels_never_cover_a_face_and_panels_only_for_few_faces():
+    import emolib.predict as P
+
+    rgb = load_image(P.GROUP_SAMPLE)
+    results = predict_image(rgb)
+    out = annotate(rgb, results)
+    assert all(_inside_unchanged(rgb, out, r.box) for r in results)       # every face left visible
+    assert np.array_equal(out, annotate(rgb, results, bars=False))        # 12 faces: no panels by default
+    assert not np.array_equal(out, annotate(rgb, results, bars=True))     # ...unless asked for
+    # 30 small faces close together: the labels shrink and find room between them
+    wall = np.full((480, 640, 3), 60, np.uint8)
+    crowd = [FaceResult((20 + 105 * (i % 6), 20 + 90 * (i // 6), 42, 42), "happy", 0.5,
+                        dict.fromkeys(CLASS_NAMES, 1 / 7)) for i in range(30)]
+    out = annotate(wall, crowd, bars=True)
+    assert all(_inside_unchanged(wall, out, r.box) for r in crowd)
+    # one portrait: label and panel beside the face, not on it
+    one = load_image(HOPPER)
+    (r,) = predict_image(one)
+    out = annotate(one, [r])
+    assert _inside_unchanged(one, out, r.box) and not np.array_equal(out, annotate(one, [r], bars=False))

@@ -104,3 +104,15 @@ def test_widget_pieces():
 
     r = predict_image(HOPPER)[0]
     assert probability_chart(r)[:4] == b"\x89PNG"
+
+
+def test_group_photo_charts_on_demand(demo):
+    from emolib.predict import GROUP_SAMPLE
+
+    demo.process_upload(_upload(("class.jpg", GROUP_SAMPLE.read_bytes())))
+    assert "1 image(s), 12 face(s) found" in demo.status.value
+    charts = demo.gallery.children[0].children[1].children[1]
+    assert len(charts.children) == 1 and "all charts" in charts.children[0].value     # a hint, not 12 charts
+    demo.panels.value = True
+    charts = demo.gallery.children[0].children[1].children[1]
+    assert len(charts.children) == 12 and charts.children[0].value[:4] == b"\x89PNG"
