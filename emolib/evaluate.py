@@ -23,7 +23,7 @@ import pandas as pd
 from .data import CLASS_NAMES, IMAGE_SIZE, Split
 
 __all__ = ["EvaluationResult", "PUBLISHED_RESULTS", "check_images", "check_labels", "comparison_table", "evaluate",
-           "load_results", "predict_proba", "top_k_accuracy"]
+           "from_probabilities", "load_results", "predict_proba", "top_k_accuracy", "training_summary"]
 
 
 def check_images(images: Any, what: str = "images") -> np.ndarray:
@@ -189,8 +189,6 @@ def evaluate(
     ...
     ValueError: images must have shape (N, 48, 48) or (N, 48, 48, 1), got (2, 32, 32); resize the faces to 48x48 first (e.g. emolib.faces)
     """
-    from sklearn.metrics import classification_report, confusion_matrix
-
     if isinstance(split, Split) or hasattr(split, "images"):
         images, labels = split.images, split.labels
     elif isinstance(split, (tuple, list)) and len(split) == 2:
@@ -198,14 +196,41 @@ def evaluate(
     else:
         raise ValueError("split must be an emolib.data.Split or an (images, labels) pair, "
                          f"got {type(split).__name__}")
-    class_names = tuple(class_names)
     x = check_images(images)
-    y_true = check_labels(labels, len(x), len(class_names))
+    y_true = check_labels(labels, len(x), len(tuple(class_names)))
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty split")
     probs = predict_proba(model, x, batch_size=batch_size, tta=tta)
-    if probs.shape[1] != len(class_names):
-        raise ValueError(f"the model predicts {probs.shape[1]} classes but {len(class_names)} class names were given")
+    if probs.shape[1] != len(tuple(class_names)):
+        raise ValueError(f"the model predicts {probs.shape[1]} classes but {len(tuple(class_names))} class names were given")
+    return from_probabilities(probs, y_true, class_names, tta=tta)
+
+
+def from_probabilities(probs: Any, labels: Any, class_names: Sequence[str] = CLASS_NAMES,
+                       tta: bool = False) -> EvaluationResult:
+    """The metrics of :func:`evaluate` for probabilities already predicted, (N, classes) against N labels.
+
+    Handy to combine predictions without running a network again, e.g. the average
+    of two models' probabilities (an ensemble) or of a face and its mirror image.
+
+    >>> res = from_probabilities([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]], [0, 1, 1], class_names=("no", "yes"))
+    >>> round(res.accuracy, 3), res.confusion.tolist()
+    (0.667, [[1, 0], [1, 1]])
+    >>> from_probabilities([[0.5, 0.5]], [0], class_names=("a", "b", "c"))
+    Traceback (most recent call last):
+    ...
+    ValueError: probs must have shape (N, 3) for 3 class names, got (1, 2)
+    """
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    class_names = tuple(class_names)
+    probs = np.asarray(probs, np.float32)
+    if probs.ndim != 2 or probs.shape[1] != len(class_names):
+        raise ValueError(f"probs must have shape (N, {len(class_names)}) for {len(class_names)} class names, "
+                         f"got {probs.shape}")
+    y_true = check_labels(labels, len(probs), len(class_names))
+    if len(probs) == 0:
+        raise ValueError("cannot evaluate on an empty split")
     y_pred = probs.argmax(axis=1)
     labels_idx = list(range(len(class_names)))
     rep = classification_report(y_true, y_pred, labels=labels_idx, target_names=list(class_names),
@@ -266,15 +291,42 @@ def load_results(path: str | "os.PathLike[str]" | None = None) -> pd.DataFrame:
     return df[RESULT_COLUMNS + [c for c in df.columns if c not in RESULT_COLUMNS]]
 
 
-def comparison_table(ours: pd.DataFrame | Sequence[dict] | None = None, published: bool = True) -> pd.DataFrame:
+def training_summary(row: Any) -> str:
+    """How long a recorded model trained, in words, from a :func:`load_results` row (or a dict).
+
+    Says when the run's time budget (``config["budget_s"]``) stopped it before its planned epochs.
+
+    >>> training_summary({"epochs": 2, "wall_time_min": 15.0, "config": {"epochs": 40, "budget_s": 1200}})
+    '2 epochs in 15 min (stopped by its 20-min budget)'
+    >>> training_summary({"name": "published"})
+    ''
+    """
+    get = row.get if hasattr(row, "get") else (lambda key, default=None: default)
+    epochs, minutes = pd.to_numeric(get("epochs"), errors="coerce"), pd.to_numeric(get("wall_time_min"), errors="coerce")
+    if pd.isna(epochs):
+        return ""
+    text = f"{epochs:.0f} epochs" + (f" in {minutes:.0f} min" if not pd.isna(minutes) else "")
+    config = get("config")
+    config = config if isinstance(config, dict) else {}
+    budget, planned = config.get("budget_s"), config.get("epochs")
+    if budget and planned and planned > epochs:
+        text += f" (stopped by its {budget / 60:.0f}-min budget)"
+    return text
+
+
+def comparison_table(ours: pd.DataFrame | Sequence[dict] | None = None, published: bool = True,
+                     missing: str | None = "\u2014") -> pd.DataFrame:
     """Published FER2013 results next to ours, sorted by PrivateTest accuracy (best first).
 
     ``ours`` defaults to :func:`load_results`; rows may also be dicts with the
-    keys of :data:`RESULT_COLUMNS`. Accuracies are shown in percent.
+    keys of :data:`RESULT_COLUMNS` (and ``config``, see :func:`training_summary`).
+    Accuracies are shown in percent; ``training`` says how long each of our models
+    trained. A figure a source does not report is shown as ``missing`` (a dash;
+    ``missing=None`` keeps NaN, for computing with the table).
 
     >>> table = comparison_table([{"name": "mine", "private_test": 0.70}])
-    >>> table["PrivateTest %"].tolist(), table["source"].tolist()[2]
-    ([73.3, 71.2, 70.0, 65.0, 65.0], 'emolib')
+    >>> table["PrivateTest %"].tolist(), table["source"].tolist()[2], table["PublicTest %"].tolist()[0]
+    ([73.3, 71.2, 70.0, 65.0, 65.0], 'emolib', '—')
     """
     ours_df = load_results() if ours is None else pd.DataFrame(list(ours) if not isinstance(ours, pd.DataFrame) else ours)
     if not len(ours_df):
@@ -291,10 +343,12 @@ def comparison_table(ours: pd.DataFrame | Sequence[dict] | None = None, publishe
     out = pd.DataFrame({
         "name": df["name"],
         "params (M)": pd.to_numeric(df["params"], errors="coerce").div(1e6).round(2),
-        "epochs": pd.to_numeric(df["epochs"], errors="coerce"),
-        "train time (min)": pd.to_numeric(df["wall_time_min"], errors="coerce").round(0),
+        "training": [training_summary(row) for _, row in df.iterrows()],
         "PublicTest %": pd.to_numeric(df["public_test"], errors="coerce").mul(100).round(1),
         "PrivateTest %": pd.to_numeric(df["private_test"], errors="coerce").mul(100).round(1),
         "source": df["source"],
     })
-    return out.sort_values("PrivateTest %", ascending=False, kind="stable").reset_index(drop=True)
+    out = out.sort_values("PrivateTest %", ascending=False, kind="stable").reset_index(drop=True)
+    if missing is None:
+        return out.replace({"training": {"": np.nan}})
+    return out.astype({c: object for c in ("params (M)", "PublicTest %")}).fillna(missing).replace({"training": {"": missing}})

@@ -540,10 +540,12 @@ def validation_accuracy(
 
 
 def comparison_bars(
-    table: "pd.DataFrame", *, xlim: tuple[float, float] = (50, 80),
+    table: "pd.DataFrame", *, xlim: tuple[float, float] | None = None,
     title: str = "Our models (blue) and published results (grey)", save: PathLike | None = None,
 ) -> Figure:
     """Horizontal bars of PrivateTest accuracy from ``emolib.evaluate.comparison_table``: ours blue, others grey.
+
+    ``xlim`` defaults to 50-80 %, widened in steps of 10 so that every bar ends inside the axes.
 
     >>> import pandas as pd
     >>> t = pd.DataFrame({"name": ["ours", "theirs"], "PrivateTest %": [70.0, 71.2], "source": ["emolib", "published"]})
@@ -555,6 +557,11 @@ def comparison_bars(
     colors = ["tab:blue" if s == "emolib" else "0.65" for s in table["source"]]
     ax.barh(table["name"], table["PrivateTest %"], color=colors)
     ax.invert_yaxis()
+    if xlim is None:
+        acc = np.asarray(table["PrivateTest %"], float)
+        acc = acc[np.isfinite(acc)]
+        low, high = (acc.min(), acc.max()) if len(acc) else (50.0, 80.0)
+        xlim = (min(50.0, 10 * np.floor((low - 5) / 10)), max(80.0, 10 * np.ceil((high + 5) / 10)))
     ax.set_xlim(*xlim)
     ax.set_xlabel("accuracy on FER2013 PrivateTest (%)")
     ax.set_ylabel("model")
