@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml  ## first: is the Python supported? (emolib/__init__.py says which)
+	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -W ignore -c "import sys, emolib; sys.exit(emolib.python_problem())"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt

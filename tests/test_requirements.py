@@ -1,0 +1,188 @@
+"""requirements.txt installs on every supported laptop, and pyproject.toml agrees with it.
+
+For each platform (Linux x86-64, macOS arm64, Windows x86-64) and each Python that
+pyproject's ``requires-python`` admits, pip's own resolver resolves the whole file in
+dry-run mode, wheels only (``pip install --dry-run --only-binary=:all: --platform ...
+--python-version ...``): one call per platform and Python, about a minute in all with a
+warm cache (``.pytest_cache/d/pip-dry-run``).
+
+pip evaluates environment markers (``sys_platform == "darwin"``) for the machine it
+runs on, not for ``--platform``; so pip is run through a three-line wrapper that hands
+its marker evaluation the target's environment, for the file's lines and for every
+dependency's own markers alike.
+
+The check needs PyPI: without it the test is skipped with the reason, except under
+CI (``CI=true``), where it fails. It ignores this machine's pip configuration
+(extra find-links, constraints): ``PIP_CONFIG_FILE`` is the null device.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+import emolib
+
+ROOT = Path(__file__).resolve().parent.parent
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+#: pip ``--platform`` tags (pip expands macOS to older versions itself, not manylinux) and marker values.
+PLATFORMS = {
+    "linux-x86_64": {
+        "tags": [f"manylinux_2_{g}_x86_64" for g in range(17, 29)] + ["manylinux2014_x86_64"],
+        "env": {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix"},
+        "tensorflow": "tensorflow-cpu",
+    },
+    "macos-arm64": {
+        "tags": ["macosx_13_0_arm64"],  # macOS 13 (Ventura) or later: opencv-python-headless 5 needs it
+        "env": {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64", "os_name": "posix"},
+        "tensorflow": "tensorflow",
+    },
+    "windows-x86_64": {
+        "tags": ["win_amd64"],
+        "env": {"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64", "os_name": "nt"},
+        "tensorflow": "tensorflow-cpu",
+    },
+}
+
+# Runs pip with every marker evaluated for the target (argv[1]: the marker environment as JSON).
+PIP_FOR_TARGET = (
+    "import json, runpy, sys; import pip._vendor.packaging.markers as m; "
+    "env = {**m.default_environment(), **json.loads(sys.argv.pop(1))}; "
+    "m.default_environment = lambda: dict(env); sys.argv[0] = 'pip'; "
+    "runpy.run_module('pip', run_name='__main__', alter_sys=True)"
+)
+#: pip settings kept from the environment (how to reach an index); all others are dropped.
+PIP_ENV_KEPT = {"PIP_CERT", "PIP_CLIENT_CERT", "PIP_PROXY", "PIP_INDEX_URL", "PIP_TRUSTED_HOST",
+                "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES"}
+
+
+def read_requirements(path: Path = ROOT / "requirements.txt") -> list[Requirement]:
+    """The requirement lines of a requirements file (comments and blank lines skipped)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
+def supported_pythons() -> list[str]:
+    """The Python minor versions (``"3.11"``, ...) that pyproject's requires-python admits."""
+    spec = SpecifierSet(PYPROJECT["project"]["requires-python"])
+    return [f"3.{m}" for m in range(8, 30) if f"3.{m}.0" in spec]
+
+
+def marker_env(platform: str, python: str) -> dict[str, str]:
+    """Marker values of a target platform and Python."""
+    return {**PLATFORMS[platform]["env"], "python_version": python, "python_full_version": f"{python}.0",
+            "implementation_name": "cpython", "platform_python_implementation": "CPython",
+            "implementation_version": f"{python}.0"}
+
+
+def pypi_reachable() -> str | None:
+    """None when PyPI answers, else the reason."""
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=15).close()
+        return None
+    except OSError as err:
+        return f"PyPI is not reachable ({err})"
+
+
+@pytest.fixture(scope="module")
+def pypi():
+    reason = pypi_reachable()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"CI=true but {reason}: the install check for every platform needs it")
+        pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- agreement (no network)
+def test_supported_pythons_agree():
+    pythons = supported_pythons()
+    low, high = emolib.SUPPORTED_PYTHON
+    assert pythons[0] == "%d.%d" % low and pythons[-1] == "%d.%d" % high, (pythons, emolib.SUPPORTED_PYTHON)
+    assert {"3.11", "3.12"} <= set(pythons)
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}" in pythons, "the tests run on an unsupported Python"
+
+
+def test_every_line_is_pinned_once():
+    reqs = read_requirements()
+    for r in reqs:
+        assert len(r.specifier) == 1 and next(iter(r.specifier)).operator == "==", f"{r} is not an exact pin"
+    for platform in PLATFORMS:
+        for python in supported_pythons():
+            names = [canonicalize_name(r.name) for r in reqs if r.marker is None
+                     or r.marker.evaluate(marker_env(platform, python))]
+            assert len(names) == len(set(names)), f"{platform} {python}: a package is listed twice"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_tensorflow_line_per_platform(platform):
+    chosen = [r.name for r in read_requirements() if r.name.startswith("tensorflow")
+              and (r.marker is None or r.marker.evaluate(marker_env(platform, "3.12")))]
+    assert chosen == [PLATFORMS[platform]["tensorflow"]]
+
+
+def _pyproject_requirements() -> list[Requirement]:
+    project = PYPROJECT["project"]
+    lines = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        lines += extra
+    return [Requirement(line) for line in lines]
+
+
+def test_pyproject_agrees_with_requirements():
+    pinned = {(canonicalize_name(r.name), str(r.marker)): r for r in read_requirements()}
+    ranged = {(canonicalize_name(r.name), str(r.marker)): r for r in _pyproject_requirements()}
+    assert sorted(pinned) == sorted(ranged), "pyproject.toml and requirements.txt list different packages or markers"
+    for key, r in ranged.items():
+        version = next(iter(pinned[key].specifier)).version
+        assert r.specifier.contains(version), f"pyproject's {r} does not admit requirements.txt's {pinned[key]}"
+
+
+def test_python_problem_message():
+    assert emolib.python_problem((3, 12)) is None
+    message = emolib.python_problem((3, 99))
+    assert "3.11 to 3.13" in message and "3.99" in message
+
+
+# --------------------------------------------------------------------------- resolution (PyPI)
+@pytest.mark.parametrize("python", supported_pythons())
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_requirements_resolve(platform, python, pypi, tmp_path, request):
+    """pip resolves requirements.txt to wheels only, for this platform and Python."""
+    cache = (request.config.cache.mkdir("pip-dry-run") if getattr(request.config, "cache", None)
+             else Path(tempfile.gettempdir()) / "emolib-pip-dry-run")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in PIP_ENV_KEPT}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-c", PIP_FOR_TARGET, json.dumps(marker_env(platform, python)),
+           "install", "--dry-run", "--ignore-installed", "--only-binary=:all:", "--quiet",
+           "--disable-pip-version-check", "--python-version", python, "--target", str(tmp_path / "target"),
+           "--cache-dir", str(cache), "--report", str(report), "-r", str(ROOT / "requirements.txt")]
+    for tag in PLATFORMS[platform]["tags"]:
+        cmd += ["--platform", tag]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{platform}, Python {python}: pip cannot resolve requirements.txt:\n{proc.stderr[-3000:]}"
+    installed = {canonicalize_name(item["metadata"]["name"]): item for item in json.loads(report.read_text())["install"]}
+    for r in read_requirements():  # the file's own lines: present, at the pinned version, as wheels for the target
+        if r.marker is not None and not r.marker.evaluate(marker_env(platform, python)):
+            assert canonicalize_name(r.name) not in installed, f"{r.name} resolved although its marker excludes it"
+            continue
+        item = installed[canonicalize_name(r.name)]
+        assert item["metadata"]["version"] == next(iter(r.specifier)).version
+        wheel = item["download_info"]["url"].rsplit("/", 1)[-1]
+        assert wheel.endswith(".whl"), wheel
+    tf_wheel = installed[PLATFORMS[platform]["tensorflow"]]["download_info"]["url"].rsplit("/", 1)[-1]
+    assert f"cp{python.replace('.', '')}" in tf_wheel
+    assert {"linux-x86_64": "manylinux", "macos-arm64": "macosx", "windows-x86_64": "win_amd64"}[platform] in tf_wheel
