@@ -1,9 +1,10 @@
 """The live demo: upload photos or use the webcam, see each face's emotion.
 
 The webcam is read in the *browser* (``getUserMedia`` in a small anywidget), so
-the demo works with a remote kernel: the browser sends a JPEG frame, the kernel
-detects and classifies the faces and sends back the annotated frame, then the
-browser sends the next one (at most ``1000 / interval_ms`` frames a second).
+the demo works with a remote kernel: the browser scales each frame to 320
+pixels wide and sends its raw pixels as a binary buffer; the kernel detects and
+classifies the faces and answers with boxes, labels and probabilities only; the
+browser draws them over the live video, then sends the next frame (one in flight).
 
 Example
 -------
@@ -13,6 +14,7 @@ Example
 """
 from __future__ import annotations
 
+import base64
 import html
 import io
 import time
@@ -25,55 +27,187 @@ import numpy as np
 import traitlets as T
 
 from .data import CLASS_NAMES
-from .predict import CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, load_image, predict_image
+from .faces import crop_face, detect
+from .predict import (CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, classify_faces, emoji_image,
+                      load_image, predict_image)
 
 _ESM = r"""
-// Webcam capture: getUserMedia -> canvas -> JPEG -> kernel (one frame in flight at a time).
+// Webcam: getUserMedia -> small canvas -> raw RGBA pixels as a binary buffer -> kernel,
+// which answers with boxes, labels and probabilities (JSON); the browser draws them over
+// the live video. One frame in flight: the next one leaves when the answer is back.
 function render({ model, el }) {
-  const video = Object.assign(document.createElement("video"), { muted: true, playsInline: true, width: 160 });
-  const canvas = document.createElement("canvas");
-  el.append(video);
-  let stream = null, timer = null, busy = false, sentAt = 0;
+  const wrap = document.createElement("div");
+  wrap.style.cssText = "position:relative;display:none;width:100%;max-width:640px";
+  const video = Object.assign(document.createElement("video"), { muted: true, playsInline: true });
+  video.style.cssText = "width:100%;display:block;background:#222";
+  const overlay = document.createElement("canvas");
+  overlay.className = "emo-overlay";
+  overlay.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none";
+  const info = document.createElement("div");
+  info.className = "emo-live-label";
+  const rate = document.createElement("div");
+  rate.className = "emo-cam-fps";
+  wrap.append(video, overlay);
+  el.append(wrap, info, rate);
+  const grab = document.createElement("canvas");
+  const icons = {};
+  for (const [k, url] of Object.entries(model.get("emoji"))) { icons[k] = new Image(); icons[k].src = url; }
+  let stream = null, timer = null, busy = false, sentAt = 0, frameId = 0, times = [], lastSync = 0;
+
+  function fail(text) {
+    model.set("error", text);
+    model.set("running", false);
+    model.save_changes();
+  }
+
+  function describe(err) {
+    const name = (err && err.name) || "Error";
+    if (name === "NotAllowedError" || name === "SecurityError")
+      return "camera permission denied: allow the camera for this page in the browser (the icon left of the address), then press Start webcam again";
+    if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError")
+      return "no camera found: this computer has no webcam (or it is switched off); upload photos instead";
+    if (name === "NotReadableError" || name === "AbortError")
+      return "the camera is busy: another program is using it; close that program and try again";
+    return `camera unavailable: ${name}: ${(err && err.message) || ""}`;
+  }
 
   async function start() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      fail("this browser gives the page no camera: open the page as http://localhost or https:// (not a plain http address of another machine), in a recent browser");
+      return;
+    }
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
     } catch (err) {
-      model.set("error", `camera unavailable: ${err.name}: ${err.message}`);
-      model.set("running", false);
-      model.save_changes();
+      fail(describe(err));
       return;
     }
+    if (!model.get("running")) { stopTracks(); return; }
     video.srcObject = stream;
     await video.play();
-    timer = setInterval(grab, model.get("interval_ms"));
+    wrap.style.display = "block";
+    times = [];
+    timer = setInterval(send, 4);
+  }
+
+  function stopTracks() {
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    stream = null;
   }
 
   function stop() {
     clearInterval(timer);
     timer = null;
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
+    stopTracks();
     video.srcObject = null;
     busy = false;
+    wrap.style.display = "none";
+    overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+    info.textContent = "";
+    rate.textContent = "";
   }
 
-  function grab() {
-    if (!video.videoWidth) return;
-    if (busy && performance.now() - sentAt < 5000) return;  // wait for the kernel's answer
-    const w = model.get("width");
-    canvas.width = w;
-    canvas.height = Math.round((w * video.videoHeight) / video.videoWidth);
-    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  function send() {
+    if (!stream || !video.videoWidth) return;
+    if (busy && performance.now() - sentAt < 5000) return;   // wait for the kernel's answer
+    const w = model.get("width"), h = Math.round((w * video.videoHeight) / video.videoWidth);
+    grab.width = w;
+    grab.height = h;
+    const ctx = grab.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(video, 0, 0, w, h);
+    const pixels = ctx.getImageData(0, 0, w, h).data;
     busy = true;
     sentAt = performance.now();
-    canvas.toBlob(async (blob) => {
-      if (!blob) { busy = false; return; }
-      model.send({ type: "frame" }, undefined, [await blob.arrayBuffer()]);
-    }, "image/jpeg", 0.85);
+    model.send({ type: "frame", id: ++frameId, width: w, height: h }, undefined, [pixels.buffer]);
   }
 
-  model.on("msg:custom", (msg) => { if (msg.type === "ack") busy = false; });
+  function snapshot() {
+    if (!stream || !video.videoWidth) return;
+    const c = document.createElement("canvas");
+    c.width = video.videoWidth;
+    c.height = video.videoHeight;
+    c.getContext("2d").drawImage(video, 0, 0);
+    c.toBlob(async (blob) => model.send({ type: "snapshot" }, undefined, [await blob.arrayBuffer()]), "image/jpeg", 0.92);
+  }
+
+  function hits(r, rects) {
+    return rects.some((o) => r[0] < o[2] && o[0] < r[2] && r[1] < o[3] && o[1] < r[3]);
+  }
+
+  function place(w, h, b, rects, W, H, beside) {
+    const [x, y, bw, bh] = b;
+    const above = [[x, y - h - 2], [x + bw - w, y - h - 2]], below = [[x, y + bh + 2], [x + bw - w, y + bh + 2]];
+    const side = [[x + bw + 6, y], [x - w - 6, y], [x + bw + 6, y + bh - h], [x - w - 6, y + bh - h]];
+    for (let [cx, cy] of beside ? side.concat(below, above) : above.concat(below, side)) {
+      cx = Math.min(Math.max(0, cx), W - w);
+      cy = Math.min(Math.max(0, cy), H - h);
+      const r = [cx, cy, cx + w, cy + h];
+      if (cx >= 0 && cy >= 0 && !hits(r, rects)) return r;
+    }
+    return null;
+  }
+
+  function draw(msg) {
+    const W = video.videoWidth, H = video.videoHeight, s = W / msg.width;
+    overlay.width = W;
+    overlay.height = H;
+    const ctx = overlay.getContext("2d");
+    ctx.clearRect(0, 0, W, H);
+    const colors = model.get("colors"), names = model.get("class_names");
+    const faces = msg.faces.map((f) => ({ ...f, b: f.box.map((v) => v * s) }));
+    const rects = faces.map((f) => [f.b[0], f.b[1], f.b[0] + f.b[2], f.b[1] + f.b[3]]);
+    const panels = faces.length <= model.get("panel_max_faces") || model.get("panels");
+    for (const f of faces) {
+      const [x, y, w, h] = f.b, c = `rgb(${colors[f.label].join(",")})`;
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = c;
+      ctx.strokeRect(x, y, w, h);
+      const fs = Math.max(11, Math.min(24, Math.round(w / 6)));
+      ctx.font = `bold ${fs}px sans-serif`;
+      const text = `${f.label} ${Math.round(100 * f.score)}%`;
+      const lw = fs + 4 + ctx.measureText(text).width + 10, lh = fs + 8;
+      const spot = place(lw, lh, f.b, rects, W, H, false) || [x, y + h - lh, x + lw, y + h];
+      rects.push(spot);
+      ctx.fillStyle = c;
+      ctx.fillRect(spot[0], spot[1], lw, lh);
+      if (icons[f.label] && icons[f.label].complete) ctx.drawImage(icons[f.label], spot[0] + 3, spot[1] + 3, fs + 2, fs + 2);
+      ctx.fillStyle = "#000";
+      ctx.textBaseline = "top";
+      ctx.fillText(text, spot[0] + fs + 8, spot[1] + 4);
+      if (!panels) continue;
+      const ps = Math.max(10, Math.min(16, Math.round(h / 12))), row = ps + 3, bar = Math.max(30, Math.min(100, w / 2));
+      ctx.font = `${ps}px sans-serif`;
+      const tw = ctx.measureText("surprise ").width, pw = tw + bar + 8, ph = 7 * row + 4;
+      const p = place(pw, ph, f.b, rects, W, H, true);
+      if (!p) continue;
+      rects.push(p);
+      ctx.fillStyle = "rgba(0,0,0,0.75)";
+      ctx.fillRect(p[0], p[1], pw, ph);
+      names.forEach((n, i) => {
+        const yy = p[1] + 2 + i * row;
+        ctx.fillStyle = "#fff";
+        ctx.fillText(n, p[0] + 3, yy);
+        ctx.fillStyle = `rgb(${colors[n].join(",")})`;
+        ctx.fillRect(p[0] + 3 + tw, yy + 2, bar * (f.probabilities[n] || 0), row - 4);
+      });
+    }
+    info.textContent = msg.faces.map((f) => `${f.label} ${Math.round(100 * f.score)}%`).join(", ") || "no face";
+  }
+
+  model.on("msg:custom", (msg) => {
+    if (msg.type === "snap") { snapshot(); return; }
+    if (msg.type !== "result") return;
+    busy = false;
+    if (!stream) return;
+    draw(msg);
+    const now = performance.now();
+    times = times.filter((t) => now - t < 3000).concat([now]);
+    if (times.length >= 2) {
+      const fps = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
+      rate.textContent = `${fps.toFixed(1)} fps`;
+      if (now - lastSync > 1000) { lastSync = now; model.set("fps", fps); model.save_changes(); }
+    }
+  });
   model.on("change:running", () => (model.get("running") ? start() : stop()));
   if (model.get("running")) start();
   return stop;
@@ -82,27 +216,49 @@ export default { render };
 """
 
 
-class WebcamCapture(anywidget.AnyWidget):
-    """Browser-side camera: while ``running``, sends JPEG frames as custom messages.
+def _emoji_urls(size: int = 64) -> dict[str, str]:
+    """The shipped emoji as small PNG data URLs (sent to the browser once)."""
+    from PIL import Image
 
-    Python answers each frame with ``send({"type": "ack"})``; only then does the
-    browser send the next one, so a slow kernel is never flooded.
+    out = {}
+    for c in CLASS_NAMES:
+        buf = io.BytesIO()
+        emoji_image(c).resize((size, size), Image.LANCZOS).save(buf, "PNG")
+        out[c] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return out
+
+
+class WebcamCapture(anywidget.AnyWidget):
+    """Browser-side camera and overlay: while ``running``, sends raw RGBA frames
+    (``width`` pixels wide, binary buffers) as custom messages.
+
+    Python answers each frame with ``send({"type": "result", "faces": [...]})``
+    (boxes in the frame's pixels, labels, probabilities); the browser draws them
+    over the live video and only then sends the next frame, so a slow kernel is
+    never flooded. ``send({"type": "snap"})`` asks for a full-size JPEG of the
+    current frame (answered with a ``"snapshot"`` message). ``fps`` is the rate
+    the browser measured (updated about once a second); ``error`` says why the
+    camera could not start.
     """
 
     _esm = _ESM
     running = T.Bool(False).tag(sync=True)
-    interval_ms = T.Int(150).tag(sync=True)
-    width = T.Int(480).tag(sync=True)
+    width = T.Int(320).tag(sync=True)
     error = T.Unicode("").tag(sync=True)
+    fps = T.Float(0.0).tag(sync=True)
+    panels = T.Bool(False).tag(sync=True)
+    panel_max_faces = T.Int(PANEL_MAX_FACES).tag(sync=True)
+    emoji = T.Dict().tag(sync=True)
+    colors = T.Dict().tag(sync=True)
+    class_names = T.List().tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(emoji=_emoji_urls(), colors={k: list(v) for k, v in CLASS_COLORS.items()},
+                         class_names=list(CLASS_NAMES), **kwargs)
 
 
 def _png(rgb: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return buf.tobytes()
-
-
-def _jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes()
 
 
@@ -129,13 +285,27 @@ def probability_chart(result: FaceResult, title: str = "") -> bytes:
     return buf.getvalue()
 
 
+#: At most this many photos of one upload are predicted and shown.
+MAX_UPLOADS = 20
+#: A webcam face is classified again every this many frames (see ``EmotionDemo._track``).
+RECLASSIFY = 3
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
+
+
 class EmotionDemo(W.VBox):
-    """Upload photos or start the webcam; every face gets a box, a label and a probability chart.
+    """Upload photos or start the webcam; every face gets a box, a label and (few faces) a probability chart.
 
     Everything is driven from Python, so it can be tested without a browser:
     :meth:`process_upload` takes a FileUpload value, :meth:`process_frame` a
-    JPEG frame as the browser would send it. ``model`` is a Keras model or an
-    :class:`emolib.predict.LiteRTModel`; by default the shipped model's LiteRT copy.
+    webcam frame as the browser sends it (raw RGBA pixels, or JPEG bytes).
+    ``model`` is a Keras model or an :class:`emolib.predict.LiteRTModel`; by
+    default the shipped model's LiteRT copy. Nothing is written to disk.
 
     >>> demo = EmotionDemo()                                   # doctest: +SKIP
     >>> demo.process_upload([{"name": "x.jpg", "content": b""}])  # doctest: +SKIP
@@ -157,34 +327,34 @@ class EmotionDemo(W.VBox):
         self.cam_button = W.ToggleButton(value=False, description="Start webcam", icon="video-camera")
         self.snapshot = W.Button(description="Snapshot", icon="camera", disabled=True)
         self.fps = W.Label("")
-        self.live_label = W.Label("")
-        self.live = W.Image(format="jpeg", layout=W.Layout(max_width="640px"))
         for w, cls in ((self.status, "emo-status"), (self.gallery, "emo-gallery"), (self.fps, "emo-fps"),
-                       (self.live_label, "emo-live-label"), (self.live, "emo-live")):
+                       (self.camera, "emo-camera")):
             w.add_class(cls)
         self._shown: list[tuple[str, np.ndarray, list[FaceResult]]] = []
         self._last_frame: np.ndarray | None = None
         self._last_results: list[FaceResult] = []
         self._frame_times: list[float] = []
+        self._tracked: list[tuple[FaceResult, int]] = []
+        self._fps_shown_at = 0.0
         self.frames_processed = 0
 
         self.upload.observe(lambda ch: self.process_upload(ch["new"]), names="value")
         self.emoji.observe(lambda ch: self._render_gallery(), names="value")
-        self.panels.observe(lambda ch: self._render_gallery(), names="value")
+        self.panels.observe(self._toggle_panels, names="value")
         self.cam_button.observe(self._toggle_camera, names="value")
         self.camera.observe(self._camera_error, names="error")
+        self.camera.observe(self._browser_fps, names="fps")
         self.camera.on_msg(self._on_camera_msg)
         self.snapshot.on_click(lambda _: self.take_snapshot())
         controls = W.HBox([self.upload, self.emoji, self.panels, self.cam_button, self.snapshot, self.fps])
-        self.live_box = W.VBox([W.HBox([self.camera, self.live_label]), self.live],
-                               layout=W.Layout(display="none"))   # shown while the webcam runs
-        super().__init__([controls, self.status, self.live_box, self.gallery], **kwargs)
+        super().__init__([controls, self.status, self.camera, self.gallery], **kwargs)
 
     # ------------------------------------------------------------------ uploads
     def process_upload(self, value: Iterable[dict]) -> None:
         """Predict every uploaded file (a FileUpload ``value``); bad files get a status message."""
         self._shown, errors = [], []
-        for item in value or ():
+        items = list(value or ())
+        for item in items[:MAX_UPLOADS]:
             name = str(item.get("name", "upload"))
             try:
                 rgb = load_image(bytes(item.get("content", b"")))
@@ -193,6 +363,9 @@ class EmotionDemo(W.VBox):
                 errors.append(f"{name}: {str(err).replace('uploaded data: ', '')}")
             except Exception as err:  # never let a callback die silently
                 errors.append(f"{name}: {type(err).__name__}: {err}")
+        if len(items) > MAX_UPLOADS:
+            errors.append(f"{len(items)} files at once: only the first {MAX_UPLOADS} are shown; "
+                          f"upload the others in smaller groups")
         found = sum(len(r) for _, _, r in self._shown)
         msg = f"{len(self._shown)} image(s), {found} face(s) found" if self._shown else ""
         if self._shown and not found:
@@ -217,13 +390,16 @@ class EmotionDemo(W.VBox):
             rows.append(W.VBox([caption, W.HBox([img, W.VBox(charts)])]))
         self.gallery.children = rows
 
+    def _toggle_panels(self, change: dict) -> None:
+        self.camera.panels = bool(change["new"])
+        self._render_gallery()
+
     # ------------------------------------------------------------------ webcam
     def _toggle_camera(self, change: dict) -> None:
         on = bool(change["new"])
         self.cam_button.description = "Stop webcam" if on else "Start webcam"
         self.snapshot.disabled = not on
-        self._frame_times = []
-        self.live_box.layout.display = "flex" if on else "none"
+        self._frame_times, self._tracked = [], []
         if on:
             self.camera.error = ""
             self.fps.value = "waiting for the camera..."
@@ -236,45 +412,99 @@ class EmotionDemo(W.VBox):
             self.status.value = "⚠ " + html.escape(change["new"])
             self.cam_button.value = False
 
+    def _browser_fps(self, change: dict) -> None:
+        if self.camera.running and change["new"] > 0:
+            self.fps.value = f"{change['new']:.1f} fps"
+
     def _on_camera_msg(self, widget: Any, content: dict, buffers: list) -> None:
-        if content.get("type") != "frame":
+        kind = content.get("type")
+        if kind == "snapshot":
+            if buffers:
+                self._add_snapshot(bytes(buffers[0]))
             return
+        if kind != "frame":
+            return
+        faces: list[dict] = []
         try:
             if buffers and self.camera.running:  # a frame still in flight after "stop" is dropped
-                self.process_frame(bytes(buffers[0]))
+                results = self.process_frame(bytes(buffers[0]), content.get("width"), content.get("height"))
+                faces = [r.to_dict() for r in results]
         finally:
-            self.camera.send({"type": "ack"})
+            w, h = content.get("width"), content.get("height")
+            self.camera.send({"type": "result", "id": content.get("id"), "width": w, "height": h, "faces": faces})
 
-    def process_frame(self, jpeg: bytes) -> list[FaceResult]:
-        """Predict one webcam frame (JPEG bytes), show it annotated, update the fps readout."""
+    def process_frame(self, data: bytes, width: int | None = None, height: int | None = None) -> list[FaceResult]:
+        """Predict one webcam frame: raw RGBA pixels (``width`` x ``height``, as the browser
+        sends them) or JPEG bytes. Keeps it for a snapshot and updates the frame counter."""
         try:
-            frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            if frame is None:
-                raise ImageError("webcam frame is not a JPEG image")
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            results = predict_image(rgb, self._model)
+            if width and height:
+                if len(data) != width * height * 4:
+                    raise ImageError(f"webcam frame of {len(data)} bytes, expected {width}x{height}x4")
+                rgb = np.frombuffer(data, np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+            else:
+                frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                if frame is None:
+                    raise ImageError("webcam frame is not a JPEG image")
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            results = self._track(rgb)
         except Exception as err:
             self.status.value = "⚠ " + html.escape(f"{type(err).__name__}: {err}")
             return []
         self._last_frame, self._last_results = rgb, results
-        self.live.value = _jpeg(annotate(rgb, results, emoji=self.emoji.value))
-        self.live_label.value = ", ".join(f"{r.label} {100 * r.score:.0f}%" for r in results) or "no face"
         now = time.perf_counter()
         self._frame_times = [t for t in self._frame_times if now - t < 3.0] + [now]
         self.frames_processed += 1
-        if len(self._frame_times) >= 2:
+        if now - self._fps_shown_at > 1.0 and len(self._frame_times) >= 2 and not self.camera.fps:
+            self._fps_shown_at = now      # until the browser reports its own rate
             rate = (len(self._frame_times) - 1) / (self._frame_times[-1] - self._frame_times[0])
             self.fps.value = f"{rate:.1f} fps"
-        else:
-            self.fps.value = "1 frame"
         return results
 
+    def _track(self, rgb: np.ndarray) -> list[FaceResult]:
+        """Faces of a webcam frame: found in every frame, classified every RECLASSIFY-th frame.
+
+        A face that overlaps (IoU >= 0.3) one classified at most RECLASSIFY - 1 frames
+        ago keeps its probabilities with its new box; new faces and the others go through
+        the classifier together, in one call. (The classifier is most of a frame's time;
+        an expression lasts longer than the 2 frames a label can lag.)"""
+        dets = detect(rgb)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        prev, out, todo = self._tracked, [], []
+        for d in dets:
+            match = max(prev, key=lambda p: _iou(p[0].box, d.box), default=None)
+            if match is not None and match[1] < RECLASSIFY - 1 and _iou(match[0].box, d.box) >= 0.3:
+                r = match[0]
+                out.append((FaceResult(d.box, r.label, r.score, r.probabilities, d.score, r.face), match[1] + 1))
+                prev = [p for p in prev if p is not match]
+            else:
+                todo.append(len(out))
+                out.append((None, 0))
+        if todo:
+            faces = np.stack([crop_face(gray, dets[i].box) for i in todo])
+            for i, p, f in zip(todo, classify_faces(faces, self._model), faces):
+                k = int(np.argmax(p))
+                out[i] = (FaceResult(dets[i].box, CLASS_NAMES[k], float(p[k]),
+                                     {c: float(v) for c, v in zip(CLASS_NAMES, p)}, dets[i].score, f), 0)
+        self._tracked = out
+        return [r for r, _ in out]
+
     def take_snapshot(self) -> None:
-        """Add the current webcam frame, with its predictions, to the gallery."""
+        """Ask the browser for the current frame at full size (a ``"snapshot"`` message
+        answers); the kernel annotates it and adds it to the gallery."""
         if self._last_frame is None:
             self.status.value = "no webcam frame yet"
             return
+        self.camera.send({"type": "snap"})
+        self.status.value = "snapshot requested..."
+
+    def _add_snapshot(self, jpeg: bytes) -> None:
         name = time.strftime("snapshot %H:%M:%S")
-        self._shown.insert(0, (name, self._last_frame, self._last_results))
+        try:
+            rgb = load_image(jpeg)
+            results = predict_image(rgb, self._model)
+        except Exception as err:
+            self.status.value = "⚠ " + html.escape(f"{name}: {type(err).__name__}: {err}")
+            return
+        self._shown.insert(0, (name, rgb, results))
         self._render_gallery()
-        self.status.value = html.escape(f"{name}: {len(self._last_results)} face(s)")
+        self.status.value = html.escape(f"{name}: {len(results)} face(s)")

@@ -63,26 +63,56 @@ def test_emoji_toggle_redraws(demo):
     assert before != after
 
 
+def _rgba(path, width=320):
+    import cv2
+
+    from emolib.predict import load_image
+
+    rgb = load_image(path)
+    h = round(width * rgb.shape[0] / rgb.shape[1])
+    small = cv2.resize(rgb, (width, h), interpolation=cv2.INTER_AREA)
+    return np.dstack([small, np.full(small.shape[:2], 255, np.uint8)]).tobytes(), width, h
+
+
 def test_webcam_frames(demo, monkeypatch):
+    """The browser sends raw RGBA pixels; the kernel answers with JSON only (no image)."""
     sent = []
-    monkeypatch.setattr(demo.camera, "send", lambda content, buffers=None: sent.append(content))
-    assert demo.live_box.layout.display == "none"
+    monkeypatch.setattr(demo.camera, "send", lambda content, buffers=None: sent.append((content, buffers)))
     demo.cam_button.value = True
     assert demo.camera.running and demo.cam_button.description == "Stop webcam" and not demo.snapshot.disabled
-    assert demo.live_box.layout.display == "flex"
-    for _ in range(3):  # what the browser's custom message looks like on the kernel side
-        demo._on_camera_msg(demo.camera, {"type": "frame"}, [memoryview(HOPPER)])
-    assert sent == [{"type": "ack"}] * 3
+    pixels, w, h = _rgba(sample_paths()[1])
+    for i in range(3):  # what the browser's custom message looks like on the kernel side
+        demo._on_camera_msg(demo.camera, {"type": "frame", "id": i, "width": w, "height": h}, [memoryview(pixels)])
+    assert [c["type"] for c, _ in sent] == ["result"] * 3 and all(b is None for _, b in sent)
+    reply = sent[-1][0]
+    assert reply["id"] == 2 and (reply["width"], reply["height"]) == (w, h)
+    (face,) = reply["faces"]
+    x, y, bw, bh = face["box"]
+    assert 0 <= x and x + bw <= w and y + bh <= h and face["label"] in face["probabilities"]
     assert demo.frames_processed == 3 and demo.fps.value.endswith("fps")
-    assert demo.live.value[:2] == b"\xff\xd8" and demo.live_label.value.endswith("%")
-    demo._on_camera_msg(demo.camera, {"type": "frame"}, [memoryview(b"garbage")])
-    assert sent[-1] == {"type": "ack"} and "not a JPEG" in demo.status.value
+    import json
+
+    assert len(json.dumps(reply)) < 1000            # a few hundred bytes per frame, not an image
+    demo._on_camera_msg(demo.camera, {"type": "frame", "width": w, "height": h}, [memoryview(b"garbage")])
+    assert sent[-1][0]["faces"] == [] and "expected 320x" in demo.status.value
+    # the browser reports the rate it measured
+    demo.camera.fps = 17.25
+    assert demo.fps.value == "17.2 fps"
+    # snapshot: asks the browser for a full-size JPEG, annotates the answer
     demo.take_snapshot()
-    assert "snapshot" in demo.status.value and len(demo.gallery.children) == 1
+    assert sent[-1][0] == {"type": "snap"}
+    demo._on_camera_msg(demo.camera, {"type": "snapshot"}, [memoryview(HOPPER)])
+    assert "snapshot" in demo.status.value and "1 face(s)" in demo.status.value and len(demo.gallery.children) == 1
     demo.cam_button.value = False
     assert not demo.camera.running and demo.fps.value == ""
-    demo._on_camera_msg(demo.camera, {"type": "frame"}, [memoryview(HOPPER)])   # late frame: ignored
-    assert demo.fps.value == "" and demo.frames_processed == 3 and sent[-1] == {"type": "ack"}
+    demo._on_camera_msg(demo.camera, {"type": "frame", "width": w, "height": h}, [memoryview(pixels)])   # late
+    assert demo.fps.value == "" and demo.frames_processed == 3 and sent[-1][0]["faces"] == []
+
+
+def test_jpeg_frames_still_work(demo):
+    demo.camera.running = True
+    (r,) = demo.process_frame(HOPPER)
+    assert r.label and demo.frames_processed == 1
 
 
 def test_camera_refused(demo):
@@ -99,7 +129,8 @@ def test_snapshot_without_frames(demo):
 def test_widget_pieces():
     cam = WebcamCapture()
     assert "getUserMedia" in cam._esm and "import " not in cam._esm  # no CDN imports
-    assert 0 < cam.interval_ms and cam.width > 0
+    assert cam.width == 320 and set(cam.emoji) == set(cam.colors) == set(cam.class_names)
+    assert all(u.startswith("data:image/png;base64,") for u in cam.emoji.values())
     from emolib.predict import predict_image
 
     r = predict_image(HOPPER)[0]
@@ -116,3 +147,16 @@ def test_group_photo_charts_on_demand(demo):
     demo.panels.value = True
     charts = demo.gallery.children[0].children[1].children[1]
     assert len(charts.children) == 12 and charts.children[0].value[:4] == b"\x89PNG"
+
+
+def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
+    import emolib.widgets as Wd
+
+    calls = []
+    real = Wd.classify_faces
+    monkeypatch.setattr(Wd, "classify_faces", lambda faces, model=None: calls.append(len(faces)) or real(faces, model))
+    demo.camera.running = True
+    pixels, w, h = _rgba(sample_paths()[1])
+    labels = [demo.process_frame(pixels, w, h)[0].probabilities for _ in range(7)]
+    assert calls == [1, 1, 1]                       # frames 1, 4 and 7
+    assert labels[0] == labels[1] == labels[2]      # the same face: probabilities kept in between
