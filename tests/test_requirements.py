@@ -186,3 +186,23 @@ def test_requirements_resolve(platform, python, pypi, tmp_path, request):
     tf_wheel = installed[PLATFORMS[platform]["tensorflow"]]["download_info"]["url"].rsplit("/", 1)[-1]
     assert f"cp{python.replace('.', '')}" in tf_wheel
     assert {"linux-x86_64": "manylinux", "macos-arm64": "macosx", "windows-x86_64": "win_amd64"}[platform] in tf_wheel
+
+
+# --------------------------------------------------------------------------- packaging
+def test_wheel_holds_every_asset_quietly(pypi, tmp_path):
+    """``pip wheel .`` (what a non-editable install builds) packs every tracked file of emolib,
+    assets included, without setuptools' "Package would be ignored" warnings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k in PIP_ENV_KEPT}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
+                           "-w", str(tmp_path), str(ROOT)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    backend = proc.stdout + proc.stderr  # -v: the build backend's own output
+    assert "would be ignored" not in backend and "Warning:" not in backend, backend[-3000:]
+    import zipfile
+
+    (wheel,) = tmp_path.glob("emolib-*.whl")
+    packed = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(["git", "ls-files", "emolib"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert tracked and not set(tracked) - packed, f"missing from the wheel: {sorted(set(tracked) - packed)}"
