@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test screenshots demo reproduce train-full train-seed ship benchmark benchmark-frame clean-cache
+.PHONY: setup lab test screenshots demo reproduce train-full train-seed ship benchmark benchmark-frame clean-cache app
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.p
 
 demo: setup           ## annotate the shipped sample photos with the shipped model -> figures/demo/
 	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo
+
+app: setup            ## the demo as a web page without code (Voila, http://127.0.0.1:8866): upload photos or use the webcam
+	$(BIN)/python -m emolib app
 
 reproduce: train-full ship  ## the shipped model from scratch in one command: train (108 min), then `make ship`
 

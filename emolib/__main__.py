@@ -89,6 +89,27 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _app(args: argparse.Namespace) -> int:
+    """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila."""
+    import importlib.util
+    import subprocess
+    from pathlib import Path
+
+    if importlib.util.find_spec("voila") is None:
+        print("error: the app needs Voila: pip install 'voila>=0.5,<0.6'", file=sys.stderr)
+        return 2
+    app = Path(__file__).resolve().parent / "assets" / "app.ipynb"
+    cmd = [sys.executable, "-m", "voila", str(app), f"--port={args.port}", f"--Voila.ip={args.ip}",
+           "--theme=light", "--show_tracebacks=False", "--Voila.port_retries=0"]
+    if not args.browser:
+        cmd.append("--no-browser")
+    print(f"Emojimation app on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emolib", description="Emojimation tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="draw each face's probability panel (default: only in photos of up to 3 faces)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=_predict)
+    a = sub.add_parser("app", help="serve the demo as a web page without code (Voila): upload photos or use the webcam")
+    a.add_argument("--port", type=int, default=8866)
+    a.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: this computer only)")
+    a.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True, help="open a browser tab")
+    a.set_defaults(func=_app)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

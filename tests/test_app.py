@@ -1,0 +1,185 @@
+"""The app without code (``make app`` = ``python -m emolib app``, Voila) in headless Chromium.
+
+Starts the app on a free port, opens it in Debian's Chromium (Playwright) with the
+fake camera playing a video made from a sample photo, and checks: no code on the
+page, the responsible-use line, a photo uploaded and labelled, bad uploads (not an
+image, 0 bytes, a 20000x20000 image, 50 photos at once) each named in a clear
+message with the kernel still answering, webcam frames labelled, then a camera
+refused and a browser without a camera. Nothing may be written to the app's
+working folder. ``EMOLIB_SCREENSHOTS=figures`` (``make screenshots``) saves the
+app's screenshot as figures/demo_app.png.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_browser import CHROMIUM, FLAGS, ROOT, _free_port, _require, record_fps, write_y4m  # noqa: E402
+from test_predict import _png_header  # noqa: E402  (a PNG that claims a size)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """``python -m emolib app`` on a free localhost port, in an empty working folder."""
+    _require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    for mod in ("playwright", "voila"):
+        try:
+            __import__(mod)
+        except ImportError:
+            _require(False, f"the {mod} Python package is not installed")
+    tmp = tmp_path_factory.mktemp("app")
+    work = tmp / "work"
+    work.mkdir()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+               IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    port = _free_port()
+    log = open(tmp / "app.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "emolib", "app", f"--port={port}", "--no-browser"],
+                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    log.flush()
+                    pytest.fail(f"the app did not start:\n{(tmp / 'app.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/", tmp, work
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _open(browser, url):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(url, timeout=120_000)
+    expect(page.locator(".emo-status")).to_be_visible(timeout=180_000)
+    return page
+
+
+def _upload(page, files):
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        page.locator(".jupyter-widgets.widget-upload").click()
+    chooser.value.set_files(files)
+
+
+def test_app_upload_bad_files_and_webcam(app):
+    from playwright.sync_api import expect, sync_playwright
+
+    from emolib.predict import GROUP_SAMPLE, load_image, sample_paths
+
+    url, tmp, work = app
+    hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
+    video = tmp / "camera.y4m"
+    write_y4m(video, load_image(hopper))
+    shots = Path(os.environ.get("EMOLIB_SCREENSHOTS") or tmp)
+    shots = shots if shots.is_absolute() else ROOT / shots
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])
+        try:
+            page = _open(browser, url)
+            status = page.locator(".emo-status")
+            # no code on the page, the responsible-use line on it
+            assert page.locator(".jp-InputArea-editor, .cm-editor, .CodeMirror").count() == 0
+            assert "EmotionDemo" not in page.content()
+            expect(page.locator(".emo-responsible")).to_contain_text("a visible expression is not a felt emotion")
+            expect(page.locator(".emo-responsible")).to_contain_text("Art. 5(1)(f)")
+
+            # a photo of 12 faces, uploaded and labelled
+            _upload(page, str(GROUP_SAMPLE))
+            expect(status).to_contain_text("1 image(s), 12 face(s) found", timeout=120_000)
+            expect(page.locator(".emo-caption").first).to_contain_text("%")
+
+            # bad files: each named with its problem; the good one still labelled
+            _upload(page, [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"},
+                           {"name": "empty.jpg", "mimeType": "image/jpeg", "buffer": b""},
+                           {"name": "huge.png", "mimeType": "image/png", "buffer": _png_header(20000, 20000)},
+                           {"name": "hopper.jpg", "mimeType": "image/jpeg", "buffer": hopper.read_bytes()}])
+            expect(status).to_contain_text("notes.txt: not an image", timeout=60_000)
+            for text in ("empty.jpg: empty file (0 bytes)", "huge.png: image too large", "1 image(s), 1 face(s)"):
+                expect(status).to_contain_text(text)
+            # 50 photos at once: the first 20 shown, the rest named
+            _upload(page, [{"name": f"p{i:02d}.jpg", "mimeType": "image/jpeg", "buffer": hopper.read_bytes()}
+                           for i in range(50)])
+            expect(status).to_contain_text("50 files at once", timeout=180_000)
+            expect(status).to_contain_text("20 image(s), 20 face(s)")
+            expect(page.locator(".emo-caption")).to_have_count(20)
+
+            # the webcam: frames labelled by the kernel, drawn by the browser
+            page.get_by_role("button", name="Start webcam").click()
+            expect(page.locator(".emo-live-label")).to_contain_text("%", timeout=60_000)
+            rate = page.locator(".emo-cam-fps")
+            expect(rate).to_contain_text(" fps", timeout=30_000)
+            page.wait_for_timeout(5000)
+            record_fps(rate.inner_text() + " (app)", tmp)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(shots / "demo_app.png"))
+            page.get_by_role("button", name="Stop webcam").click()
+            expect(page.locator(".emo-fps")).to_have_text("", timeout=30_000)
+        finally:
+            browser.close()
+    assert list(work.iterdir()) == []       # nothing written to disk
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "camera permission denied"),
+    (["--use-fake-ui-for-media-stream"], "no camera found"),
+], ids=["permission-denied", "no-camera"])
+def test_app_camera_refused_or_missing(app, flags, message):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, tmp, work = app
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + flags)
+        try:
+            page = _open(browser, url)
+            page.get_by_role("button", name="Start webcam").click()
+            expect(page.locator(".emo-status")).to_contain_text(message, timeout=60_000)
+            expect(page.get_by_role("button", name="Start webcam")).to_be_visible()   # switched back off
+            _upload(page, [{"name": "wall.png", "mimeType": "image/png", "buffer": _png_header(10, 10)}])
+            expect(page.locator(".emo-status")).to_contain_text("wall.png:", timeout=60_000)   # kernel alive
+        finally:
+            browser.close()
+    assert list(work.iterdir()) == []
+
+
+def test_app_without_voila_says_how_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    from emolib.__main__ import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "voila" else real(name, *a))
+    assert main(["app", "--no-browser"]) == 2
+    assert "pip install 'voila" in capsys.readouterr().err
+
+
+def test_app_notebook_ships_with_the_package():
+    import json
+
+    from emolib.predict import ASSETS_DIR
+
+    nb = json.loads((ASSETS_DIR / "app.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert len(code) == 1 and all(not c["outputs"] for c in code)    # Voila runs it fresh for each visitor
+    text = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "not a felt emotion" in text and "2024/1689" in text
