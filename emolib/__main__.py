@@ -1,8 +1,9 @@
-"""Command line: ``python -m emolib train ...`` and ``python -m emolib predict ...`` (see ``--help``)."""
+"""Command line: ``python -m emolib train|predict|download ...`` (see ``--help``)."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -110,6 +111,26 @@ def _app(args: argparse.Namespace) -> int:
         return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    """Fetch FER2013 from Kaggle into data/fer2013 (or --to) and check it; --check only checks."""
+    from .download import DownloadError, check_fer2013, default_destination, download_fer2013, summary
+
+    dest = Path(args.to).expanduser() if args.to else default_destination()
+    if args.check:
+        problems = check_fer2013(dest)
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        if not problems:
+            print(f"FER2013 is complete: {summary(dest)}")
+        return 1 if problems else 0
+    try:
+        download_fer2013(dest, force=args.force)
+    except DownloadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emolib", description="Emojimation tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: this computer only)")
     a.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True, help="open a browser tab")
     a.set_defaults(func=_app)
+    d = sub.add_parser("download", help="download FER2013 from Kaggle (msambare/fer2013; needs your Kaggle token) "
+                                         "into data/fer2013 and check it")
+    d.add_argument("--to", default=None, help="destination folder (default: $EMOLIB_DATA, else data/fer2013)")
+    d.add_argument("--force", action="store_true", help="download again and replace what is there")
+    d.add_argument("--check", action="store_true", help="only count the images already there against FER2013's")
+    d.set_defaults(func=_download)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
