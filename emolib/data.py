@@ -44,7 +44,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 HOW_TO_GET = (
-    "Download FER2013 yourself, e.g. the Kaggle dataset 'msambare/fer2013' (folders) "
+    "Get it with  python -m emolib download  (the Kaggle dataset 'msambare/fer2013'; needs your Kaggle token), or "
+    "download FER2013 yourself, e.g. the Kaggle dataset 'msambare/fer2013' (folders) "
     "or the original challenge file 'fer2013.csv', and put it in data/fer2013 "
     "(or point the EMOLIB_DATA environment variable or the root argument at it). "
     "See data/README.md."
@@ -117,7 +118,7 @@ def find_data(root: str | os.PathLike | None = None) -> Path:
     >>> find_data("/no/such/place")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    emolib.data.DataError: FER2013 not found. Places tried: /no/such/place. Download FER2013 yourself, ...
+    emolib.data.DataError: FER2013 not found. Places tried: /no/such/place. Get it with  python -m emolib download ...
     """
     tried = candidate_roots(root)
     for i, place in enumerate(tried):

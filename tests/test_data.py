@@ -353,7 +353,7 @@ def test_not_found_lists_places_tried(tmp_path, no_default_places):
         find_data()
     msg = str(info.value)
     assert str(tmp_path / "repo_data" / "fer2013") in msg
-    assert "EMOLIB_DATA is not set" in msg and "Download FER2013" in msg
+    assert "EMOLIB_DATA is not set" in msg and "python -m emolib download" in msg
 
 
 def test_not_found_lists_emolib_data_first(tmp_path, no_default_places, monkeypatch):
