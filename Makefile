@@ -23,7 +23,7 @@ test: setup           ## unit tests, doctests, notebooks (nbval) and the browser
 	$(BIN)/python -m pytest
 
 screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser test
-	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py
+	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py tests/test_app.py
 
 demo: setup           ## annotate the shipped sample photos with the shipped model -> figures/demo/
 	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo

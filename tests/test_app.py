@@ -7,7 +7,8 @@ image, 0 bytes, a 20000x20000 image, 50 photos at once) each named in a clear
 message with the kernel still answering, webcam frames labelled, then a camera
 refused and a browser without a camera. Nothing may be written to the app's
 working folder. ``EMOLIB_SCREENSHOTS=figures`` (``make screenshots``) saves the
-app's screenshot as figures/demo_app.png.
+README's figures/demo_app.png (the app) and figures/demo_group.png (the annotated
+group photo, as the app shows it); otherwise they go to the test's temporary folder.
 """
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def test_app_upload_bad_files_and_webcam(app):
             _upload(page, str(GROUP_SAMPLE))
             expect(status).to_contain_text("1 image(s), 12 face(s) found", timeout=120_000)
             expect(page.locator(".emo-caption").first).to_contain_text("%")
+            page.locator(".emo-gallery img").first.screenshot(path=str(shots / "demo_group.png"))
 
             # bad files: each named with its problem; the good one still labelled
             _upload(page, [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"},

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -184,9 +185,9 @@ def test_upload_and_webcam_in_chromium(lab):
                 let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return [c.width, n]; }""")
             assert drawn[0] == 640 and drawn[1] > 1000, drawn          # boxes and labels over the video
             expect(page.locator(".emo-fps")).to_contain_text(" fps", timeout=10_000)   # reported to the kernel
-            page.get_by_role("button", name="Snapshot").click()
-            expect(status).to_contain_text("face(s)", timeout=30_000)
-            expect(status).to_contain_text("snapshot")
+            page.get_by_role("button", name="Snapshot").click()    # a full-size frame, annotated in the kernel
+            expect(status).to_have_text(re.compile(r"snapshot \d\d:\d\d:\d\d: 1 face\(s\)"), timeout=30_000)
+            expect(page.locator(".emo-caption")).to_have_count(2)
             page.locator(".emo-camera").scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "demo_webcam.png"))
             page.get_by_role("button", name="Stop webcam").click()

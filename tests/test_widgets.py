@@ -160,3 +160,22 @@ def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
     labels = [demo.process_frame(pixels, w, h)[0].probabilities for _ in range(7)]
     assert calls == [1, 1, 1]                       # frames 1, 4 and 7
     assert labels[0] == labels[1] == labels[2]      # the same face: probabilities kept in between
+
+
+def test_bad_input_gets_a_message_and_nothing_is_written(demo, tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_predict import _png_header   # a small file claiming w x h pixels
+
+    monkeypatch.chdir(tmp_path)
+    demo.process_upload(_upload(("huge.png", _png_header(20000, 20000))))
+    assert "huge.png: image too large" in demo.status.value and demo.gallery.children == ()
+    demo.process_upload(_upload(*[(f"p{i}.jpg", HOPPER) for i in range(50)]))
+    assert "20 image(s), 20 face(s)" in demo.status.value and "50 files at once" in demo.status.value
+    assert len(demo.gallery.children) == 20
+    demo.cam_button.value = True
+    demo.camera.error = "no camera found: this computer has no webcam (or it is switched off); upload photos instead"
+    assert "no camera found" in demo.status.value and not demo.camera.running
+    assert list(tmp_path.iterdir()) == []
