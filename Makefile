@@ -22,7 +22,7 @@ lab: setup            ## open the course in JupyterLab
 test: setup           ## unit tests, doctests, notebooks (nbval) and the browser test
 	$(BIN)/python -m pytest
 
-screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser test
+screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser tests (notebook widget, app)
 	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py tests/test_app.py
 
 demo: setup           ## annotate the shipped sample photos with the shipped model -> figures/demo/
