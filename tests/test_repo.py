@@ -1,0 +1,133 @@
+"""Repository-wide checks: the Colab cell of every notebook, no machine paths in tracked
+files, the README as a short onboarding page."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_colab_cell():
+    spec = importlib.util.spec_from_file_location("colab_cell", ROOT / "scripts" / "colab_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+colab_cell = _load_colab_cell()
+
+
+def tracked_files() -> list[Path]:
+    """The files git tracks in this checkout."""
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return [ROOT / name for name in out.decode().split("\0") if name]
+
+
+# --------------------------------------------------------------------------- Colab
+def test_colab_cell_names_the_repository_once():
+    source = colab_cell.cell_source()
+    assert source.count(colab_cell.repository()) == 1 and colab_cell.repository().startswith("https://")
+    compile(source, "colab-setup", "exec")
+
+
+@pytest.mark.parametrize("path", colab_cell.numbered_notebooks(), ids=lambda p: p.name)
+def test_first_code_cell_is_the_colab_cell(path):
+    """Fails until the cell is stamped: python scripts/colab_cell.py"""
+    first = colab_cell.first_code_cell(nbformat.read(path, as_version=4))
+    assert first is not None and first.source == colab_cell.cell_source(), \
+        f"{path.name}: the first code cell is not the Colab cell; run  python scripts/colab_cell.py"
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    """Run outside Colab, the cell calls no pip, prints nothing and sets nothing."""
+    assert "google.colab" not in sys.modules
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(subprocess, "call", lambda *a, **k: calls.append(a))
+    env_before = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        exec(compile(colab_cell.cell_source(), "colab-setup", "exec"), {"__name__": "__main__"})
+    assert calls == [] and out.getvalue() == "" and err.getvalue() == ""
+    assert dict(os.environ) == env_before
+
+
+def test_colab_cell_on_colab_installs(monkeypatch):
+    """With a stand-in ``google.colab`` module the cell installs emolib without deps, then its
+    requirements except TensorFlow, and names the download command."""
+    import types
+    from importlib import metadata
+
+    google = types.ModuleType("google")
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(["widgets"]))
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
+    monkeypatch.delenv("EMOLIB_DATA", raising=False)
+    calls: list = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd))
+    monkeypatch.setattr(metadata, "requires", lambda name: [
+        'tensorflow-cpu>=2.16; sys_platform != "darwin"', "keras>=3.0", 'pytest>=8; extra == "test"'])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(colab_cell.cell_source(), "colab-setup", "exec"), {"__name__": "__main__"})
+    assert calls[0][-2:] == ["--no-deps", f"emolib @ git+{colab_cell.repository()}"]
+    assert calls[1][-1:] == ["keras>=3.0"] and calls[2] == ["widgets"]
+    assert os.environ["EMOLIB_DATA"] == "/content/fer2013"
+    assert "python -m emolib download" in out.getvalue()
+
+
+# --------------------------------------------------------------------------- machine paths
+def machine_paths() -> list[str]:
+    """Absolute paths of this machine that must not appear in tracked files: the checkout,
+    the folder holding it, the home folder, and the FER2013 folder in use."""
+    paths = {ROOT, ROOT.parent, Path.home()}
+    if os.environ.get("EMOLIB_DATA"):
+        paths.add(Path(os.environ["EMOLIB_DATA"]).expanduser())
+    with contextlib.suppress(Exception):
+        from emolib.data import find_data
+
+        paths.add(find_data())
+    found = set()
+    for p in paths:
+        for q in (p, p.resolve()):
+            if len(q.parts) > 1:  # never the file-system root itself
+                found.add(str(q))
+    return sorted(found)
+
+
+def test_no_machine_paths_in_tracked_files():
+    """No tracked text file (notebook outputs included) names a folder of this machine."""
+    pattern = re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])" for p in machine_paths()))
+    offenders = []
+    for path in tracked_files():
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary
+        for lineno, line in enumerate(text.splitlines(), 1):
+            match = pattern.search(line)
+            if match:
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {match.group(0)}")
+    assert not offenders, "machine paths in tracked files:\n" + "\n".join(offenders[:30])
+
+
+def test_machine_path_check_catches_a_path(tmp_path):
+    pattern = re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])" for p in machine_paths()))
+    assert pattern.search(f'"source": "{ROOT}/data/fer2013"')
+    assert pattern.search(f"loaded from {ROOT}")
+    assert not pattern.search("data/fer2013") and not pattern.search(f"https://example.org{ROOT}")
