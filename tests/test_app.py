@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_browser import CHROMIUM, FLAGS, ROOT, _free_port, _require, record_fps, write_y4m  # noqa: E402
+from test_browser import (CHROMIUM, FLAGS, _free_port, _require, chromium_with_camera,  # noqa: E402
+                          record_fps, screenshot_dir, serving)
 from test_predict import _png_header  # noqa: E402  (a PNG that claims a size)
 
 
@@ -41,36 +40,24 @@ def app(tmp_path_factory):
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
     port = _free_port()
-    log = open(tmp / "app.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "emolib", "app", f"--port={port}", "--no-browser"],
-                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    pytest.fail(f"the app did not start:\n{(tmp / 'app.log').read_text()[-3000:]}")
-                time.sleep(0.5)
+    cmd = [sys.executable, "-m", "emolib", "app", f"--port={port}", "--no-browser"]
+    with serving(cmd, work, env, tmp / "app.log", lambda: socket.create_connection(("127.0.0.1", port), 2).close()):
         yield f"http://127.0.0.1:{port}/", tmp, work
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _open(browser, url):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.goto(url, timeout=120_000)
-    expect(page.locator(".emo-status")).to_be_visible(timeout=180_000)
+    for attempt in (1, 2):
+        page.goto(url, timeout=120_000)
+        # Voila under heavy CPU load can show "Error displaying widget: model not found" (its widget
+        # manager asked before the kernel had made the model): a visitor reloads, so does the test
+        shown = page.locator(".emo-status").or_(page.get_by_text("Error displaying widget"))
+        expect(shown.first).to_be_visible(timeout=180_000)
+        if page.locator(".emo-status").count() or attempt == 2:
+            break
+    expect(page.locator(".emo-status")).to_be_visible(timeout=10_000)
     return page
 
 
@@ -83,19 +70,13 @@ def _upload(page, files):
 def test_app_upload_bad_files_and_webcam(app):
     from playwright.sync_api import expect, sync_playwright
 
-    from emolib.predict import GROUP_SAMPLE, load_image, sample_paths
+    from emolib.predict import GROUP_SAMPLE, sample_paths
 
     url, tmp, work = app
     hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
-    video = tmp / "camera.y4m"
-    write_y4m(video, load_image(hopper))
-    shots = Path(os.environ.get("EMOLIB_SCREENSHOTS") or tmp)
-    shots = shots if shots.is_absolute() else ROOT / shots
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir(tmp)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"])
+        browser = chromium_with_camera(pw, tmp)
         try:
             page = _open(browser, url)
             status = page.locator(".emo-status")

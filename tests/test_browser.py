@@ -13,6 +13,7 @@ CI=true where it fails. Install it with ``apt-get install chromium``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -75,6 +77,51 @@ NOTEBOOK = {
 }
 
 
+@contextlib.contextmanager
+def serving(cmd: list[str], cwd: Path, env: dict, log_path: Path, ready) -> Iterator[None]:
+    """Run a server (``cmd``) until the block ends; ``ready()`` raises OSError until it answers (90 s at most)."""
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                ready()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    log.flush()
+                    pytest.fail(f"{cmd[2]} did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def screenshot_dir(tmp: Path) -> Path:
+    """$EMOLIB_SCREENSHOTS (relative to the checkout; ``make screenshots``), else the test's folder."""
+    shots = Path(os.environ.get("EMOLIB_SCREENSHOTS") or tmp)
+    shots = shots if shots.is_absolute() else ROOT / shots
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+def chromium_with_camera(pw, tmp: Path):
+    """Headless Chromium whose fake camera plays a video of grace_hopper.jpg (camera allowed)."""
+    from emolib.predict import load_image, sample_paths
+
+    video = tmp / "camera.y4m"
+    write_y4m(video, load_image([p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]))
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}"])
+
+
 def record_fps(text: str, tmp: Path) -> None:
     """The browser's measured webcam rate: printed (pytest -s) and written next to the test's files."""
     line = f"browser webcam frame rate (640x480 fake camera, headless Chromium): {text}"
@@ -101,52 +148,26 @@ def lab(tmp_path_factory):
                JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
                IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
     port = _free_port()
-    log = open(tmp / "lab.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
-         "--ServerApp.port_retries=0", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    cmd = ([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
+            "--ServerApp.port_retries=0", "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []))
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    pytest.fail(f"JupyterLab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}")
-                time.sleep(0.5)
+    with serving(cmd, work, env, tmp / "lab.log", lambda: urllib.request.urlopen(f"{url}/api/status", timeout=2)):
         yield url, tmp
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_upload_and_webcam_in_chromium(lab):
     from playwright.sync_api import expect, sync_playwright
 
-    from emolib.predict import load_image, sample_paths
+    from emolib.predict import sample_paths
 
     url, tmp = lab
     hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
-    video = tmp / "camera.y4m"
-    write_y4m(video, load_image(hopper))
-    shots = Path(os.environ.get("EMOLIB_SCREENSHOTS") or tmp)
-    shots = shots if shots.is_absolute() else ROOT / shots
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir(tmp)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"])
+        browser = chromium_with_camera(pw, tmp)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(f"{url}/lab/tree/demo.ipynb", timeout=60_000)
