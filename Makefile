@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test screenshots demo reproduce train-full train-seed ship benchmark benchmark-frame clean-cache app
+.PHONY: setup lab test screenshots demo reproduce train-full train-seed ship benchmark benchmark-frame clean-cache app student
 
 setup: $(STAMP)
 
@@ -21,6 +21,9 @@ lab: setup            ## open the course in JupyterLab
 
 test: setup           ## unit tests, doctests, notebooks (nbval) and the browser test
 	$(BIN)/python -m pytest
+
+student: setup        ## the student version of every notebook (solutions replaced by stubs, through nbgrader) -> student/
+	$(BIN)/python scripts/make_student.py --out student
 
 screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser tests (notebook widget, app)
 	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py tests/test_app.py

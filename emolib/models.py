@@ -12,12 +12,17 @@ Example
 """
 from __future__ import annotations
 
+import os
 from typing import Callable
 
-import keras
-from keras import layers
+# before TensorFlow loads: its C++ start-up notices (oneDNN, CPU features) stay out of notebooks and logs;
+# set TF_CPP_MIN_LOG_LEVEL=0 yourself to see them
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
-from .data import CLASS_NAMES, IMAGE_SIZE
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from .data import CLASS_NAMES, IMAGE_SIZE  # noqa: E402
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 NUM_CLASSES = len(CLASS_NAMES)
@@ -248,6 +253,47 @@ def layer_table(model: keras.Model) -> "pd.DataFrame":
         rows.append({"name": layer.name, "type": type(layer).__name__,
                      "output shape": str(shape) if shape is not None else "?", "params": layer.count_params()})
     return pd.DataFrame(rows)
+
+
+def _layer_rows(model: keras.Model) -> list[tuple[str, str, int]]:
+    """(type, output shape, parameters) of every layer in order, nested blocks (the augmentation) included."""
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.Model):  # a nested block: its own layers, in order
+            rows += _layer_rows(layer)
+            continue
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):
+            shape = "?"
+        rows.append((type(layer).__name__, shape, layer.count_params()))
+    return rows
+
+
+def architecture_differences(model: keras.Model, reference: keras.Model) -> list[str]:
+    """Where ``model`` differs from ``reference``, layer by layer: type, output shape, parameter count.
+
+    An empty list means the same architecture: the same layer types in the same order
+    (inside nested blocks such as the augmentation too), with the same output shapes
+    and parameter counts, and the same total. Layer names and weights are ignored.
+
+    >>> def net(units): return keras.Sequential([keras.Input((48, 48, 1)), layers.Flatten(), layers.Dense(units)])
+    >>> architecture_differences(net(7), net(7))
+    []
+    >>> architecture_differences(net(8), net(7))  # doctest: +NORMALIZE_WHITESPACE
+    ['layer 2: Dense (None, 8) with 18440 parameters, expected Dense (None, 7) with 16135',
+     'total: 18440 parameters, expected 16135']
+    """
+    mine, theirs = _layer_rows(model), _layer_rows(reference)
+    diffs = [f"layer {i}: {a[0]} {a[1]} with {a[2]} parameters, expected {b[0]} {b[1]} with {b[2]}"
+             for i, (a, b) in enumerate(zip(mine, theirs), start=1) if a != b]
+    if len(mine) != len(theirs):
+        diffs.append(f"{len(mine)} layers, expected {len(theirs)}")
+    if model.count_params() != reference.count_params():
+        diffs.append(f"total: {model.count_params()} parameters, expected {reference.count_params()}")
+    return diffs
 
 
 def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:

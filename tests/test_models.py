@@ -1,12 +1,15 @@
 """Model builders, loading and exporting (no data needed)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
-from emolib.models import (ARCHITECTURES, PRETRAINED_PATH, ModelFileError, augmentation, build_model,
-                           export_for_inference, export_litert, load_model_file, load_pretrained, with_flip_tta)
+from emolib.models import (ARCHITECTURES, PRETRAINED_PATH, ModelFileError, architecture_differences, augmentation,
+                           build_model, export_for_inference, export_litert, load_model_file, load_pretrained,
+                           with_flip_tta)
 from emolib.predict import LITERT_PATH, LiteRTModel
 
 
@@ -306,3 +309,37 @@ def test_params_by_part_and_compare_models(models):
     assert table.loc["emonet", "input seen (pixels)"] == "40x40"  # the central crop inside the augmentation block
     assert table.loc["emonet", "MACs per face (M)"] == 81.6
     assert table.loc["seed CNN", "parameters (M)"] == round(models["seed"].count_params() / 1e6, 2)
+
+
+# --------------------------------------------------------------------------- notebook 02's layer-by-layer seed CNN
+def notebook_02_seed_cell() -> str:
+    """The code cell of notebook 02 that builds the seed CNN with keras.layers."""
+    import nbformat
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "02_building_the_model.ipynb"
+    cells = [c for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "code" and "my_seed_cnn = keras.Model(" in c.source]
+    assert len(cells) == 1, "notebook 02 should build my_seed_cnn in exactly one cell"
+    return cells[0].source
+
+
+def run_seed_cell(source: str) -> keras.Model:
+    namespace = {"keras": keras, "layers": keras.layers}  # what the notebook imports before the cell
+    exec(compile(source, "notebook 02", "exec"), namespace)
+    return namespace["my_seed_cnn"]
+
+
+def test_notebook_02_builds_the_seed_cnn_of_build_seed_cnn(models):
+    mine = run_seed_cell(notebook_02_seed_cell())
+    assert architecture_differences(mine, models["seed"]) == []
+    assert mine.count_params() == models["seed"].count_params()
+
+
+def test_architecture_differences_names_what_changed(models):
+    narrower = run_seed_cell(notebook_02_seed_cell().replace("(64, 128, 256, 256)", "(32, 128, 256, 256)"))
+    diffs = architecture_differences(narrower, models["seed"])
+    assert diffs[0].startswith("layer 6: Conv2D (None, 48, 48, 32) with 288 parameters, expected Conv2D")
+    assert diffs[-1] == f"total: {narrower.count_params()} parameters, expected {models['seed'].count_params()}"
+    no_dropout = run_seed_cell(notebook_02_seed_cell().replace("    x = layers.Dropout(0.25)(x)\n", ""))
+    assert any("layers, expected" in d for d in architecture_differences(no_dropout, models["seed"]))
+    assert architecture_differences(models["emonet"], models["seed"]), "emonet is not the seed CNN"
