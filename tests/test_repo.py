@@ -131,3 +131,51 @@ def test_machine_path_check_catches_a_path(tmp_path):
     assert pattern.search(f'"source": "{ROOT}/data/fer2013"')
     assert pattern.search(f"loaded from {ROOT}")
     assert not pattern.search("data/fer2013") and not pattern.search(f"https://example.org{ROOT}")
+
+
+# --------------------------------------------------------------------------- README
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_is_short():
+    words = len(README.split())
+    assert words < 1600, f"the README has {words} words; onboarding stays under about 1,500"
+
+
+def test_readme_links_and_figures_exist():
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README)
+    local = [t for t in targets if not t.startswith(("http://", "https://"))]
+    assert local, "no local links found"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+    for figure in ("demo_upload.png", "demo_webcam.png", "demo_group.png", "demo_app.png"):
+        assert f"figures/{figure}" in README
+
+
+def test_readme_results_table_is_comparison_table():
+    """The README's results rows are exactly emolib.evaluate.comparison_table(), never typed."""
+    from emolib.evaluate import comparison_table
+
+    for _, row in comparison_table().iterrows():
+        line = "| " + " | ".join(str(x) for x in row.tolist()) + " |"
+        assert line in README, f"README results table lacks or differs from: {line}"
+
+
+def _make_recipe(target: str) -> str:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(rf"^{target}:.*\n\t(.+)$", makefile, re.M)
+    assert match, f"no make target {target}"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("target", ["demo", "test", "app"])
+def test_readme_windows_commands_are_the_makefile_commands(target):
+    """The README's Windows commands run what the Makefile's targets run."""
+    command = _make_recipe(target).replace("$(BIN)/python", r".venv\Scripts\python").replace("/", "\\")
+    assert command in README, f"README's Windows section lacks `{command}` (make {target})"
+
+
+def test_readme_quick_start_commands():
+    for command in ("make demo", "make test", "make lab", "make app", "python -m emolib download"):
+        assert command in README
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
