@@ -9,8 +9,8 @@ Kaggle needs your API token: kaggle.com -> Settings -> API -> Create New Token s
 ``kaggle.json``; put it in ``~/.kaggle/`` (Windows: ``C:\\Users\\<you>\\.kaggle\\``),
 or set ``KAGGLE_USERNAME`` and ``KAGGLE_KEY``, or run ``kagglehub.login()``.
 
->>> check_fer2013("/no/such/folder")
-['/no/such/folder has no train/ folder', '/no/such/folder has no test/ folder']
+>>> check_fer2013("no-such-folder")
+['no-such-folder has no train/ folder', 'no-such-folder has no test/ folder']
 """
 from __future__ import annotations
 
