@@ -3,12 +3,13 @@ files, the README as a short onboarding page."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import re
+import runpy
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import nbformat
@@ -17,14 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_colab_cell():
-    spec = importlib.util.spec_from_file_location("colab_cell", ROOT / "scripts" / "colab_cell.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-colab_cell = _load_colab_cell()
+colab_cell = types.SimpleNamespace(**runpy.run_path(str(ROOT / "scripts" / "colab_cell.py")))
 
 
 def tracked_files() -> list[Path]:
@@ -65,7 +59,6 @@ def test_colab_cell_does_nothing_outside_colab(monkeypatch):
 def test_colab_cell_on_colab_installs(monkeypatch):
     """With a stand-in ``google.colab`` module the cell installs emolib without deps, then its
     requirements except TensorFlow, and names the download command."""
-    import types
     from importlib import metadata
 
     google = types.ModuleType("google")
@@ -75,7 +68,8 @@ def test_colab_cell_on_colab_installs(monkeypatch):
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
-    monkeypatch.delenv("EMOLIB_DATA", raising=False)
+    environ = {k: v for k, v in os.environ.items() if k != "EMOLIB_DATA"}
+    monkeypatch.setattr(os, "environ", environ)  # what the cell sets stays in this test
     calls: list = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd))
     monkeypatch.setattr(metadata, "requires", lambda name: [
@@ -85,7 +79,7 @@ def test_colab_cell_on_colab_installs(monkeypatch):
         exec(compile(colab_cell.cell_source(), "colab-setup", "exec"), {"__name__": "__main__"})
     assert calls[0][-2:] == ["--no-deps", f"emolib @ git+{colab_cell.repository()}"]
     assert calls[1][-1:] == ["keras>=3.0"] and calls[2] == ["widgets"]
-    assert os.environ["EMOLIB_DATA"] == "/content/fer2013"
+    assert environ["EMOLIB_DATA"] == "/content/fer2013"
     assert "python -m emolib download" in out.getvalue()
 
 
