@@ -9,6 +9,7 @@ import re
 import runpy
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -84,6 +85,10 @@ def test_colab_cell_on_colab_installs(monkeypatch):
 
 
 # --------------------------------------------------------------------------- machine paths
+#: Folders every machine has; a tracked file may name them (``/tmp`` in an example, say).
+SYSTEM_DIRS = ("/tmp", "/var/tmp", "/home", "/usr", "/opt", "/var", "/srv", "/mnt", "/media", "/Users")
+
+
 def machine_paths() -> list[str]:
     """Absolute paths of this machine that must not appear in tracked files: the checkout,
     the folder holding it, the home folder, and the FER2013 folder in use."""
@@ -94,10 +99,11 @@ def machine_paths() -> list[str]:
         from emolib.data import find_data
 
         paths.add(find_data())
+    generic = {Path(tempfile.gettempdir()), *(Path(d) for d in SYSTEM_DIRS)}  # a clone in /tmp/x: "/tmp" is fine
     found = set()
     for p in paths:
         for q in (p, p.resolve()):
-            if len(q.parts) > 1:  # never the file-system root itself
+            if len(q.parts) > 1 and q not in generic:
                 found.add(str(q))
     return sorted(found)
 
