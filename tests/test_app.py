@@ -82,7 +82,7 @@ def test_app_upload_bad_files_and_webcam(app):
             status = page.locator(".emo-status")
             # no code on the page, the responsible-use line on it
             assert page.locator(".jp-InputArea-editor, .cm-editor, .CodeMirror").count() == 0
-            assert "EmotionDemo" not in page.content()
+            assert "from emolib.widgets import" not in page.content()     # the source is stripped
             expect(page.locator(".emo-responsible")).to_contain_text("a visible expression is not a felt emotion")
             expect(page.locator(".emo-responsible")).to_contain_text("Art. 5(1)(f)")
 
