@@ -93,6 +93,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _app(args: argparse.Namespace) -> int:
     """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila."""
     import importlib.util
+    import os
     import subprocess
     from pathlib import Path
 
@@ -105,6 +106,8 @@ def _app(args: argparse.Namespace) -> int:
     if not args.browser:
         cmd.append("--no-browser")
     print(f"Emojimation app on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", flush=True)
+    if os.name == "posix":     # become Voila: a signal that stops this process stops the server and its kernels
+        os.execv(sys.executable, cmd)
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
