@@ -17,15 +17,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
-from .models import ARCHITECTURES, build_model
+from .models import ARCHITECTURES, build_model  # first: it keeps TensorFlow's C++ start-up notices quiet
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 #: Quick mode: all training images, at most 6 epochs and 9 minutes (one epoch of warm-up).
-#: With the cosine schedule emonet reaches about 57 % on PrivateTest this way on a 2-core CPU.
+#: How many epochs fit in the 9 minutes depends on the CPU: on the README's 2-core Xeon, all 6, and emonet then
+#: reaches about 57 % on PrivateTest with the cosine schedule; a slower or busy CPU fits fewer.
 QUICK_EPOCHS = 6
 QUICK_BUDGET_S = 9 * 60
 
@@ -464,3 +466,38 @@ def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[
             hist = df.to_dict(orient="list")
         return {k: [float(v) for v in vals] for k, vals in hist.items()}, p
     return None
+
+
+# --------------------------------------------------------------------------- the shipped quick-mode run
+#: A quick-mode run shipped with emolib (``best.keras`` without optimizer state, its history, config and result),
+#: so that notebook 03 can show a trained network and its curves without waiting; see its README.md.
+QUICK_RUN_DIR = Path(__file__).resolve().parent / "assets" / "quick"
+QUICK_RUN_FILES = ("best.keras", "history.json", "config.json", "result.json")
+
+
+def ship_quick_run(run_dir: str | os.PathLike, dest: str | os.PathLike = QUICK_RUN_DIR) -> int:
+    """Copy a finished quick-mode run's files to ``dest`` (default :data:`QUICK_RUN_DIR`); returns their bytes.
+
+    ``best.keras`` is saved without its optimizer state (a third of the size); ``history.json``,
+    ``config.json`` and ``result.json`` are copied as they are. Refuses a run that was not made in quick mode.
+
+    >>> ship_quick_run("no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no/such/run holds no finished run (result.json is missing)
+    """
+    import shutil
+
+    from .models import export_for_inference, load_model_file
+
+    src, out = Path(run_dir), Path(dest)
+    if not (src / "result.json").is_file():
+        raise FileNotFoundError(f"{run_dir} holds no finished run (result.json is missing)")
+    if not json.loads((src / "config.json").read_text()).get("quick"):
+        raise ValueError(f"{run_dir} was not trained in quick mode (config.json: quick is not true)")
+    out.mkdir(parents=True, exist_ok=True)
+    size = export_for_inference(load_model_file(src / "best.keras"), out / "best.keras")
+    for name in QUICK_RUN_FILES[1:]:
+        shutil.copyfile(src / name, out / name)
+        size += (out / name).stat().st_size
+    return size

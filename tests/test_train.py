@@ -16,8 +16,9 @@ import tensorflow as tf
 from emolib.__main__ import main
 from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import build_emonet, ensemble, load_model_file, with_tta, without_tta
-from emolib.train import (QUICK_BUDGET_S, QUICK_EPOCHS, CosineByBudget, TimeBudget, check_split, make_dataset,
-                          mixup, recalibrate_batchnorm, stratified_subset, train)
+from emolib.train import (QUICK_BUDGET_S, QUICK_EPOCHS, QUICK_RUN_DIR, QUICK_RUN_FILES, CosineByBudget, TimeBudget,
+                          check_split, load_history, make_dataset, mixup, recalibrate_batchnorm, ship_quick_run,
+                          stratified_subset, train)
 
 SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
 REPO = Path(__file__).resolve().parent.parent
@@ -424,3 +425,50 @@ def test_recalibrate_batchnorm_rejects_bad_input_clearly():
     plain = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7)], name="plain")
     with pytest.raises(ValueError, match="plain has no BatchNormalization"):
         recalibrate_batchnorm(plain, np.zeros((2, 48, 48), np.uint8))
+
+
+# --------------------------------------------------------------------------- the shipped quick run (notebook 03)
+QUICK_SETTINGS = ("arch", "batch_size", "schedule", "base_lr", "warmup_epochs", "budget_s", "patience", "class_weight",
+                  "quick", "seed", "bf16", "model_kwargs")
+
+
+def test_shipped_quick_run_is_a_small_quick_mode_run():
+    files = {p.name: p for p in QUICK_RUN_DIR.iterdir()}
+    assert set(QUICK_RUN_FILES) | {"README.md"} == set(files)
+    assert sum(p.stat().st_size for p in files.values()) < 8e6, "a few MB at most"
+    config = json.loads(files["config.json"].read_text())
+    result = json.loads(files["result.json"].read_text())
+    assert config["quick"] is True and config["schedule"] == "cosine" and config["seed"] == 0
+    assert config["arch"] == "emonet" and config["model_kwargs"] == {} and result["config"] == config
+    assert not Path(result["out_dir"]).is_absolute(), "no machine path in a shipped file"
+    hist, _ = load_history(QUICK_RUN_DIR)
+    assert len(hist["val_accuracy"]) == result["epochs_run"] <= QUICK_EPOCHS
+    assert max(hist["val_accuracy"]) == pytest.approx(result["best_val_accuracy"])
+    model = load_model_file(files["best.keras"])
+    assert model.count_params() == result["params"]
+    assert "--quick --schedule cosine --seed 0" in files["README.md"].read_text()
+
+
+def test_ship_quick_run_refuses_an_unfinished_or_full_run(tiny, tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds no finished run"):
+        ship_quick_run(tmp_path / "nothing", tmp_path / "out")
+    train("emonet", tiny, tmp_path / "full", epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
+    with pytest.raises(ValueError, match="not trained in quick mode"):
+        ship_quick_run(tmp_path / "full", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_quick_training_on_real_faces_gives_what_notebook_03_loads(real_data, tmp_path):
+    """Notebook 03's TRAIN = True path, for real: quick mode on FER2013 faces (a stratified subset and one epoch,
+    so that it takes seconds), with the settings of the shipped quick run, shipped the same way."""
+    data = FER2013(train=real_data.train, val=stratified_subset(real_data.val, 350, seed=0), test=real_data.test)
+    res = train("emonet", data, tmp_path / "quick", quick=True, schedule="cosine", seed=0, train_size=700, epochs=1,
+                verbose=0)
+    shipped = json.loads((QUICK_RUN_DIR / "config.json").read_text())
+    assert {k: res.config[k] for k in QUICK_SETTINGS} == {k: shipped[k] for k in QUICK_SETTINGS}
+    assert res.train_images == 700 and res.epochs_run == 1
+    size = ship_quick_run(tmp_path / "quick", tmp_path / "asset")
+    assert size == sum((tmp_path / "asset" / name).stat().st_size for name in QUICK_RUN_FILES)
+    model = load_model_file(tmp_path / "asset" / "best.keras")
+    probs = model.predict(data.val.images[:8, ..., None], verbose=0)
+    assert probs.shape == (8, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
