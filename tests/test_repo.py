@@ -108,9 +108,15 @@ def machine_paths() -> list[str]:
     return sorted(found)
 
 
+def machine_path_pattern() -> re.Pattern:
+    """Any of :func:`machine_paths` as a whole path: ``<folder>/x`` but not ``<folder>shop``, nor a bare
+    ``<folder>/|`` inside a regular expression."""
+    return re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])(?!/(?![\w.-]))" for p in machine_paths()))
+
+
 def test_no_machine_paths_in_tracked_files():
     """No tracked text file (notebook outputs included) names a folder of this machine."""
-    pattern = re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])" for p in machine_paths()))
+    pattern = machine_path_pattern()
     offenders = []
     for path in tracked_files():
         if not path.is_file():
@@ -127,10 +133,11 @@ def test_no_machine_paths_in_tracked_files():
 
 
 def test_machine_path_check_catches_a_path(tmp_path):
-    pattern = re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}(?![\w.-])" for p in machine_paths()))
+    pattern = machine_path_pattern()
     assert pattern.search(f'"source": "{ROOT}/data/fer2013"')
     assert pattern.search(f"loaded from {ROOT}")
     assert not pattern.search("data/fer2013") and not pattern.search(f"https://example.org{ROOT}")
+    assert not pattern.search(f"re.compile(r'({Path.home()}/|/Users/)')")  # a pattern naming a folder, not a path
 
 
 # --------------------------------------------------------------------------- README
