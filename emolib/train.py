@@ -247,20 +247,26 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     bns = [(net, layer) for net in nets for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not bns:
         raise ValueError(f"{model.name} has no BatchNormalization layer (at its top level) to recalibrate")
-    for net, bn in bns:
-        if bn.axis not in (-1, len(bn.input.shape) - 1):
-            raise ValueError(f"{bn.name}: only channels-last BatchNormalization (axis -1) is supported")
-        upstream = keras.Model(net.inputs, bn.input)  # runs in inference mode, with the layers below already updated
-        total = squares = 0.0
-        for start in range(0, len(x), batch_size):
-            a = np.asarray(upstream.predict_on_batch(x[start:start + batch_size]), dtype=np.float64)
-            a = a.reshape(-1, a.shape[-1])
-            total, squares = total + a.sum(0), squares + (a * a).sum(0)
-        count = len(x) * int(np.prod(bn.input.shape[1:-1]))
-        mean = total / count
-        var = np.maximum(squares / count - mean**2, 0.0)
-        bn.moving_mean.assign(mean.astype(bn.moving_mean.dtype))
-        bn.moving_variance.assign(var.astype(bn.moving_variance.dtype))
+    logger = tf.get_logger()  # one sub-model per layer: TensorFlow's expected "retracing" warnings stay out
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        for net, bn in bns:
+            if bn.axis not in (-1, len(bn.input.shape) - 1):
+                raise ValueError(f"{bn.name}: only channels-last BatchNormalization (axis -1) is supported")
+            upstream = keras.Model(net.inputs, bn.input)  # inference mode, the layers below already updated
+            total = squares = 0.0
+            for start in range(0, len(x), batch_size):
+                a = np.asarray(upstream.predict_on_batch(x[start:start + batch_size]), dtype=np.float64)
+                a = a.reshape(-1, a.shape[-1])
+                total, squares = total + a.sum(0), squares + (a * a).sum(0)
+            count = len(x) * int(np.prod(bn.input.shape[1:-1]))
+            mean = total / count
+            var = np.maximum(squares / count - mean**2, 0.0)
+            bn.moving_mean.assign(mean.astype(bn.moving_mean.dtype))
+            bn.moving_variance.assign(var.astype(bn.moving_variance.dtype))
+    finally:
+        logger.setLevel(level)
     return model
 
 

@@ -86,7 +86,8 @@ def test_grade_ids_are_unique_across_the_course():
 def test_every_exercise_has_a_solution_and_every_notebook_a_check(name):
     nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
     prefix = "nb" + name[:2] + "-"
-    headings = [h for c in nb.cells if c.cell_type == "markdown" for h in re.findall(r"^#+ Exercise \d+", c.source, re.M)]
+    headings = [h for c in nb.cells if c.cell_type == "markdown"
+                for h in re.findall(r"^#+ Exercise \d+", c.source, re.M)]
     solved = {exercise_of(c) for c in nb.cells if role(c) == "solution"}
     checks = [c for c in nb.cells if role(c) == "check"]
     assert headings, f"{name} has no '### Exercise N' cell"
@@ -179,7 +180,8 @@ def test_student_runs_to_its_first_exercise_and_the_first_check_needs_the_soluti
         assert run(student, check) is None, f"{name}: the student's check fails on the solution"
 
 
-NOISE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|absl::InitializeLog|oneDNN custom operations|cpu_feature_guard", re.M)
+NOISE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|absl::InitializeLog|oneDNN custom operations|cpu_feature_guard|"
+                   r"^WARNING:tensorflow", re.M)
 MACHINE_PATH = re.compile(r"(/work/|/root/|/home/|/Users/|/tmp/|[A-Z]:\\\\Users)")
 
 
