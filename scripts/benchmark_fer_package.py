@@ -8,7 +8,7 @@ project's Keras, feeds it the FER2013 PublicTest and PrivateTest faces preproces
 prints the accuracies and the time per face (batch of 1) next to the shipped emonet's (its Keras file and its
 int8 LiteRT copy), measured in the same run.
 ``fer``'s face detection and its 10-pixel margin are not used: FER2013 faces are already cropped, and the
-network was trained on whole FER2013 faces. Since fer 22.x ``FER()`` runs by default an int8 LiteRT copy,
+network was trained on whole FER2013 faces. In fer 25.10 ``FER()`` runs by default an int8 LiteRT copy,
 ``fer/data/emotion_model_quantized.tflite``; when the path given contains it, it is measured too.
 
 The figures go to ``emolib/assets/reference_results.json``, which ``emolib.evaluate.comparison_table`` shows
