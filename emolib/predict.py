@@ -384,14 +384,21 @@ def predict_image(image: ImageSource, model=None, detector: str = "full", min_sc
     """
     rgb = image if (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
                     and image.dtype == np.uint8) else load_image(image)
-    dets = detect(rgb, detector, min_score, min_face)
+    return classify_detections(rgb, detect(rgb, detector, min_score, min_face), model)
+
+
+def classify_detections(rgb: np.ndarray, dets: list, model=None) -> list[FaceResult]:
+    """Crop every detection of an RGB image like FER2013 and classify them all in one batch.
+
+    >>> classify_detections(np.zeros((48, 48, 3), np.uint8), [])
+    []
+    """
     if not dets:
         return []
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     faces = np.stack([crop_face(gray, d.box) for d in dets])
-    probs = classify_faces(faces, model)
     out = []
-    for d, p, f in zip(dets, probs, faces):
+    for d, p, f in zip(dets, classify_faces(faces, model), faces):
         k = int(np.argmax(p))
         out.append(FaceResult(d.box, CLASS_NAMES[k], float(p[k]),
                               {c: float(v) for c, v in zip(CLASS_NAMES, p)}, d.score, f))

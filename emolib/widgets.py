@@ -27,8 +27,8 @@ import numpy as np
 import traitlets as T
 
 from .data import CLASS_NAMES
-from .faces import crop_face, detect
-from .predict import (CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, classify_faces, emoji_image,
+from .faces import detect
+from .predict import (CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, classify_detections, emoji_image,
                       load_image, predict_image)
 
 _ESM = r"""
@@ -468,7 +468,6 @@ class EmotionDemo(W.VBox):
         the classifier together, in one call. (The classifier is most of a frame's time;
         an expression lasts longer than the 2 frames a label can lag.)"""
         dets = detect(rgb)
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         prev, out, todo = self._tracked, [], []
         for d in dets:
             match = max(prev, key=lambda p: _iou(p[0].box, d.box), default=None)
@@ -479,12 +478,8 @@ class EmotionDemo(W.VBox):
             else:
                 todo.append(len(out))
                 out.append((None, 0))
-        if todo:
-            faces = np.stack([crop_face(gray, dets[i].box) for i in todo])
-            for i, p, f in zip(todo, classify_faces(faces, self._model), faces):
-                k = int(np.argmax(p))
-                out[i] = (FaceResult(dets[i].box, CLASS_NAMES[k], float(p[k]),
-                                     {c: float(v) for c, v in zip(CLASS_NAMES, p)}, dets[i].score, f), 0)
+        for i, r in zip(todo, classify_detections(rgb, [dets[i] for i in todo], self._model)):
+            out[i] = (r, 0)
         self._tracked = out
         return [r for r, _ in out]
 

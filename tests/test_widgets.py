@@ -150,11 +150,11 @@ def test_group_photo_charts_on_demand(demo):
 
 
 def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
-    import emolib.widgets as Wd
+    import emolib.predict as P    # the demo classifies through predict.classify_detections
 
     calls = []
-    real = Wd.classify_faces
-    monkeypatch.setattr(Wd, "classify_faces", lambda faces, model=None: calls.append(len(faces)) or real(faces, model))
+    real = P.classify_faces
+    monkeypatch.setattr(P, "classify_faces", lambda faces, model=None: calls.append(len(faces)) or real(faces, model))
     demo.camera.running = True
     pixels, w, h = _rgba(sample_paths()[1])
     labels = [demo.process_frame(pixels, w, h)[0].probabilities for _ in range(7)]
