@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -105,6 +106,9 @@ def _anchors(size: int, strides: Sequence[int], per_cell: Sequence[int]) -> np.n
 class FaceDetector:
     """BlazeFace run with LiteRT; thread-safe; about 3 ms per frame on one core.
 
+    A photo's tiles are spread over ``workers`` interpreters of one thread each
+    (default: one per CPU core, at most 4), run side by side.
+
     >>> det = FaceDetector("full")
     >>> det.input_size
     192
@@ -112,33 +116,61 @@ class FaceDetector:
     []
     """
 
-    def __init__(self, model: str = "full", min_score: float = 0.5, iou: float = 0.3) -> None:
+    def __init__(self, model: str = "full", min_score: float = 0.5, iou: float = 0.3,
+                 workers: int | None = None) -> None:
         if model not in _MODELS:
             raise ValueError(f"unknown face detector {model!r}; choose one of {sorted(_MODELS)}")
         file, self.input_size, strides, per_cell = _MODELS[model]
-        with quiet_native_stderr():
-            from ai_edge_litert.interpreter import Interpreter
-
-            self._interp = Interpreter(model_path=str(DETECTOR_DIR / file), num_threads=1)
-            self._interp.allocate_tensors()
-            self._in = self._interp.get_input_details()[0]["index"]
-            self._interp.set_tensor(self._in, np.zeros((1, self.input_size, self.input_size, 3), np.float32))
-            self._interp.invoke()  # the first run prints the XNNPACK notice
-        outs = sorted(self._interp.get_output_details(), key=lambda d: d["shape"][-1])
+        self.workers = max(1, workers or min(4, os.cpu_count() or 1))
+        self._path = str(DETECTOR_DIR / file)
+        self._interps = [self._new_interpreter()]   # more when a photo first needs tiles
+        self._locks = [threading.Lock()]
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        outs = sorted(self._interps[0].get_output_details(), key=lambda d: d["shape"][-1])
+        self._in = self._interps[0].get_input_details()[0]["index"]
         self._scores_idx, self._boxes_idx = outs[0]["index"], outs[1]["index"]
         self._anchors = _anchors(self.input_size, strides, per_cell)
         self.min_score, self.iou = min_score, iou
-        self._lock = threading.Lock()
 
-    def _raw(self, canvas: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    def _new_interpreter(self):
+        with quiet_native_stderr():
+            from ai_edge_litert.interpreter import Interpreter
+
+            interp = Interpreter(model_path=self._path, num_threads=1)
+            interp.allocate_tensors()
+            idx = interp.get_input_details()[0]["index"]
+            interp.set_tensor(idx, np.zeros((1, self.input_size, self.input_size, 3), np.float32))
+            interp.invoke()  # the first run prints the XNNPACK notice
+        return interp
+
+    def _map(self, fn, items: list) -> list:
+        """``[fn(item, worker) ...]`` in order, spread over the worker interpreters."""
+        if self.workers == 1 or len(items) < 2:
+            return [fn(item, 0) for item in items]
+        with self._pool_lock:
+            if self._pool is None:
+                while len(self._interps) < self.workers:
+                    self._interps.append(self._new_interpreter())
+                    self._locks.append(threading.Lock())
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="emolib-detect")
+        n = self.workers
+        chunks = self._pool.map(lambda k: [fn(item, k) for item in items[k::n]], range(n))
+        out: list = [None] * len(items)
+        for k, res in enumerate(chunks):
+            out[k::n] = res
+        return out
+
+    def _raw(self, canvas: np.ndarray, min_score: float, worker: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Run the network on one (s, s, 3) float32 canvas in -1..1: the points (N, 8, 2)
         (centre, size, 6 keypoints) in canvas pixels and the scores (N,) above ``min_score``."""
         s = self.input_size
-        with self._lock:
-            self._interp.set_tensor(self._in, canvas[None])
-            self._interp.invoke()
-            raw = self._interp.get_tensor(self._boxes_idx)[0].copy()
-            logits = self._interp.get_tensor(self._scores_idx)[0, :, 0].copy()
+        interp = self._interps[worker]
+        with self._locks[worker]:
+            interp.set_tensor(self._in, canvas[None])
+            interp.invoke()
+            raw = interp.get_tensor(self._boxes_idx)[0].copy()
+            logits = interp.get_tensor(self._scores_idx)[0, :, 0].copy()
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
         keep = scores >= min_score
         pts = raw[keep].reshape(-1, 8, 2)            # centre, size, then 6 keypoints (canvas pixels)
@@ -170,32 +202,40 @@ class FaceDetector:
         all_pts, all_scores = [pts], [scores]
         big = len(scores) and pts[:, 1].max(initial=0) >= min(h, w) / CLOSE_UP
         if min_face and not big:
-            for lscale, tiles in tile_levels(w, h, min_face, s):
-                level = cv2.resize(rgb, (max(1, round(w * lscale)), max(1, round(h * lscale))),
-                                   interpolation=cv2.INTER_AREA if lscale < 1 else cv2.INTER_LINEAR)
-                lh, lw = level.shape[:2]
-                for tx, ty in tiles:
-                    tile = np.zeros((s, s, 3), np.float32)
-                    part = level[ty:ty + s, tx:tx + s]
-                    tile[:part.shape[0], :part.shape[1]] = part
-                    p, sc = self._raw(tile / 127.5 - 1.0, max(self.min_score, TILE_MIN_SCORE))
-                    # drop faces cut by an inner tile edge (the overlap holds them whole) or
-                    # larger than this level's range (a coarser level sees them whole)
-                    half = p[:, 1] / 2
-                    inner = (((p[:, 0, 0] - half[:, 0] < 1) & (tx > 0))
-                             | ((p[:, 0, 1] - half[:, 1] < 1) & (ty > 0))
-                             | ((p[:, 0, 0] + half[:, 0] > s - 1) & (tx + s < lw))
-                             | ((p[:, 0, 1] + half[:, 1] > s - 1) & (ty + s < lh))
-                             | (p[:, 1, 0] > TILE_FACE_MAX))
-                    p, sc = p[~inner], sc[~inner]
-                    p[:, [0, 2, 3, 4, 5, 6, 7]] = (p[:, [0, 2, 3, 4, 5, 6, 7]] + [tx, ty]) / lscale
-                    p[:, 1] /= lscale
-                    all_pts.append(p)
-                    all_scores.append(sc)
+            levels = tile_levels(w, h, min_face, s)
+            images = [cv2.resize(rgb, (max(1, round(w * lscale)), max(1, round(h * lscale))),
+                                 interpolation=cv2.INTER_AREA if lscale < 1 else cv2.INTER_LINEAR)
+                      for lscale, _ in levels]
+            tasks = [(level, lscale, tx, ty) for level, (lscale, tiles) in zip(images, levels) for tx, ty in tiles]
+            for p, sc in self._map(self._tile, tasks):
+                all_pts.append(p)
+                all_scores.append(sc)
         pts, scores = np.concatenate(all_pts), np.concatenate(all_scores)
         if not len(scores):
             return []
         return _weighted_nms(pts, scores, self.iou, w, h)
+
+    def _tile(self, task: tuple, worker: int) -> tuple[np.ndarray, np.ndarray]:
+        """The faces of one tile ``(level image, level scale, x, y)``, in the whole image's pixels."""
+        level, lscale, tx, ty = task
+        s = self.input_size
+        lh, lw = level.shape[:2]
+        tile = np.zeros((s, s, 3), np.float32)
+        part = level[ty:ty + s, tx:tx + s]
+        tile[:part.shape[0], :part.shape[1]] = part
+        p, sc = self._raw(tile / 127.5 - 1.0, max(self.min_score, TILE_MIN_SCORE), worker)
+        # drop faces cut by an inner tile edge (the overlap holds them whole) or
+        # larger than this level's range (a coarser level sees them whole)
+        half = p[:, 1] / 2
+        inner = (((p[:, 0, 0] - half[:, 0] < 1) & (tx > 0))
+                 | ((p[:, 0, 1] - half[:, 1] < 1) & (ty > 0))
+                 | ((p[:, 0, 0] + half[:, 0] > s - 1) & (tx + s < lw))
+                 | ((p[:, 0, 1] + half[:, 1] > s - 1) & (ty + s < lh))
+                 | (p[:, 1, 0] > TILE_FACE_MAX))
+        p, sc = p[~inner], sc[~inner]
+        p[:, [0, 2, 3, 4, 5, 6, 7]] = (p[:, [0, 2, 3, 4, 5, 6, 7]] + [tx, ty]) / lscale
+        p[:, 1] /= lscale
+        return p, sc
 
 
 #: Face sizes (detector box side, in network input pixels) that the full-range

@@ -4,7 +4,10 @@ The webcam is read in the *browser* (``getUserMedia`` in a small anywidget), so
 the demo works with a remote kernel: the browser scales each frame to 320
 pixels wide and sends its raw pixels as a binary buffer; the kernel detects and
 classifies the faces and answers with boxes, labels and probabilities only; the
-browser draws them over the live video, then sends the next frame (one in flight).
+browser draws them over the live video. Two frames are in flight: while the
+kernel works on one, the next is already on its way, so the kernel never waits
+for the network and never has more than one frame queued (it cannot fall
+behind the camera).
 
 Example
 -------
@@ -34,7 +37,7 @@ from .predict import (CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, ann
 _ESM = r"""
 // Webcam: getUserMedia -> small canvas -> raw RGBA pixels as a binary buffer -> kernel,
 // which answers with boxes, labels and probabilities (JSON); the browser draws them over
-// the live video. One frame in flight: the next one leaves when the answer is back.
+// the live video. At most `in_flight` (2) frames travel at once: a new one leaves as each answer comes back.
 function render({ model, el }) {
   const wrap = document.createElement("div");
   wrap.style.cssText = "position:relative;display:none;width:100%;max-width:640px";
@@ -52,7 +55,7 @@ function render({ model, el }) {
   const grab = document.createElement("canvas");
   const icons = {};
   for (const [k, url] of Object.entries(model.get("emoji"))) { icons[k] = new Image(); icons[k].src = url; }
-  let stream = null, timer = null, busy = false, sentAt = 0, frameId = 0, times = [], lastSync = 0;
+  let stream = null, timer = null, inFlight = [], frameId = 0, times = [], lastSync = 0;
 
   function fail(text) {
     model.set("error", text);
@@ -87,7 +90,8 @@ function render({ model, el }) {
     await video.play();
     wrap.style.display = "block";
     times = [];
-    timer = setInterval(send, 4);
+    send();
+    timer = setInterval(send, 250);   // a watchdog: frames normally leave as soon as an answer is back
   }
 
   function stopTracks() {
@@ -100,7 +104,7 @@ function render({ model, el }) {
     timer = null;
     stopTracks();
     video.srcObject = null;
-    busy = false;
+    inFlight = [];
     wrap.style.display = "none";
     overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
     info.textContent = "";
@@ -109,15 +113,16 @@ function render({ model, el }) {
 
   function send() {
     if (!stream || !video.videoWidth) return;
-    if (busy && performance.now() - sentAt < 5000) return;   // wait for the kernel's answer
+    const now = performance.now();
+    inFlight = inFlight.filter((t) => now - t < 5000);        // an answer lost for 5 s no longer counts
+    if (inFlight.length >= model.get("in_flight")) return;      // wait for the kernel's answer
     const w = model.get("width"), h = Math.round((w * video.videoHeight) / video.videoWidth);
     grab.width = w;
     grab.height = h;
     const ctx = grab.getContext("2d", { willReadFrequently: true });
     ctx.drawImage(video, 0, 0, w, h);
     const pixels = ctx.getImageData(0, 0, w, h).data;
-    busy = true;
-    sentAt = performance.now();
+    inFlight.push(now);
     model.send({ type: "frame", id: ++frameId, width: w, height: h }, undefined, [pixels.buffer]);
   }
 
@@ -197,14 +202,16 @@ function render({ model, el }) {
   model.on("msg:custom", (msg) => {
     if (msg.type === "snap") { snapshot(); return; }
     if (msg.type !== "result") return;
-    busy = false;
+    inFlight.shift();
     if (!stream) return;
+    send();        // the next frame leaves first: the kernel works on it while this answer is drawn
     draw(msg);
     const now = performance.now();
-    times = times.filter((t) => now - t < 3000).concat([now]);
+    times = times.filter((t) => now - t[0] < 3000).concat([[now, msg.kernel_ms || 0]]);
     if (times.length >= 2) {
-      const fps = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
-      rate.textContent = `${fps.toFixed(1)} fps`;
+      const fps = (times.length - 1) / ((times[times.length - 1][0] - times[0][0]) / 1000);
+      const ms = times.reduce((a, t) => a + t[1], 0) / times.length;
+      rate.textContent = `${fps.toFixed(1)} fps (the kernel: ${Math.round(ms)} ms per frame)`;
       if (now - lastSync > 1000) { lastSync = now; model.set("fps", fps); model.save_changes(); }
     }
   });
@@ -232,10 +239,11 @@ class WebcamCapture(anywidget.AnyWidget):
     """Browser-side camera and overlay: while ``running``, sends raw RGBA frames
     (``width`` pixels wide, binary buffers) as custom messages.
 
-    Python answers each frame with ``send({"type": "result", "faces": [...]})``
-    (boxes in the frame's pixels, labels, probabilities); the browser draws them
-    over the live video and only then sends the next frame, so a slow kernel is
-    never flooded. ``send({"type": "snap"})`` asks for a full-size JPEG of the
+    Python answers each frame with ``send({"type": "result", "faces": [...], "kernel_ms": ...})``
+    (boxes in the frame's pixels, labels, probabilities, the kernel's time for the
+    frame); the browser draws them over the live video. At most ``in_flight``
+    frames are unanswered at a time (a new one leaves as each answer arrives),
+    so a slow kernel is never flooded. ``send({"type": "snap"})`` asks for a full-size JPEG of the
     current frame (answered with a ``"snapshot"`` message). ``fps`` is the rate
     the browser measured (updated about once a second); ``error`` says why the
     camera could not start.
@@ -244,6 +252,7 @@ class WebcamCapture(anywidget.AnyWidget):
     _esm = _ESM
     running = T.Bool(False).tag(sync=True)
     width = T.Int(320).tag(sync=True)
+    in_flight = T.Int(2).tag(sync=True)
     error = T.Unicode("").tag(sync=True)
     fps = T.Float(0.0).tag(sync=True)
     panels = T.Bool(False).tag(sync=True)
@@ -425,13 +434,15 @@ class EmotionDemo(W.VBox):
         if kind != "frame":
             return
         faces: list[dict] = []
+        t0 = time.perf_counter()
         try:
             if buffers and self.camera.running:  # a frame still in flight after "stop" is dropped
                 results = self.process_frame(bytes(buffers[0]), content.get("width"), content.get("height"))
                 faces = [r.to_dict() for r in results]
         finally:
             w, h = content.get("width"), content.get("height")
-            self.camera.send({"type": "result", "id": content.get("id"), "width": w, "height": h, "faces": faces})
+            self.camera.send({"type": "result", "id": content.get("id"), "width": w, "height": h, "faces": faces,
+                              "kernel_ms": round(1000 * (time.perf_counter() - t0), 1)})
 
     def process_frame(self, data: bytes, width: int | None = None, height: int | None = None) -> list[FaceResult]:
         """Predict one webcam frame: raw RGBA pixels (``width`` x ``height``, as the browser

@@ -114,6 +114,17 @@ def test_every_face_of_the_group_photo_and_no_false_one(group):
     assert len(detect_faces(rgb, min_face=None)) < 9
 
 
+def test_tiles_spread_over_workers_give_the_same_faces(group):
+    """Two interpreters side by side find exactly what one finds alone, in the same order."""
+    from emolib.faces import FaceDetector
+
+    rgb, _ = group
+    one, two = FaceDetector(workers=1)(rgb, min_face=40), FaceDetector(workers=2)(rgb, min_face=40)
+    assert len(one) == len(two) == 12
+    for a, b in zip(one, two):
+        assert a.box == b.box and a.score == pytest.approx(b.score)
+
+
 def test_tiles_only_where_needed():
     from emolib.faces import tile_levels
 

@@ -86,6 +86,21 @@ def test_big_images_are_downscaled():
     assert max(out.shape[:2]) <= MAX_SIDE
 
 
+def test_camera_sized_jpeg_is_decoded_at_half_scale():
+    """A 12-megapixel JPEG is read at 1/2 scale by the JPEG decoder itself (2000x1500, not 2048x1536),
+    upright by its EXIF orientation; other formats are resized to MAX_SIDE."""
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (300, 400, 3), np.uint8)).resize((4000, 3000))
+    assert load_image(_jpeg(photo)).shape == (1500, 2000, 3)
+    assert load_image(_jpeg(photo), max_side=4000).shape == (3000, 4000, 3)     # no reduction asked for
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    assert load_image(_jpeg(photo, exif=exif.tobytes())).shape == (2000, 1500, 3)
+    buf = io.BytesIO()
+    photo.save(buf, "PNG")
+    assert load_image(buf.getvalue()).shape == (1536, 2048, 3)
+
+
 @pytest.mark.parametrize("w,h", [(20000, 20000), (100000, 100000)])
 def test_huge_image_is_refused_fast(w, h):
     t = time.perf_counter()

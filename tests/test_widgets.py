@@ -85,7 +85,7 @@ def test_webcam_frames(demo, monkeypatch):
         demo._on_camera_msg(demo.camera, {"type": "frame", "id": i, "width": w, "height": h}, [memoryview(pixels)])
     assert [c["type"] for c, _ in sent] == ["result"] * 3 and all(b is None for _, b in sent)
     reply = sent[-1][0]
-    assert reply["id"] == 2 and (reply["width"], reply["height"]) == (w, h)
+    assert reply["id"] == 2 and (reply["width"], reply["height"]) == (w, h) and reply["kernel_ms"] > 0
     (face,) = reply["faces"]
     x, y, bw, bh = face["box"]
     assert 0 <= x and x + bw <= w and y + bh <= h and face["label"] in face["probabilities"]
