@@ -31,6 +31,17 @@ def _train(args: argparse.Namespace) -> int:
     if args.mixup is not None and not args.mixup > 0:
         print(f"error: --mixup is a positive alpha (e.g. 0.2), not {args.mixup}", file=sys.stderr)
         return 2
+    if args.distill_alpha is not None and not args.teacher:
+        print("error: --distill-alpha needs at least one --teacher", file=sys.stderr)
+        return 2
+    if args.distill_alpha is not None and not 0 < args.distill_alpha <= 1:
+        print(f"error: --distill-alpha is the teachers' share of the target, above 0 and at most 1, "
+              f"not {args.distill_alpha}", file=sys.stderr)
+        return 2
+    for teacher in args.teacher or []:  # before the data is read
+        if not Path(teacher).is_file():
+            print(f"error: teacher model file not found: {teacher}", file=sys.stderr)
+            return 2
     try:
         data = load_fer2013(args.data)
     except DataError as err:
@@ -40,7 +51,8 @@ def _train(args: argparse.Namespace) -> int:
         args.arch, data, args.out, epochs=args.epochs, batch_size=args.batch_size,
         schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
         patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
-        verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
+        verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup, teachers=args.teacher,
+        **({"distill_alpha": args.distill_alpha} if args.distill_alpha is not None else {}),
         model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
                                         ("optimizer", args.optimizer), ("dropout", args.dropout))
                       if v is not None} or None,
@@ -147,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
                    help="blend training images and labels in pairs (mixup), weights drawn from Beta(ALPHA, ALPHA), "
                         "e.g. 0.2")
+    t.add_argument("--teacher", action="append", default=None, metavar="PATH",
+                   help="knowledge distillation: a trained model file whose probabilities on the training faces "
+                        "become part of each target (repeat for an ensemble of teachers; e.g. emolib/assets/emonet.keras)")
+    t.add_argument("--distill-alpha", type=float, default=None, metavar="A",
+                   help="with --teacher: the teachers' share of each target, the rest is the smoothed label "
+                        "(default 0.5)")
     t.add_argument("--optimizer", choices=["adamw", "sgd"], default=None,
                    help="emonet's optimizer (default adamw, as shipped; sgd is SGD with Nesterov momentum 0.9)")
     t.add_argument("--dropout", type=float, default=None, metavar="RATE",

@@ -10,10 +10,12 @@ Example
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,12 +49,20 @@ class TrainResult:
     params: int
     seed: int
     config: dict = field(default_factory=dict)
+    #: seconds of every epoch logged, the earlier parts of a resumed run included (``wall_time_s`` is this call's)
+    train_time_s: float | None = None
+    #: CPU cores TensorFlow could use (its intra-op threads when set, else the cores this process may run on)
+    cores: int | None = None
+    #: seconds spent computing the teachers' soft targets (when distilling; the first computation when cached)
+    teacher_targets_s: float | None = None
 
 
 def make_dataset(
-    split: Split, batch_size: int = 64, shuffle: bool = False, seed: int = 0
+    split: Split, batch_size: int = 64, shuffle: bool = False, seed: int = 0, targets: np.ndarray | None = None
 ) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of (uint8 (B,48,48,1) images, one-hot labels).
+
+    ``targets`` (N, 7), e.g. :func:`distillation_targets`, replaces the one-hot labels.
 
     >>> import numpy as np
     >>> ds = make_dataset(Split(np.zeros((5, 48, 48), np.uint8), np.arange(5)), batch_size=2)
@@ -60,7 +70,12 @@ def make_dataset(
     [(2, 48, 48, 1), (2, 48, 48, 1), (1, 48, 48, 1)]
     """
     x = split.images[..., None]
-    y = keras.utils.to_categorical(split.labels, len(CLASS_NAMES)).astype("float32")
+    if targets is None:
+        y = keras.utils.to_categorical(split.labels, len(CLASS_NAMES)).astype("float32")
+    else:
+        y = np.asarray(targets, dtype="float32")
+        if y.shape != (len(x), len(CLASS_NAMES)):
+            raise ValueError(f"targets must have shape ({len(x)}, {len(CLASS_NAMES)}), got {y.shape}")
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -270,6 +285,170 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     return model
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Add each epoch's wall time in seconds to its logs as ``epoch_time_s`` (place it before the CSV logger)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_time_s"] = round(time.monotonic() - self.t0, 2)
+
+
+def training_cores() -> int:
+    """The CPU cores TensorFlow computes on: its intra-op threads when set (:func:`set_threads`), else the cores
+    this process may run on."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    if threads:
+        return int(threads)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- knowledge distillation
+#: A teacher: a saved Keras file (path) or a loaded model, raw pixels (N, 48, 48, 1) in, 7 probabilities out.
+Teacher = "str | os.PathLike[str] | keras.Model"
+#: Where :func:`train` keeps the teachers' soft targets of a distilled run, in its ``out_dir``.
+TEACHER_CACHE = "teacher_targets.npz"
+
+
+def _as_list(teachers) -> list:
+    if isinstance(teachers, (str, os.PathLike, keras.Model)):
+        return [teachers]
+    teachers = list(teachers)
+    if not teachers:
+        raise ValueError("no teacher given: pass a model file (e.g. emolib/assets/emonet.keras) or a loaded model")
+    return teachers
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, in hex (how :func:`teacher_ids` and the model card tell model files apart)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def teacher_ids(teachers: Teacher | Sequence[Teacher]) -> list[dict]:
+    """Name and fingerprint of each teacher: ``{"teacher": path, "sha256": of the file}``, or for a loaded
+    model ``{"teacher": "<name> (in memory)", "sha256": of its weights}``. A missing file is a clear error.
+
+    >>> teacher_ids("no/such/teacher.keras")
+    Traceback (most recent call last):
+    ...
+    emolib.models.ModelFileError: model file not found: no/such/teacher.keras
+    """
+    from .models import ModelFileError
+
+    ids = []
+    for t in _as_list(teachers):
+        if isinstance(t, keras.Model):
+            h = hashlib.sha256()
+            for w in t.get_weights():
+                h.update(np.ascontiguousarray(w).tobytes())
+            ids.append({"teacher": f"{t.name} (in memory)", "sha256": h.hexdigest()})
+        else:
+            if not Path(t).is_file():
+                raise ModelFileError(f"model file not found: {t}")
+            ids.append({"teacher": str(t), "sha256": file_sha256(t)})
+    return ids
+
+
+def teacher_targets(teachers: Teacher | Sequence[Teacher], images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The teachers' averaged class probabilities (N, 7) for raw faces ``images`` (uint8, (N, 48, 48)).
+
+    Each teacher is a Keras file or a loaded model; one with test-time views inside
+    (:func:`emolib.models.load_pretrained`) averages its views itself. The faces are
+    given as they are (no augmentation): these are the soft targets of offline
+    knowledge distillation (:func:`train` with ``teachers``). A missing or unreadable
+    file, or a model that does not map (48, 48, 1) faces to 7 probabilities, is a clear
+    ``ValueError`` (:class:`emolib.models.ModelFileError` for files).
+
+    >>> from emolib.models import load_pretrained
+    >>> from emolib.data import load_fer2013
+    >>> faces = load_fer2013().train.images[:100]                                   # doctest: +SKIP
+    >>> probs = teacher_targets([load_pretrained(), "runs/other/best.keras"], faces)  # doctest: +SKIP
+    >>> probs.shape                                                                 # doctest: +SKIP
+    (100, 7)
+    >>> teacher_targets("no/such/teacher.keras", np.zeros((1, 48, 48), np.uint8))
+    Traceback (most recent call last):
+    ...
+    emolib.models.ModelFileError: model file not found: no/such/teacher.keras
+    """
+    from .evaluate import check_images
+    from .models import INPUT_SHAPE, NUM_CLASSES, load_model_file
+
+    teachers = _as_list(teachers)
+    x = check_images(images, "teacher images")
+    total = np.zeros((len(x), NUM_CLASSES), np.float64)
+    for t in teachers:
+        model = t if isinstance(t, keras.Model) else load_model_file(t)  # checks input and output shapes
+        name = model.name if isinstance(t, keras.Model) else str(t)
+        if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != NUM_CLASSES:
+            raise ValueError(f"teacher {name} is not an emotion model: input {model.input_shape}, output "
+                             f"{model.output_shape}; expected input (None, 48, 48, 1) and 7 outputs")
+        probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float64)
+        if len(probs) and (probs.min() < -1e-6 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)):
+            raise ValueError(f"teacher {name} does not output probabilities (its outputs do not sum to 1; "
+                             "a softmax layer is missing?)")
+        total += probs
+    return (total / len(teachers)).astype(np.float32)
+
+
+def distillation_targets(labels: np.ndarray, teacher_probs: np.ndarray, alpha: float,
+                         label_smoothing: float = 0.0) -> np.ndarray:
+    """``alpha * teacher_probs + (1 - alpha) * one-hot labels``, the one-hot smoothed as Keras' loss does
+    (``(1 - label_smoothing) * one_hot + label_smoothing / 7``). Rows sum to 1.
+
+    >>> t = np.array([[0.5, 0, 0, 0.5, 0, 0, 0]], np.float32)
+    >>> [round(float(v), 3) for v in distillation_targets(np.array([3]), t, alpha=0.5)[0]]
+    [0.25, 0.0, 0.0, 0.75, 0.0, 0.0, 0.0]
+    >>> [round(float(v), 3) for v in distillation_targets(np.array([3]), t, alpha=0.5, label_smoothing=0.14)[0]]
+    [0.26, 0.01, 0.01, 0.69, 0.01, 0.01, 0.01]
+    """
+    if not 0 < alpha <= 1:
+        raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, not {alpha!r}")
+    k = len(CLASS_NAMES)
+    probs = np.asarray(teacher_probs, np.float64)
+    if probs.shape != (len(labels), k):
+        raise ValueError(f"teacher probabilities must have shape ({len(labels)}, {k}), got {probs.shape}")
+    hard = (1 - label_smoothing) * np.eye(k)[np.asarray(labels)] + label_smoothing / k
+    return (alpha * probs + (1 - alpha) * hard).astype(np.float32)
+
+
+def cached_teacher_targets(out_dir: str | os.PathLike, teachers: Teacher | Sequence[Teacher], images: np.ndarray,
+                           batch_size: int = 256, verbose: bool = True) -> tuple[np.ndarray, list[dict], float]:
+    """:func:`teacher_targets`, kept in ``out_dir/teacher_targets.npz`` with the teachers' fingerprints
+    (:func:`teacher_ids`) and the images'; reused while both match, recomputed when a teacher or the faces
+    changed. Returns the probabilities, the teachers' ids and the seconds their first computation took."""
+    out = Path(out_dir)
+    ids = teacher_ids(teachers)
+    images = np.ascontiguousarray(images)
+    faces = hashlib.sha256(images.tobytes() + repr(images.shape).encode()).hexdigest()
+    cache = out / TEACHER_CACHE
+    if cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                same = ([i["sha256"] for i in json.loads(str(z["teachers"]))] == [i["sha256"] for i in ids]
+                        and str(z["images_sha256"]) == faces)
+                if same:
+                    return z["probs"], ids, float(z["seconds"])
+        except (OSError, ValueError, KeyError):  # unreadable or from another version: compute again
+            pass
+    if verbose:
+        print(f"Computing the soft targets of {len(ids)} teacher(s) for {len(images):,} faces ...", flush=True)
+    t0 = time.time()
+    probs = teacher_targets(teachers, images, batch_size)
+    seconds = round(time.time() - t0, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, probs=probs, teachers=json.dumps(ids), images_sha256=faces, seconds=seconds)
+    tmp.replace(cache)
+    return probs, ids, seconds
+
+
 def set_threads(threads: int | None) -> None:
     """Pin TensorFlow's thread pools (call before any TF op runs); None keeps the defaults."""
     if threads:
@@ -299,6 +478,8 @@ def train(
     model_kwargs: dict | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     mixup_alpha: float | None = None,
+    teachers: Teacher | Sequence[Teacher] | None = None,
+    distill_alpha: float = 0.5,
 ) -> TrainResult:
     """Train ``arch`` on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
 
@@ -324,6 +505,22 @@ def train(
     (see :func:`mixup`); the logged training accuracy is then measured on those
     blends, validation is not.
 
+    ``teachers`` (model files or loaded models, e.g. the shipped
+    ``emolib/assets/emonet.keras``) turn on offline knowledge distillation: the
+    target of each training face becomes ``distill_alpha * p + (1 - distill_alpha)
+    * y``, where ``p`` is the teachers' averaged probabilities for the plain face
+    (:func:`teacher_targets`, computed once before training, no augmentation) and
+    ``y`` its one-hot label smoothed as the model's loss would (0.1 for emonet).
+    The loss then uses the targets as they are (its own smoothing is moved into
+    ``y``, so the teachers' part is not smoothed again). ``distill_alpha=0.5``,
+    the default, gives the teachers and the labels equal weight: FER2013's labels
+    are noisy, but a teacher is wrong on some training faces too. The targets
+    are kept in ``out_dir/teacher_targets.npz`` with the teachers' fingerprints,
+    so a resumed run reuses them; they are recomputed when a teacher changed.
+    ``train_size`` and ``mixup_alpha`` work with them (mixup blends the soft
+    targets); validation stays on PublicTest's labels. The logged training
+    accuracy compares with the soft targets' top class.
+
     Calling ``train`` again on the ``out_dir`` of an interrupted run resumes it
     (weights and epoch from ``backup/``, history appended); on the folder of a
     finished run it starts afresh and replaces the history.
@@ -334,6 +531,12 @@ def train(
         raise ValueError(f"unknown schedule {schedule!r}; choose 'plateau' or 'cosine'")
     if mixup_alpha is not None and not mixup_alpha > 0:
         raise ValueError(f"mixup alpha must be positive (e.g. 0.2), not {mixup_alpha!r}")
+    if teachers is not None:
+        teachers = _as_list(teachers)
+        if not 0 < distill_alpha <= 1:
+            raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, "
+                             f"not {distill_alpha!r}")
+        teacher_ids(teachers)  # a missing file fails here, before anything is written
     check_split(data.train, "train")
     check_split(data.val, "val (PublicTest)")
     out = Path(out_dir)
@@ -369,7 +572,16 @@ def train(
         keras.mixed_precision.set_global_policy(policy)
     base_lr = float(model.optimizer.learning_rate.numpy())
     global_batch = batch_size * strategy.num_replicas_in_sync
-    train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=seed)
+    targets = distill = None
+    if teachers is not None:
+        probs, ids, teacher_s = cached_teacher_targets(out, teachers, train_split.images, verbose=verbose != 0)
+        smoothing = float(getattr(model.loss, "label_smoothing", 0.0) or 0.0)
+        targets = distillation_targets(train_split.labels, probs, distill_alpha, smoothing)
+        with strategy.scope():  # the smoothing is in the targets now: the loss takes them as they are
+            model.compile(optimizer=model.optimizer, loss=keras.losses.CategoricalCrossentropy(),
+                          metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+        distill = dict(teachers=ids, distill_alpha=distill_alpha, distill_label_smoothing=smoothing)
+    train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=seed, targets=targets)
     if mixup_alpha:
         train_ds = mixup(train_ds, mixup_alpha, seed)
     val_ds = make_dataset(data.val, 256)
@@ -381,7 +593,7 @@ def train(
                                                  initial_value_threshold=best_so_far if best_path.is_file() else None)
     # the callbacks that save or restore weights
     keepers: list[keras.callbacks.Callback] = [checkpoint]
-    cbs: list[keras.callbacks.Callback] = []
+    cbs: list[keras.callbacks.Callback] = [EpochTimer()]
     if schedule == "plateau":
         cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5,
                                                      patience=max(2, patience // 3), min_lr=1e-6, verbose=1))
@@ -411,7 +623,10 @@ def train(
     config = dict(arch=arch, epochs=epochs, batch_size=batch_size, schedule=schedule, base_lr=base_lr,
                   warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
                   class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed, bf16=bf16,
-                  model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync, mixup_alpha=mixup_alpha)
+                  model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync, mixup_alpha=mixup_alpha,
+                  teachers=None, distill_alpha=None)
+    if distill:
+        config.update(distill)
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
     t0 = time.time()
@@ -432,7 +647,9 @@ def train(
         arch=arch, out_dir=str(out), model_path=str(best_path), epochs_run=int(len(full)),
         best_epoch=int(np.argmax(val_acc)) + 1, best_val_accuracy=float(val_acc.max()),
         wall_time_s=round(wall, 1), train_images=len(train_split), params=int(model.count_params()),
-        seed=seed, config=config,
+        seed=seed, config=config, cores=training_cores(),
+        train_time_s=round(float(full["epoch_time_s"].fillna(0).sum()), 1) if "epoch_time_s" in full else None,
+        teacher_targets_s=teacher_s if teachers is not None else None,
     )
     del hist
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2))

@@ -9,6 +9,9 @@ PrivateTest is only measured, never used to choose anything.
 
 A recipe with ``members=N`` trains N networks side by side (N processes, one thread
 each, seeds 1..N, at the same time) and measures their average (``emolib.models.ensemble``).
+A recipe with ``teachers`` trains by knowledge distillation (``emolib.train.train(teachers=...)``; run it from the
+repository root, where its teacher paths start); the time to compute the teachers' targets is in the run's
+``result.json`` (``teacher_targets_s``), not in ``wall_min``.
 ``--from-run`` evaluates a run (or an ensemble's runs) that already finished instead of training again;
 ``--model`` names the file to measure (the shipped model: ``--from-run runs/emonet48-full
 --model emolib/assets/emonet.keras``).
@@ -53,6 +56,14 @@ RECIPES: dict[str, tuple[dict, float]] = {
                                           model_kwargs={"width": 48, "dropout": 0.1}), 108),
     "emonet40-bf16-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
                                 model_kwargs={"width": 40}), 108),
+    # "born-again" knowledge distillation: emonet48-bf16-full's recipe, each training face's target half the shipped
+    # network's averaged probabilities (its 6 test-time views, on the plain face), half its smoothed label. An ensemble
+    # of teachers is a longer list, e.g. teachers=["emolib/assets/emonet.keras",
+    # "runs/bench-emonet48-bf16-seed1-full/best.keras"] (their probabilities are averaged); on the command line,
+    # one --teacher per model. Teacher paths are relative to the repository root, where this script runs.
+    "emonet48-bf16-distill-full": (dict(arch="emonet", schedule="cosine", epochs=100, bf16=True,
+                                        model_kwargs={"width": 48}, teachers=["emolib/assets/emonet.keras"],
+                                        distill_alpha=0.5), 108),
 }
 
 
@@ -157,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path("runs") / f"bench-{args.recipe}"
         budget = args.budget_minutes or budget
         kwargs = dict(kwargs)
+        missing = [t for t in kwargs.get("teachers", []) if not Path(t).is_file()]
+        if missing:  # before hours of training
+            print(f"error: teacher model file not found: {', '.join(missing)} (run from the repository root)",
+                  file=sys.stderr)
+            return 2
         arch = kwargs.pop("arch")
         n = kwargs.pop("members", 1)
         if n == 1:

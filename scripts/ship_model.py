@@ -23,12 +23,16 @@ shipped network first, as above; ``--litert-only`` rewrites just the
 LiteRT copy and its figures.
 Several runs (trained side by side, as ``benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship as
 one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
+The card's **Compute** line states the time behind the shipped network (``compute_line``): each run's training
+(every epoch logged, the parts of a resumed run included) and its teachers' targets, this script's own time, on
+the cores each used, and for a distilled run each teacher's own core-hours (recorded as ``compute`` in results.json).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
@@ -314,6 +318,115 @@ def corrected_history(run: Path, scores: dict[str, float]) -> dict:
     return hist
 
 
+def cores_in(text: str | None) -> int | None:
+    """The number of cores a hardware description names ("2 cores, AMD EPYC", "2-core x86_64 CPU"), or None.
+
+    >>> cores_in("2-core x86_64 CPU (no GPU)"), cores_in("16 cores, Intel Xeon"), cores_in("a GPU")
+    (2, 16, None)
+    """
+    import re
+
+    m = re.search(r"(\d+)[- ]cores?\b", text or "")
+    return int(m.group(1)) if m else None
+
+
+def run_compute(run: Path, shipped: dict | None = None, seen: frozenset = frozenset()) -> dict:
+    """What a finished run recorded about its cost: training seconds (every epoch logged, the parts of a resumed
+    run included, else this call's wall time), the seconds its teachers' targets took, its cores, and each
+    teacher's own cost (:func:`teacher_compute`)."""
+    res = json.loads((run / "result.json").read_text())
+    cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else res.get("config", {})
+    return dict(run=str(run), training_s=float(res.get("train_time_s") or res["wall_time_s"]),
+                teacher_targets_s=float(res.get("teacher_targets_s") or 0.0), cores=res.get("cores"),
+                teachers=[teacher_compute(t, shipped, seen) for t in cfg.get("teachers") or []])
+
+
+def teacher_compute(teacher: dict, shipped: dict | None = None, seen: frozenset = frozenset()) -> dict:
+    """A teacher's core-hours (``{"teacher", "core_hours", "source"}``; ``core_hours`` None when not recorded):
+    the network shipped before when the teacher's sha256 is that of ``shipped["sha256"]`` (its results.json
+    entry, ``shipped["entry"]``, and hardware, ``shipped["hardware"]``), else the run folder holding the teacher
+    file (its ``result.json``, and its own teachers in turn)."""
+    sha, name = teacher.get("sha256"), teacher.get("teacher", "?")
+    if shipped and sha and sha == shipped.get("sha256"):
+        total = compute_summary(shipped["entry"], shipped["hardware"])["core_hours"]
+        return dict(teacher=name, core_hours=total, source="the network shipped before (its results.json entry)")
+    folder = Path(name).parent
+    if sha not in seen and (folder / "result.json").is_file():
+        rc = run_compute(folder, shipped, seen | {sha})
+        total = compute_summary({"compute": dict(runs=[rc], shipping_s=None)}, "")["core_hours"]
+        return dict(teacher=name, core_hours=total, source=f"{folder}/result.json")
+    return dict(teacher=name, core_hours=None, source="not recorded")
+
+
+def compute_summary(s: dict, hardware: str) -> dict:
+    """Wall-clock hours and core-hours behind a shipped model, from its results.json entry ``s``.
+
+    Uses ``s["compute"]``, written by this script since it records it (each run's training and teacher-target
+    seconds and cores, this script's own seconds and cores, each teacher's core-hours); for an entry shipped
+    before that, the training wall time (``wall_time_min``) on the cores named by ``hardware`` and the precise
+    BatchNorm seconds on the cores named by its ``measured_on``. Runs trained side by side count once in the
+    wall clock, each in the core-hours. Returns ``wall_h`` (this model's own steps), ``core_hours`` (teachers
+    included, None when a teacher's is not recorded), ``cores`` (a set of the core counts seen) and ``parts``
+    (words for the card).
+    """
+    c = s.get("compute")
+    parts, teachers = [], []
+    if c:
+        runs = c["runs"]
+        train_wall = max(r["training_s"] + r["teacher_targets_s"] for r in runs)
+        own_core_s = sum((r["training_s"] + r["teacher_targets_s"]) * (r["cores"] or 1) for r in runs)
+        cores = {r["cores"] for r in runs}
+        targets = sum(r["teacher_targets_s"] for r in runs)
+        parts.append(f"training {max(r['training_s'] for r in runs) / 60:.1f} min"
+                     + (" (runs side by side)" if len(runs) > 1 else "")
+                     + (f", the teachers' targets {targets / 60:.1f} min" if targets else ""))
+        teachers = [t for r in runs for t in r["teachers"]]
+        if c.get("shipping_s") is not None:
+            train_wall += c["shipping_s"]
+            own_core_s += c["shipping_s"] * c["shipping_cores"]
+            cores.add(c["shipping_cores"])
+            bn = f", precise BatchNorm {c['precise_bn_s'] / 60:.1f} min of it" if c.get("precise_bn_s") else ""
+            parts.append(f"`ship_model.py` {c['shipping_s'] / 60:.1f} min (weight selection{bn}, test-time views, "
+                         f"export)")
+        wall = train_wall
+    else:
+        train_cores = cores_in(hardware) or 1
+        wall = s["wall_time_min"] * 60
+        own_core_s = wall * train_cores
+        cores = {train_cores}
+        parts.append(f"training {s['wall_time_min']:.1f} min")
+        bn = s.get("precise_bn")
+        if bn:
+            bn_cores = cores_in(bn.get("measured_on")) or train_cores
+            wall += bn["seconds"]
+            own_core_s += bn["seconds"] * bn_cores
+            cores.add(bn_cores)
+            parts.append(f"precise BatchNorm {bn['seconds'] / 60:.1f} min")
+        parts.append("weight selection, test-time views and export not recorded")
+        teachers = [dict(teacher=t.get("teacher", "?"), core_hours=None, source="not recorded")
+                    for t in s.get("config", {}).get("teachers") or []]
+    known = [t["core_hours"] for t in teachers]
+    core_hours = None if None in known else own_core_s / 3600 + sum(known)
+    return dict(wall_h=wall / 3600, own_core_hours=own_core_s / 3600, core_hours=core_hours, cores=cores,
+                parts=parts, teachers=teachers)
+
+
+def compute_line(s: dict, hardware: str) -> str:
+    """The model card's **Compute** line (:func:`compute_summary`)."""
+    c = compute_summary(s, hardware)
+    cores = " and ".join(str(n) for n in sorted(c["cores"]))
+    text = (f"* **Compute**: {c['wall_h']:.2f} h wall clock on {cores} cores, "
+            f"{c['own_core_hours']:.2f} core-hours ({'; '.join(c['parts'])})")
+    if not c["teachers"]:
+        return text + "; no teachers.\n"
+    each = "; ".join(f"`{t['teacher']}`: " + (f"{t['core_hours']:.2f} core-hours ({t['source']})"
+                                              if t["core_hours"] is not None else "not recorded")
+                     for t in c["teachers"])
+    total = (f"{c['core_hours']:.2f} core-hours in all" if c["core_hours"] is not None
+             else "the total is unknown (a teacher's cost was not recorded)")
+    return text + f"; distilled from {len(c['teachers'])} teacher(s), {each}: {total}.\n"
+
+
 def write_card(s: dict, hardware: str) -> None:
     """MODEL_CARD.md for the shipped model from its ``results.json`` entry ``s``."""
     width = s["config"].get("model_kwargs", {}).get("width", 32)
@@ -347,7 +460,10 @@ def write_card(s: dict, hardware: str) -> None:
     each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
     reproduce = ("`python scripts/ship_model.py " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
                  "side by side (`python scripts/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
-                 if n else "`make reproduce` (`make train-full`, then `make ship`)")
+                 if n else "`make reproduce` (that is `make reproduce-2h`: `make train-full`, then `make ship`)")
+    if s["config"].get("teachers"):
+        reproduce = ("its teachers first, then the run with `--teacher` and `--distill-alpha` (`docs/TRAINING.md`, "
+                     "*Knowledge distillation*), then `python scripts/ship_model.py RUN`")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
     if views > 1:
@@ -380,6 +496,12 @@ def write_card(s: dict, hardware: str) -> None:
     a = s["config"].get("mixup_alpha")
     mix = (f", then mixup in the input pipeline (each face and its label blended with another's of the batch, "
            f"weights drawn from Beta({a}, {a}), `--mixup {a}`)" if a else "")
+    d = s["config"].get("distill_alpha")
+    if s["config"].get("teachers"):
+        ls = s["config"].get("distill_label_smoothing", 0.1)
+        mix += (f", and knowledge distillation: each training face's target is {d:g} × its teachers' averaged "
+                f"probabilities for the plain face + {1 - d:g} × its label smoothed by {ls:g} (`--teacher`, "
+                f"`--distill-alpha {d:g}`; teachers in the Compute line)")
     card = f"""# Model card: emonet (shipped with emolib)
 
 * **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
@@ -395,7 +517,7 @@ def write_card(s: dict, hardware: str) -> None:
   ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {seeds}.{bf16_line}
   Reproduce: {reproduce}.
 {run_line}
-
+{compute_line(s, hardware)}
 ## Results (measured by loading the shipped file and predicting raw pixels)
 
 | split | accuracy |
@@ -418,6 +540,18 @@ confused with each other and with neutral); `disgust` has only 436 training imag
 gender or skin tone; do not use it for decisions about people.
 """
     (ASSETS / "MODEL_CARD.md").write_text(card)
+
+
+def shipped_before() -> dict | None:
+    """The shipped network's sha256, results.json entry and hardware (for :func:`teacher_compute`), or None."""
+    from emolib.train import file_sha256
+
+    results_file, model_file = ASSETS / "results.json", ASSETS / "emonet.keras"
+    if not (results_file.is_file() and model_file.is_file()):
+        return None
+    results = json.loads(results_file.read_text())
+    entry = next((m for m in results.get("models", []) if m.get("name") == "emonet (shipped)"), None)
+    return entry and dict(sha256=file_sha256(model_file), entry=entry, hardware=results.get("hardware", ""))
 
 
 def main(argv=None) -> int:
@@ -469,11 +603,16 @@ def main(argv=None) -> int:
         if args.tta_only or args.precise_bn_only:
             from emolib.models import load_model_file, without_tta
 
+            t_ship = time.time()
             candidate = ASSETS / "emonet.candidate.keras"
             network = without_tta(load_model_file(ASSETS / "emonet.keras"))
             if args.precise_bn_only:
                 network, s["precise_bn"] = precise_batchnorm(network, data)
             s.update(finish(network, data, candidate, tta))
+            if s.get("compute"):  # this work adds to the shipping time
+                s["compute"]["shipping_s"] = round(s["compute"]["shipping_s"] + time.time() - t_ship, 1)
+                if args.precise_bn_only:
+                    s["compute"]["precise_bn_s"] = (s["compute"].get("precise_bn_s") or 0) + s["precise_bn"]["seconds"]
             s.pop("flip_tta_inside", None)  # replaced by tta_views
             candidate.replace(ASSETS / "emonet.keras")
         s["litert"] = ship_litert(data)
@@ -488,6 +627,8 @@ def main(argv=None) -> int:
         (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
         print(json.dumps(base, indent=1))
         return 0
+    before = shipped_before()  # read before it is replaced: a teacher may be the network shipped now
+    t_ship = time.time()
     candidate = ASSETS / "emonet.candidate.keras"
     shipped = summarize(args.run, data, candidate, tta=tta, precise_bn=not args.no_precise_bn)
     current = ASSETS / "emonet.keras"
@@ -508,6 +649,9 @@ def main(argv=None) -> int:
     shipped["litert"] = ship_litert(data)
     # an ensemble's history is its first member's
     (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
+    shipped["compute"] = dict(runs=[run_compute(r, before) for r in args.run], shipping_s=round(time.time() - t_ship, 1),
+                              shipping_cores=cores_in(cpu_name()) or 1,
+                              precise_bn_s=(shipped.get("precise_bn") or {}).get("seconds"))
     models = [dict(shipped, name="emonet (shipped)")]
     if args.baseline:
         models.append(dict(summarize(args.baseline, data, tta=1, precise_bn=False), name="seed CNN (baseline)"))

@@ -1,10 +1,14 @@
 """Training on a tiny synthetic FER2013 built in memory (seconds, no real data needed)."""
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
+import runpy
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import keras
@@ -56,6 +60,10 @@ def test_train_plateau_writes_everything(tiny, tmp_path):
     assert len(hist["val_accuracy"]) == 2 and {"loss", "accuracy", "val_loss"} <= set(hist)
     model = load_model_file(res.model_path)
     assert model.count_params() == res.params
+    # no distillation asked: none recorded, no teacher targets
+    assert res.config["teachers"] is None and res.config["distill_alpha"] is None
+    assert res.teacher_targets_s is None and not (out / "teacher_targets.npz").exists()
+    assert res.cores >= 1 and res.train_time_s == pytest.approx(sum(hist["epoch_time_s"]), abs=0.1)
 
 
 def test_rerun_of_a_finished_run_starts_afresh(tiny, tmp_path):
@@ -472,3 +480,289 @@ def test_quick_training_on_real_faces_gives_what_notebook_03_loads(real_data, tm
     model = load_model_file(tmp_path / "asset" / "best.keras")
     probs = model.predict(data.val.images[:8, ..., None], verbose=0)
     assert probs.shape == (8, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- knowledge distillation
+def constant_model(probs, name: str, classes: int = 7, activation: str | None = "softmax") -> keras.Model:
+    """A model that gives every face the same output: ``probs`` (zero kernel, bias log(probs), softmax)."""
+    probs = np.asarray(probs, np.float64)
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(classes, activation=activation, kernel_initializer="zeros")],
+                             name=name)
+    model.layers[-1].bias.assign(np.log(probs).astype("float32"))
+    return model
+
+
+P1 = np.array([0.4, 0.05, 0.05, 0.3, 0.1, 0.05, 0.05])
+P2 = np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4])
+
+
+def smoothed_one_hot(labels, smoothing: float = 0.1) -> np.ndarray:
+    return (1 - smoothing) * np.eye(7)[labels] + smoothing / 7
+
+
+def test_teacher_targets_average_the_teachers(tmp_path):
+    from emolib.train import teacher_targets
+
+    constant_model(P1, "t1").save(tmp_path / "t1.keras")
+    faces = synthetic_split(1).images
+    got = teacher_targets([tmp_path / "t1.keras", constant_model(P2, "t2")], faces, batch_size=3)
+    assert got.shape == (7, 7) and got.dtype == np.float32
+    np.testing.assert_allclose(got, np.tile((P1 + P2) / 2, (7, 1)), atol=1e-6)
+    np.testing.assert_allclose(teacher_targets(str(tmp_path / "t1.keras"), faces), np.tile(P1, (7, 1)), atol=1e-6)
+
+
+def test_teacher_targets_reject_bad_teachers_clearly(tmp_path):
+    from emolib.models import ModelFileError
+    from emolib.train import teacher_targets
+
+    faces = synthetic_split(1).images
+    with pytest.raises(ModelFileError, match="model file not found: .*nope.keras"):
+        teacher_targets([constant_model(P1, "t1"), tmp_path / "nope.keras"], faces)
+    five = constant_model(np.full(5, 0.2), "five", classes=5)
+    with pytest.raises(ValueError, match="teacher five is not an emotion model: .* expected input .* and 7 outputs"):
+        teacher_targets(five, faces)
+    five.save(tmp_path / "five.keras")
+    with pytest.raises(ModelFileError, match="five.keras is not an emotion model"):
+        teacher_targets(tmp_path / "five.keras", faces)
+    with pytest.raises(ValueError, match="teacher logits does not output probabilities"):
+        teacher_targets(constant_model(P1, "logits", activation=None), faces)
+    with pytest.raises(ValueError, match="no teacher given"):
+        teacher_targets([], faces)
+
+
+def test_distillation_trains_on_the_mixed_targets_and_caches_them(tiny, tmp_path, monkeypatch):
+    import emolib.train as train_module
+
+    constant_model(P1, "t1").save(tmp_path / "t1.keras")
+    seen_targets, computed, smoothing = [], [], []
+
+    def spy_dataset(split, *args, targets=None, **kwargs):
+        if kwargs.get("shuffle"):
+            seen_targets.append(targets)
+        return make_dataset(split, *args, targets=targets, **kwargs)
+
+    real_teacher_targets = train_module.teacher_targets
+
+    def spy_teachers(teachers, images, batch_size=256):
+        computed.append(len(images))
+        return real_teacher_targets(teachers, images, batch_size)
+
+    class LossSmoothing(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            smoothing.append(self.model.loss.label_smoothing)
+
+    monkeypatch.setattr(train_module, "make_dataset", spy_dataset)
+    monkeypatch.setattr(train_module, "teacher_targets", spy_teachers)
+    out = tmp_path / "run"
+    # a stratified subset (its own faces' targets) with mixup (which blends them)
+    kw = dict(epochs=2, batch_size=16, model_kwargs=SMALL, verbose=0, teachers=[tmp_path / "t1.keras"],
+              distill_alpha=0.3, train_size=21, mixup_alpha=0.2)
+    with pytest.raises(RuntimeError, match="simulated"):
+        train("emonet", tiny, out, callbacks=[Interrupt(after_epoch=0), LossSmoothing()], **kw)
+    expected = 0.3 * P1 + 0.7 * smoothed_one_hot(stratified_subset(tiny.train, 21, seed=0).labels)
+    np.testing.assert_allclose(seen_targets[0], expected, atol=1e-6)
+    assert smoothing == [0.0], "the label smoothing is in the targets; the loss must not smooth them again"
+    assert computed == [21]
+    with np.load(out / "teacher_targets.npz") as cache:
+        np.testing.assert_allclose(cache["probs"], np.tile(P1, (21, 1)), atol=1e-6)
+
+    res = train("emonet", tiny, out, **kw)  # resumes: the cached targets, not the teacher again
+    assert computed == [21] and res.epochs_run == 2 and res.train_images == 21
+    np.testing.assert_allclose(seen_targets[1], expected, atol=1e-6)
+    config = json.loads((out / "config.json").read_text())
+    assert config["distill_alpha"] == 0.3 and config["distill_label_smoothing"] == pytest.approx(0.1)
+    assert config["teachers"] == [{"teacher": str(tmp_path / "t1.keras"),
+                                   "sha256": hashlib.sha256((tmp_path / "t1.keras").read_bytes()).hexdigest()}]
+    assert res.config == config and res.teacher_targets_s is not None and res.cores >= 1
+    assert res.train_time_s == pytest.approx(sum(history(out)["epoch_time_s"]), abs=0.1)
+    assert np.isfinite(history(out)["loss"]).all()
+
+
+def test_cached_teacher_targets_notice_a_changed_teacher(tmp_path, monkeypatch):
+    import emolib.train as train_module
+    from emolib.train import cached_teacher_targets
+
+    computed = []
+    real_teacher_targets = train_module.teacher_targets
+    monkeypatch.setattr(train_module, "teacher_targets",
+                        lambda t, images, batch_size=256: computed.append(len(images)) or real_teacher_targets(t, images))
+    faces = synthetic_split(1).images
+    constant_model(P1, "t1").save(tmp_path / "t.keras")
+    probs, ids, _ = cached_teacher_targets(tmp_path, [tmp_path / "t.keras"], faces, verbose=False)
+    again, _, _ = cached_teacher_targets(tmp_path, str(tmp_path / "t.keras"), faces, verbose=False)
+    assert computed == [7] and np.array_equal(again, probs), "same teacher file, same faces: from the cache"
+    assert ids == [{"teacher": str(tmp_path / "t.keras"), "sha256": hashlib.sha256((tmp_path / "t.keras").read_bytes()).hexdigest()}]
+    constant_model(P2, "t2").save(tmp_path / "t.keras")  # another network in the same file
+    probs, _, _ = cached_teacher_targets(tmp_path, [tmp_path / "t.keras"], faces, verbose=False)
+    assert computed == [7, 7]
+    np.testing.assert_allclose(probs, np.tile(P2, (7, 1)), atol=1e-6)
+    probs, ids, _ = cached_teacher_targets(tmp_path, [tmp_path / "t.keras", constant_model(P1, "m")], faces, verbose=False)
+    assert computed == [7, 7, 7] and ids[1]["teacher"] == "m (in memory)"
+    np.testing.assert_allclose(probs, np.tile((P1 + P2) / 2, (7, 1)), atol=1e-6)
+    cached_teacher_targets(tmp_path, [tmp_path / "t.keras", constant_model(P1, "m")], faces[:3], verbose=False)
+    assert computed == [7, 7, 7, 3], "other faces: computed again"
+    (tmp_path / "teacher_targets.npz").write_bytes(b"not an npz file")
+    cached_teacher_targets(tmp_path, [tmp_path / "t.keras"], faces, verbose=False)
+    assert computed[-1] == 7, "an unreadable cache is computed again"
+
+
+def test_distillation_rejects_bad_teachers_before_writing_anything(tiny, tmp_path):
+    from emolib.models import ModelFileError
+
+    with pytest.raises(ModelFileError, match="model file not found: .*missing.keras"):
+        train("emonet", tiny, tmp_path / "run", teachers=[tmp_path / "missing.keras"])
+    for alpha in (0, 1.5):
+        with pytest.raises(ValueError, match="distill_alpha is the teachers' share of the target"):
+            train("emonet", tiny, tmp_path / "run", teachers=[constant_model(P1, "t")], distill_alpha=alpha)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--distill-alpha", "0.5"], "--distill-alpha needs at least one --teacher"),
+    (["--teacher", "{tmp}/nope.keras"], "teacher model file not found: {tmp}/nope.keras"),
+    (["--teacher", "{tmp}/t.keras", "--distill-alpha", "0"], "--distill-alpha is the teachers' share of the target"),
+])
+def test_cli_bad_distillation_options_exit_code_2(tmp_path, capsys, args, message):
+    (tmp_path / "t.keras").write_bytes(b"")
+    args = [a.format(tmp=tmp_path) for a in args]
+    code = main(["train", *args, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_born_again_distillation_on_real_faces(real_data, tmp_path, monkeypatch):
+    """The recipe emonet48-bf16-distill-full in small: the shipped network (6 views) teaches a narrow emonet on
+    280 real training faces; the teacher's targets are cached for a second call."""
+    import emolib.train as train_module
+    from emolib.models import PRETRAINED_PATH
+
+    data = FER2013(train=real_data.train, val=stratified_subset(real_data.val, 350, seed=0), test=real_data.test)
+    out = tmp_path / "distilled"
+    kw = dict(epochs=1, batch_size=64, schedule="cosine", train_size=280, seed=0, model_kwargs=SMALL, verbose=0,
+              teachers=[PRETRAINED_PATH], distill_alpha=0.5)
+    res = train("emonet", data, out, **kw)
+    config = json.loads((out / "config.json").read_text())
+    assert config["teachers"][0]["sha256"] == hashlib.sha256(PRETRAINED_PATH.read_bytes()).hexdigest()
+    assert config["distill_alpha"] == 0.5 and res.train_images == 280 and res.epochs_run == 1
+    with np.load(out / "teacher_targets.npz") as cache:
+        probs = cache["probs"]
+    subset = stratified_subset(real_data.train, 280, seed=0)
+    labels = subset.labels
+    assert probs.shape == (280, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    # the teacher's probabilities belong to these very faces: it agrees with most of their labels
+    assert (probs.argmax(axis=1) == labels).mean() > 0.6
+    # the student trained: its weights moved away from their initial values, and it predicts probabilities
+    student = load_model_file(out / "best.keras")
+    initial = build_emonet(seed=0, **SMALL)
+    assert np.abs(student.get_layer("fc1").get_weights()[0] - initial.get_layer("fc1").get_weights()[0]).max() > 1e-3
+    assert np.allclose(student.predict(data.val.images[:8, ..., None], verbose=0).sum(axis=1), 1, atol=1e-5)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the cached targets should have been reused")
+
+    monkeypatch.setattr(train_module, "teacher_targets", fail)
+    again, _, seconds = train_module.cached_teacher_targets(out, [PRETRAINED_PATH], subset.images)
+    assert np.array_equal(again, probs) and seconds == res.teacher_targets_s
+
+
+# --------------------------------------------------------------------------- compute on the model card
+ship_model = types.SimpleNamespace(**runpy.run_path(str(REPO / "scripts" / "ship_model.py")))
+
+
+def test_compute_line_of_the_shipped_card_from_its_results():
+    """The committed card's Compute line is what ship_model.py writes from results.json."""
+    results = json.loads((REPO / "emolib" / "assets" / "results.json").read_text())
+    s = next(m for m in results["models"] if m["name"] == "emonet (shipped)")
+    line = ship_model.compute_line(s, results["hardware"])
+    assert line in (REPO / "emolib" / "assets" / "MODEL_CARD.md").read_text()
+    hours = (s["wall_time_min"] * 60 + s["precise_bn"]["seconds"]) / 3600
+    assert f"{hours:.2f} h wall clock on 2 cores, {2 * hours:.2f} core-hours" in line and "no teachers" in line
+
+
+def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
+    """Training (every epoch, a resumed run's included), the teachers' targets, shipping, and each teacher:
+    the network shipped before (matched by sha256), a run folder, or not recorded."""
+    def run(folder: Path, train_s: float, cores: int, teachers=None, targets_s=None) -> Path:
+        folder.mkdir(parents=True)
+        (folder / "best.keras").write_bytes(folder.name.encode())
+        config = {"teachers": teachers}
+        (folder / "config.json").write_text(json.dumps(config))
+        (folder / "result.json").write_text(json.dumps(dict(wall_time_s=1.0, train_time_s=train_s, cores=cores,
+                                                            teacher_targets_s=targets_s, config=config)))
+        return folder
+
+    teacher_run = run(tmp_path / "teacher", 3600, 4)  # 4 core-hours
+    shipped_file = tmp_path / "emonet.keras"
+    shipped_file.write_bytes(b"shipped")
+    shipped = dict(sha256=hashlib.sha256(b"shipped").hexdigest(), hardware="2-core x86_64 CPU",
+                   entry={"wall_time_min": 60.0, "precise_bn": {"seconds": 360, "measured_on": "2 cores, X"}})
+    ids = [{"teacher": str(shipped_file), "sha256": shipped["sha256"]},
+           {"teacher": str(teacher_run / "best.keras"), "sha256": hashlib.sha256(b"teacher").hexdigest()}]
+    student = run(tmp_path / "student", 7200, 8, teachers=ids, targets_s=360)
+    s = {"compute": dict(runs=[ship_model.run_compute(student, shipped)], shipping_s=720, shipping_cores=2,
+                         precise_bn_s=300)}
+    c = ship_model.compute_summary(s, "")
+    assert c["wall_h"] == pytest.approx(2 + 0.1 + 0.2)
+    own = (7200 + 360) * 8 / 3600 + 720 * 2 / 3600
+    shipped_before = (3600 + 360) * 2 / 3600
+    assert c["own_core_hours"] == pytest.approx(own)
+    assert c["core_hours"] == pytest.approx(own + shipped_before + 4)
+    line = ship_model.compute_line(s, "")
+    assert "2.30 h wall clock on 2 and 8 cores" in line and f"{own + shipped_before + 4:.2f} core-hours in all" in line
+    assert "precise BatchNorm 5.0 min of it" in line and "the teachers' targets 6.0 min" in line
+    # a teacher whose cost nobody recorded: the total is unknown, not understated
+    lost = [{"teacher": str(tmp_path / "elsewhere.keras"), "sha256": "0" * 64}]
+    s["compute"]["runs"] = [ship_model.run_compute(run(tmp_path / "student2", 7200, 8, teachers=lost), shipped)]
+    assert ship_model.compute_summary(s, "")["core_hours"] is None
+    assert "the total is unknown" in ship_model.compute_line(s, "")
+
+
+def test_card_of_a_distilled_network(tmp_path, monkeypatch):
+    """write_card on the shipped entry made distilled (config and compute as ship_model.py records them)."""
+    results = json.loads((REPO / "emolib" / "assets" / "results.json").read_text())
+    s = next(m for m in results["models"] if m["name"] == "emonet (shipped)")
+    (tmp_path / "emonet.keras").write_bytes(b"teacher")
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    monkeypatch.setitem(ship_model.write_card.__globals__, "ASSETS", tmp_path)
+    before = ship_model.shipped_before()
+    assert before["sha256"] == hashlib.sha256(b"teacher").hexdigest() and before["entry"] == s
+    teacher = {"teacher": "emolib/assets/emonet.keras", "sha256": before["sha256"]}
+    run = dict(run="runs/x", training_s=3600.0, teacher_targets_s=0.0, cores=2,
+               teachers=[ship_model.teacher_compute(teacher, before)])
+    distilled = dict(s, config=dict(s["config"], teachers=[teacher], distill_alpha=0.5, distill_label_smoothing=0.1),
+                     compute=dict(runs=[run], shipping_s=360.0, shipping_cores=2, precise_bn_s=300))
+    ship_model.write_card(distilled, results["hardware"])
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    teacher_hours = ship_model.compute_summary(s, results["hardware"])["core_hours"]
+    assert (f"distilled from 1 teacher(s), `emolib/assets/emonet.keras`: {teacher_hours:.2f} core-hours (the network "
+            f"shipped before (its results.json entry)): {2.2 + teacher_hours:.2f} core-hours in all") in card
+    assert "knowledge distillation: each training face's target is 0.5 × its teachers' averaged probabilities" in card
+    assert "`make reproduce-2h`" not in card and "then the run with `--teacher`" in card
+
+
+def test_cli_train_with_teachers(tmp_path, monkeypatch, capsys):
+    write_csv(tmp_path / "fer2013.csv")
+    monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path / "cache"))
+    for name, probs in (("t1", P1), ("t2", P2)):
+        constant_model(probs, name).save(tmp_path / f"{name}.keras")
+    out = tmp_path / "run"
+    code = main(["train", "--quick", "--epochs", "1", "--batch-size", "16", "--width", "8", "--data",
+                 str(tmp_path / "fer2013.csv"), "--teacher", str(tmp_path / "t1.keras"), "--teacher",
+                 str(tmp_path / "t2.keras"), "--distill-alpha", "0.25", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((out / "config.json").read_text())
+    assert [t["teacher"] for t in config["teachers"]] == [str(tmp_path / "t1.keras"), str(tmp_path / "t2.keras")]
+    assert config["distill_alpha"] == 0.25
+    with np.load(out / "teacher_targets.npz") as cache:
+        np.testing.assert_allclose(cache["probs"], np.tile((P1 + P2) / 2, (42, 1)), atol=1e-6)
+    import emolib.train as train_module
+
+    calls = []
+    monkeypatch.setattr(train_module, "train", lambda *args, **kwargs: calls.append(kwargs) or train_module.TrainResult(
+        "emonet", "run", "run/best.keras", 1, 1, 0.5, 1.0, 42, 1, 0))
+    code = main(["train", "--data", str(tmp_path / "fer2013.csv"), "--teacher", str(tmp_path / "t1.keras"),
+                 "--out", str(tmp_path / "default")])
+    assert code == 0 and calls[0]["teachers"] == [str(tmp_path / "t1.keras")] and "distill_alpha" not in calls[0]
+    assert inspect.signature(train).parameters["distill_alpha"].default == 0.5, "the CLI's documented default"
