@@ -38,9 +38,14 @@ def _train(args: argparse.Namespace) -> int:
         print(f"error: --distill-alpha is the teachers' share of the target, above 0 and at most 1, "
               f"not {args.distill_alpha}", file=sys.stderr)
         return 2
-    for teacher in args.teacher or []:  # before the data is read
-        if not Path(teacher).is_file():
-            print(f"error: teacher model file not found: {teacher}", file=sys.stderr)
+    if args.teacher:  # before the data is read
+        from .models import ModelFileError
+        from .train import teacher_ids
+
+        try:
+            teacher_ids(args.teacher)
+        except ModelFileError as err:
+            print(f"error: teacher {err}", file=sys.stderr)
             return 2
     try:
         data = load_fer2013(args.data)

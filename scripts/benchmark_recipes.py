@@ -168,11 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path("runs") / f"bench-{args.recipe}"
         budget = args.budget_minutes or budget
         kwargs = dict(kwargs)
-        missing = [t for t in kwargs.get("teachers", []) if not Path(t).is_file()]
-        if missing:  # before hours of training
-            print(f"error: teacher model file not found: {', '.join(missing)} (run from the repository root)",
-                  file=sys.stderr)
-            return 2
+        if kwargs.get("teachers"):  # the relative teacher paths start at the repository root
+            from emolib.models import ModelFileError
+            from emolib.train import teacher_ids
+
+            try:
+                teacher_ids(kwargs["teachers"])
+            except ModelFileError as err:
+                print(f"error: teacher {err} (run from the repository root)", file=sys.stderr)
+                return 2
         arch = kwargs.pop("arch")
         n = kwargs.pop("members", 1)
         if n == 1:
