@@ -38,30 +38,41 @@ def _train(args: argparse.Namespace) -> int:
         print(f"error: --distill-alpha is the teachers' share of the target, above 0 and at most 1, "
               f"not {args.distill_alpha}", file=sys.stderr)
         return 2
-    if args.teacher:  # before the data is read
+    if args.teacher or args.init:  # before the data is read
         from .models import ModelFileError
         from .train import teacher_ids
 
-        try:
-            teacher_ids(args.teacher)
-        except ModelFileError as err:
-            print(f"error: teacher {err}", file=sys.stderr)
-            return 2
+        for what, paths in (("teacher", args.teacher), ("--init", args.init and [args.init])):
+            try:
+                if paths:
+                    teacher_ids(paths)
+            except ModelFileError as err:
+                print(f"error: {what} {err}", file=sys.stderr)
+                return 2
+    if args.warmup_epochs is not None and args.warmup_epochs < 0:
+        print(f"error: --warmup-epochs is a count of epochs, 0 or more, not {args.warmup_epochs}", file=sys.stderr)
+        return 2
     try:
         data = load_fer2013(args.data)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = train(
-        args.arch, data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-        schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
-        patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
-        verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup, teachers=args.teacher,
-        **({"distill_alpha": args.distill_alpha} if args.distill_alpha is not None else {}),
-        model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
-                                        ("optimizer", args.optimizer), ("dropout", args.dropout))
-                      if v is not None} or None,
-    )
+    try:
+        result = train(
+            args.arch, data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+            schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
+            patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
+            verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup, teachers=args.teacher,
+            **({"distill_alpha": args.distill_alpha} if args.distill_alpha is not None else {}),
+            **({"warmup_epochs": args.warmup_epochs} if args.warmup_epochs is not None else {}),
+            init_from=args.init,
+            model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
+                                            ("optimizer", args.optimizer), ("dropout", args.dropout))
+                          if v is not None} or None,
+        )
+    except ValueError as err:  # e.g. --init from a network of another width
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
     return 0
@@ -170,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--distill-alpha", type=float, default=None, metavar="A",
                    help="with --teacher: the teachers' share of each target, the rest is the smoothed label "
                         "(default 0.5)")
+    t.add_argument("--init", default=None, metavar="PATH",
+                   help="fine-tune: start from this trained model's weights (same architecture and width, e.g. "
+                        "emolib/assets/emonet.keras with --width 48) instead of random ones; pair it with a smaller --lr")
     t.add_argument("--optimizer", choices=["adamw", "sgd"], default=None,
                    help="emonet's optimizer (default adamw, as shipped; sgd is SGD with Nesterov momentum 0.9)")
     t.add_argument("--dropout", type=float, default=None, metavar="RATE",
@@ -179,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",
                    help="cosine (default): warm-up + cosine decay over the epochs/budget; plateau: the seed's")
     t.add_argument("--lr", type=float, default=None, help="base learning rate (default: the model's)")
+    t.add_argument("--warmup-epochs", type=int, default=None, metavar="N",
+                   help="cosine schedule: epochs of linear warm-up before the decay (default 2)")
     t.add_argument("--budget-minutes", type=float, default=None, help="wall-clock budget; training stops in time")
     t.add_argument("--patience", type=int, default=10)
     t.add_argument("--class-weight", action="store_true")

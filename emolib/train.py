@@ -449,6 +449,37 @@ def cached_teacher_targets(out_dir: str | os.PathLike, teachers: Teacher | Seque
     return probs, ids, seconds
 
 
+def init_weights(model: keras.Model, source: keras.Model) -> keras.Model:
+    """Copy ``source``'s weights into ``model``, layer by layer (matched by name); returns ``model``.
+
+    The start of fine-tuning (:func:`train` with ``init_from``). Both must be the same
+    network: a missing layer or a weight of another shape is a ``ValueError`` that names it.
+
+    >>> from emolib.models import build_emonet
+    >>> a, b = build_emonet(width=8, seed=1), build_emonet(width=8, seed=2)
+    >>> bool(np.allclose(init_weights(a, b).get_weights()[0], b.get_weights()[0]))
+    True
+    >>> init_weights(build_emonet(width=8), build_emonet(width=16))
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot start from emonet16: its layer block1_1_conv has weights of shapes [(3, 3, 1, 16)], this model's [(3, 3, 1, 8)] (another architecture or width?)
+    """
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            theirs = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            raise ValueError(f"cannot start from {source.name}: it has no layer {layer.name!r} "
+                             "(another architecture?)") from None
+        mine = [tuple(w.shape) for w in layer.get_weights()]
+        if [tuple(w.shape) for w in theirs] != mine:
+            raise ValueError(f"cannot start from {source.name}: its layer {layer.name} has weights of shapes "
+                             f"{[tuple(w.shape) for w in theirs]}, this model's {mine} (another architecture or width?)")
+        layer.set_weights(theirs)
+    return model
+
+
 def set_threads(threads: int | None) -> None:
     """Pin TensorFlow's thread pools (call before any TF op runs); None keeps the defaults."""
     if threads:
@@ -480,6 +511,7 @@ def train(
     mixup_alpha: float | None = None,
     teachers: Teacher | Sequence[Teacher] | None = None,
     distill_alpha: float = 0.5,
+    init_from: str | os.PathLike | keras.Model | None = None,
 ) -> TrainResult:
     """Train ``arch`` on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
 
@@ -521,6 +553,12 @@ def train(
     targets); validation stays on PublicTest's labels. The logged training
     accuracy compares with the soft targets' top class.
 
+    ``init_from`` (a model file or a loaded model of the same architecture and
+    width, e.g. ``emolib/assets/emonet.keras``) starts from its weights instead of
+    random ones: fine-tuning, with its own (usually smaller) ``learning_rate``.
+    Test-time views wrapped around the network (:func:`emolib.models.with_tta`)
+    are taken off first; a network of another shape is a clear ``ValueError``.
+
     Calling ``train`` again on the ``out_dir`` of an interrupted run resumes it
     (weights and epoch from ``backup/``, history appended); on the folder of a
     finished run it starts afresh and replaces the history.
@@ -537,6 +575,11 @@ def train(
             raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, "
                              f"not {distill_alpha!r}")
         teacher_ids(teachers)  # a missing file fails here, before anything is written
+    source = None
+    if init_from is not None:  # read it before anything is written
+        from .models import load_model_file, without_tta
+
+        source = without_tta(init_from if isinstance(init_from, keras.Model) else load_model_file(init_from))
     check_split(data.train, "train")
     check_split(data.val, "val (PublicTest)")
     out = Path(out_dir)
@@ -550,9 +593,6 @@ def train(
             best_so_far = float(pd.read_csv(out / "history.csv")["val_accuracy"].max())
         except Exception:  # an unreadable log: keep the checkpoint logic's default
             best_so_far = None
-    elif not resuming:
-        # a fresh run: do not append to the history of an earlier, finished run
-        (out / "history.csv").unlink(missing_ok=True)
     keras.utils.set_random_seed(seed)
     if quick:
         epochs = min(epochs, QUICK_EPOCHS)
@@ -570,6 +610,10 @@ def train(
             model = build_model(arch, seed=seed, **kwargs)
     finally:  # layers keep their policy; later code in this process is not affected
         keras.mixed_precision.set_global_policy(policy)
+    if source is not None:
+        init_weights(model, source)
+    if not resuming:  # a fresh run: do not append to the history of an earlier, finished run
+        (out / "history.csv").unlink(missing_ok=True)
     base_lr = float(model.optimizer.learning_rate.numpy())
     global_batch = batch_size * strategy.num_replicas_in_sync
     targets = distill = None
@@ -624,7 +668,9 @@ def train(
                   warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
                   class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed, bf16=bf16,
                   model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync, mixup_alpha=mixup_alpha,
-                  teachers=None, distill_alpha=None)
+                  teachers=None, distill_alpha=None,
+                  init_from=None if init_from is None else {
+                      ("model" if k == "teacher" else k): v for k, v in teacher_ids([init_from])[0].items()})
     if distill:
         config.update(distill)
     (out / "config.json").write_text(json.dumps(config, indent=2))

@@ -766,3 +766,73 @@ def test_cli_train_with_teachers(tmp_path, monkeypatch, capsys):
                  "--out", str(tmp_path / "default")])
     assert code == 0 and calls[0]["teachers"] == [str(tmp_path / "t1.keras")] and "distill_alpha" not in calls[0]
     assert inspect.signature(train).parameters["distill_alpha"].default == 0.5, "the CLI's documented default"
+
+
+# --------------------------------------------------------------------------- fine-tuning (init_from)
+def test_fine_tuning_starts_from_the_given_weights(tiny, tmp_path):
+    """init_from copies a trained network's weights (a file, or a model with test-time views around it); at a
+    near-zero learning rate they are still there after an epoch, and config.json names the file and its sha256."""
+    source = build_emonet(seed=7, **SMALL)
+    source.save(tmp_path / "source.keras")
+    with_tta(source, flip=True).save(tmp_path / "source_tta.keras")
+    kernel = source.get_layer("block1_1_conv").get_weights()[0]
+    fresh = build_emonet(seed=0, **SMALL).get_layer("block1_1_conv").get_weights()[0]
+    assert not np.allclose(kernel, fresh), "the seeds must give different starting points"
+    for name in ("source.keras", "source_tta.keras"):
+        out = tmp_path / name.replace(".keras", "")
+        train("emonet", tiny, out, epochs=1, schedule="cosine", warmup_epochs=0, learning_rate=1e-9,
+              model_kwargs=SMALL, init_from=tmp_path / name, verbose=0)
+        tuned = load_model_file(out / "last.keras").get_layer("block1_1_conv").get_weights()[0]
+        np.testing.assert_allclose(tuned, kernel, atol=1e-6)
+        config = json.loads((out / "config.json").read_text())
+        assert config["init_from"] == {"model": str(tmp_path / name),
+                                       "sha256": hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()}
+    out = tmp_path / "in-memory"
+    train("emonet", tiny, out, epochs=1, learning_rate=1e-9, model_kwargs=SMALL, init_from=source, verbose=0)
+    np.testing.assert_allclose(load_model_file(out / "last.keras").get_layer("block1_1_conv").get_weights()[0],
+                               kernel, atol=1e-6)
+    assert json.loads((out / "config.json").read_text())["init_from"]["model"] == f"{source.name} (in memory)"
+
+
+def test_fine_tuning_from_another_network_fails_clearly_and_keeps_the_run(tiny, tmp_path):
+    from emolib.models import ModelFileError
+
+    out = tmp_path / "run"
+    train("emonet", tiny, out, epochs=1, model_kwargs=SMALL, verbose=0)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    build_emonet(width=16).save(tmp_path / "wide.keras")
+    with pytest.raises(ValueError, match=r"cannot start from emonet16: its layer block1_1_conv has weights of shapes "
+                                         r"\[\(3, 3, 1, 16\)\], this model's \[\(3, 3, 1, 8\)\]"):
+        train("emonet", tiny, out, epochs=1, model_kwargs=SMALL, init_from=tmp_path / "wide.keras", verbose=0)
+    with pytest.raises(ModelFileError, match="model file not found: .*nope.keras"):
+        train("emonet", tiny, out, epochs=1, model_kwargs=SMALL, init_from=tmp_path / "nope.keras", verbose=0)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before, "the finished run is untouched"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--init", "{tmp}/nope.keras"], "--init model file not found: {tmp}/nope.keras"),
+    (["--init", "{tmp}/wide.keras"], "cannot start from emonet16"),
+    (["--warmup-epochs", "-1"], "--warmup-epochs is a count of epochs, 0 or more, not -1"),
+])
+def test_cli_bad_fine_tuning_options_exit_code_2(tmp_path, capsys, monkeypatch, args, message):
+    write_csv(tmp_path / "fer2013.csv")
+    monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path / "cache"))
+    build_emonet(width=16).save(tmp_path / "wide.keras")
+    args = [a.format(tmp=tmp_path) for a in args]
+    code = main(["train", "--width", "8", *args, "--data", str(tmp_path / "fer2013.csv"), "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
+
+
+def test_fine_tuning_the_shipped_network_on_real_faces(real_data, tmp_path):
+    """What emonet48-finetune-distill-5ep does, in small: an epoch on 128 real faces, starting from the shipped
+    network (its test-time views taken off) at a small learning rate, keeps its accuracy on PublicTest faces."""
+    from emolib.evaluate import evaluate
+    from emolib.models import PRETRAINED_PATH
+
+    val = stratified_subset(real_data.val, 350, seed=0)
+    data = FER2013(train=real_data.train, val=val, test=real_data.test)
+    shipped = evaluate(without_tta(load_model_file(PRETRAINED_PATH)), val).accuracy
+    res = train("emonet", data, tmp_path / "ft", epochs=1, schedule="cosine", warmup_epochs=0, learning_rate=1e-5,
+                train_size=128, model_kwargs={"width": 48}, init_from=PRETRAINED_PATH, verbose=0)
+    assert shipped > 0.6 and abs(res.best_val_accuracy - shipped) < 0.03, (shipped, res.best_val_accuracy)
