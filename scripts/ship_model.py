@@ -336,26 +336,29 @@ def run_compute(run: Path, shipped: dict | None = None, seen: frozenset = frozen
     teacher's own cost (:func:`teacher_compute`)."""
     res = json.loads((run / "result.json").read_text())
     cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else res.get("config", {})
+    init = cfg.get("init_from")  # a fine-tuned run: the network it started from counts too
     return dict(run=str(run), training_s=float(res.get("train_time_s") or res["wall_time_s"]),
                 teacher_targets_s=float(res.get("teacher_targets_s") or 0.0), cores=res.get("cores"),
-                teachers=[teacher_compute(t, shipped, seen) for t in cfg.get("teachers") or []])
+                teachers=[teacher_compute(t, shipped, seen) for t in cfg.get("teachers") or []],
+                init=teacher_compute({"teacher": init["model"], "sha256": init["sha256"]}, shipped, seen)
+                if init else None)
 
 
 def teacher_compute(teacher: dict, shipped: dict | None = None, seen: frozenset = frozenset()) -> dict:
-    """A teacher's core-hours (``{"teacher", "core_hours", "source"}``; ``core_hours`` None when not recorded):
+    """A teacher's core-hours (``{"teacher", "sha256", "core_hours", "source"}``; ``core_hours`` None when not recorded):
     the network shipped before when the teacher's sha256 is that of ``shipped["sha256"]`` (its results.json
     entry, ``shipped["entry"]``, and hardware, ``shipped["hardware"]``), else the run folder holding the teacher
     file (its ``result.json``, and its own teachers in turn)."""
     sha, name = teacher.get("sha256"), teacher.get("teacher", "?")
     if shipped and sha and sha == shipped.get("sha256"):
         total = compute_summary(shipped["entry"], shipped["hardware"])["core_hours"]
-        return dict(teacher=name, core_hours=total, source="the network shipped before (its results.json entry)")
+        return dict(teacher=name, sha256=sha, core_hours=total, source="the network shipped before (its results.json entry)")
     folder = Path(name).parent
     if sha not in seen and (folder / "result.json").is_file():
         rc = run_compute(folder, shipped, seen | {sha})
         total = compute_summary({"compute": dict(runs=[rc], shipping_s=None)}, "")["core_hours"]
-        return dict(teacher=name, core_hours=total, source=f"{folder}/result.json")
-    return dict(teacher=name, core_hours=None, source="not recorded")
+        return dict(teacher=name, sha256=sha, core_hours=total, source=f"{folder}/result.json")
+    return dict(teacher=name, sha256=sha, core_hours=None, source="not recorded")
 
 
 def compute_summary(s: dict, hardware: str) -> dict:
@@ -370,7 +373,7 @@ def compute_summary(s: dict, hardware: str) -> dict:
     (words for the card).
     """
     c = s.get("compute")
-    parts, teachers = [], []
+    parts, teachers, starts = [], [], []
     if c:
         runs = c["runs"]
         train_wall = max(r["training_s"] + r["teacher_targets_s"] for r in runs)
@@ -381,6 +384,7 @@ def compute_summary(s: dict, hardware: str) -> dict:
                      + (" (runs side by side)" if len(runs) > 1 else "")
                      + (f", the teachers' targets {targets / 60:.1f} min" if targets else ""))
         teachers = [t for r in runs for t in r["teachers"]]
+        starts = [r["init"] for r in runs if r.get("init")]
         if c.get("shipping_s") is not None:
             train_wall += c["shipping_s"]
             own_core_s += c["shipping_s"] * c["shipping_cores"]
@@ -405,10 +409,12 @@ def compute_summary(s: dict, hardware: str) -> dict:
         parts.append("weight selection, test-time views and export not recorded")
         teachers = [dict(teacher=t.get("teacher", "?"), core_hours=None, source="not recorded")
                     for t in s.get("config", {}).get("teachers") or []]
-    known = [t["core_hours"] for t in teachers]
+    # a network that is both a teacher and the starting point (or teaches twice) counts once
+    unique = {t.get("sha256") or t["teacher"]: t["core_hours"] for t in teachers + starts}
+    known = list(unique.values())
     core_hours = None if None in known else own_core_s / 3600 + sum(known)
     return dict(wall_h=wall / 3600, own_core_hours=own_core_s / 3600, core_hours=core_hours, cores=cores,
-                parts=parts, teachers=teachers)
+                parts=parts, teachers=teachers, starts=starts)
 
 
 def compute_line(s: dict, hardware: str) -> str:
@@ -417,14 +423,24 @@ def compute_line(s: dict, hardware: str) -> str:
     cores = " and ".join(str(n) for n in sorted(c["cores"]))
     text = (f"* **Compute**: {c['wall_h']:.2f} h wall clock on {cores} cores, "
             f"{c['own_core_hours']:.2f} core-hours ({'; '.join(c['parts'])})")
-    if not c["teachers"]:
+    if not c["teachers"] and not c["starts"]:
         return text + "; no teachers.\n"
-    each = "; ".join(f"`{t['teacher']}`: " + (f"{t['core_hours']:.2f} core-hours ({t['source']})"
-                                              if t["core_hours"] is not None else "not recorded")
-                     for t in c["teachers"])
+
+    def each(nets: list[dict]) -> str:
+        return "; ".join(f"`{t['teacher']}`: " + (f"{t['core_hours']:.2f} core-hours ({t['source']})"
+                                                  if t["core_hours"] is not None else "not recorded") for t in nets)
+
+    before = []
+    if c["starts"]:
+        before.append(f"fine-tuned from {each(c['starts'])}")
+    if c["teachers"]:
+        before.append(f"distilled from {len(c['teachers'])} teacher(s), {each(c['teachers'])}")
     total = (f"{c['core_hours']:.2f} core-hours in all" if c["core_hours"] is not None
-             else "the total is unknown (a teacher's cost was not recorded)")
-    return text + f"; distilled from {len(c['teachers'])} teacher(s), {each}: {total}.\n"
+             else "the total is unknown (the cost of a network it learnt from was not recorded)")
+    if c["core_hours"] is not None and len(c["teachers"]) + len(c["starts"]) > len(
+            {t.get("sha256") or t["teacher"] for t in c["teachers"] + c["starts"]}):
+        total += ", each network counted once"
+    return text + f"; {'; '.join(before)}: {total}.\n"
 
 
 def write_card(s: dict, hardware: str) -> None:

@@ -719,6 +719,31 @@ def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
     assert "the total is unknown" in ship_model.compute_line(s, "")
 
 
+
+def test_compute_of_a_fine_tuned_run_counts_the_network_it_started_from_once(tmp_path):
+    """init_from adds the starting network's cost; when it is also the teacher (born-again fine-tuning) it counts once."""
+    shipped = dict(sha256="a" * 64, hardware="2-core x86_64 CPU", entry={"wall_time_min": 60.0})  # 2 core-hours
+    folder = tmp_path / "ft"
+    folder.mkdir()
+    start = {"model": "emolib/assets/emonet.keras", "sha256": "a" * 64}
+    config = {"teachers": [{"teacher": start["model"], "sha256": start["sha256"]}], "init_from": start}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "result.json").write_text(json.dumps(dict(wall_time_s=1.0, train_time_s=1800, cores=2,
+                                                        teacher_targets_s=900, config=config)))
+    s = {"compute": dict(runs=[ship_model.run_compute(folder, shipped)], shipping_s=0, shipping_cores=2)}
+    c = ship_model.compute_summary(s, "")
+    assert c["own_core_hours"] == pytest.approx(1.5) and c["core_hours"] == pytest.approx(1.5 + 2)
+    line = ship_model.compute_line(s, "")
+    assert ("fine-tuned from `emolib/assets/emonet.keras`: 2.00 core-hours (the network shipped before (its "
+            "results.json entry)); distilled from 1 teacher(s), `emolib/assets/emonet.keras`: 2.00 core-hours") in line
+    assert "3.50 core-hours in all, each network counted once" in line
+    # fine-tuned from a network nobody recorded: unknown, not understated
+    config["init_from"] = {"model": "elsewhere.keras", "sha256": "b" * 64}
+    (folder / "config.json").write_text(json.dumps(config))
+    s["compute"]["runs"] = [ship_model.run_compute(folder, shipped)]
+    assert ship_model.compute_summary(s, "")["core_hours"] is None
+    assert "fine-tuned from `elsewhere.keras`: not recorded" in ship_model.compute_line(s, "")
+
 def test_card_of_a_distilled_network(tmp_path, monkeypatch):
     """write_card on the shipped entry made distilled (config and compute as ship_model.py records them)."""
     results = json.loads((REPO / "emolib" / "assets" / "results.json").read_text())
