@@ -480,6 +480,10 @@ def write_card(s: dict, hardware: str) -> None:
     if s["config"].get("teachers"):
         reproduce = ("its teachers first, then the run with `--teacher` and `--distill-alpha` (`docs/TRAINING.md`, "
                      "*Knowledge distillation*), then `python scripts/ship_model.py RUN`")
+    init = s["config"].get("init_from")
+    if init:
+        reproduce = ("`make reproduce` (the network it starts from, then the fine-tuning run, `docs/TRAINING.md`, "
+                     "*Fine-tuning*, then `python scripts/ship_model.py RUN`)")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
     if views > 1:
@@ -518,6 +522,10 @@ def write_card(s: dict, hardware: str) -> None:
         mix += (f", and knowledge distillation: each training face's target is {d:g} × its teachers' averaged "
                 f"probabilities for the plain face + {1 - d:g} × its label smoothed by {ls:g} (`--teacher`, "
                 f"`--distill-alpha {d:g}`; teachers in the Compute line)")
+    origin = "trained from scratch"
+    if init:
+        origin = (f"fine-tuned from `{init['model']}` (sha256 {init['sha256'][:12]}..., a network trained from scratch "
+                  "on the same faces; the Compute line counts it), its weights the starting point of the recipe below")
     card = f"""# Model card: emonet (shipped with emolib)
 
 * **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
@@ -526,7 +534,7 @@ def write_card(s: dict, hardware: str) -> None:
 * **Architecture**: `emolib.models.build_emonet({build_args})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
   ({filters} filters), max-pooling and Dropout {drop:g} after each; global average pooling; Dense 256, Dropout {2 * drop:g}; softmax.
   **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
-{members_line}{bn_line}{tta_line}{litert_card_line(s['litert'])}* **Training data**: FER2013 `Training` (28,709 images), trained from scratch; model selected on `PublicTest` (3,589) only.
+{members_line}{bn_line}{tta_line}{litert_card_line(s['litert'])}* **Training data**: FER2013 `Training` (28,709 images), {origin}; model selected on `PublicTest` (3,589) only.
 * **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model){mix}, AdamW
   (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
   {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first

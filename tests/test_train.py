@@ -861,3 +861,18 @@ def test_fine_tuning_the_shipped_network_on_real_faces(real_data, tmp_path):
     res = train("emonet", data, tmp_path / "ft", epochs=1, schedule="cosine", warmup_epochs=0, learning_rate=1e-5,
                 train_size=128, model_kwargs={"width": 48}, init_from=PRETRAINED_PATH, verbose=0)
     assert shipped > 0.6 and abs(res.best_val_accuracy - shipped) < 0.03, (shipped, res.best_val_accuracy)
+
+
+def test_card_of_a_fine_tuned_network(tmp_path, monkeypatch):
+    """write_card says where a fine-tuned network's weights started and how to rebuild it."""
+    results = json.loads((REPO / "emolib" / "assets" / "results.json").read_text())
+    s = next(m for m in results["models"] if m["name"] == "emonet (shipped)")
+    monkeypatch.setitem(ship_model.write_card.__globals__, "ASSETS", tmp_path)
+    start = {"model": "emolib/assets/emonet.keras", "sha256": "c" * 64}
+    tuned = dict(s, config=dict(s["config"], init_from=start, teachers=[{"teacher": start["model"], "sha256": "c" * 64}],
+                                distill_alpha=0.5, distill_label_smoothing=0.1))
+    ship_model.write_card(tuned, results["hardware"])
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "trained from scratch;" not in card
+    assert "fine-tuned from `emolib/assets/emonet.keras` (sha256 cccccccccccc..." in card
+    assert "Reproduce: `make reproduce` (the network it starts from, then the fine-tuning run" in card
