@@ -482,8 +482,8 @@ def write_card(s: dict, hardware: str) -> None:
                      "*Knowledge distillation*), then `python scripts/ship_model.py RUN`")
     init = s["config"].get("init_from")
     if init:
-        reproduce = ("`make reproduce` (the network it starts from, then the fine-tuning run, `docs/TRAINING.md`, "
-                     "*Fine-tuning*, then `python scripts/ship_model.py RUN`)")
+        reproduce = ("the network it starts from (`make reproduce-2h` for the two-hour one), then the fine-tuning run "
+                     "with `--init` (`docs/TRAINING.md`, *Fine-tuning*), then `python scripts/ship_model.py RUN`")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
     if views > 1:

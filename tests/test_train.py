@@ -875,4 +875,4 @@ def test_card_of_a_fine_tuned_network(tmp_path, monkeypatch):
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "trained from scratch;" not in card
     assert "fine-tuned from `emolib/assets/emonet.keras` (sha256 cccccccccccc..." in card
-    assert "Reproduce: `make reproduce` (the network it starts from, then the fine-tuning run" in card
+    assert "Reproduce: the network it starts from (`make reproduce-2h` for the two-hour one), then the fine-tuning" in card
