@@ -40,15 +40,13 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     if args.teacher or args.init:  # before the data is read
         from .models import ModelFileError
-        from .train import teacher_ids
+        from .train import check_model_files
 
-        for what, paths in (("teacher", args.teacher), ("--init", args.init and [args.init])):
-            try:
-                if paths:
-                    teacher_ids(paths)
-            except ModelFileError as err:
-                print(f"error: {what} {err}", file=sys.stderr)
-                return 2
+        try:
+            check_model_files([("teacher", args.teacher), ("--init", args.init)])
+        except ModelFileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if args.warmup_epochs is not None and args.warmup_epochs < 0:
         print(f"error: --warmup-epochs is a count of epochs, 0 or more, not {args.warmup_epochs}", file=sys.stderr)
         return 2

@@ -355,6 +355,27 @@ def teacher_ids(teachers: Teacher | Sequence[Teacher]) -> list[dict]:
     return ids
 
 
+def check_model_files(roles: Sequence[tuple[str, Teacher | Sequence[Teacher] | None]]) -> None:
+    """Check that the model files a run learns from exist, before any data is read: ``roles`` pairs a role
+    (e.g. ``"teacher"``, ``"--init"``) with a path, a list of them, or None (nothing to check). The first missing
+    file is a :class:`emolib.models.ModelFileError` that starts with its role.
+
+    >>> check_model_files([("teacher", None), ("--init", "no/such/start.keras")])
+    Traceback (most recent call last):
+    ...
+    emolib.models.ModelFileError: --init model file not found: no/such/start.keras
+    """
+    from .models import ModelFileError
+
+    for role, paths in roles:
+        if paths is None or (not isinstance(paths, (str, os.PathLike, keras.Model)) and not len(paths)):
+            continue
+        try:
+            teacher_ids(paths)
+        except ModelFileError as err:
+            raise ModelFileError(f"{role} {err}") from None
+
+
 def teacher_targets(teachers: Teacher | Sequence[Teacher], images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The teachers' averaged class probabilities (N, 7) for raw faces ``images`` (uint8, (N, 48, 48)).
 

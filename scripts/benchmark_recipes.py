@@ -176,15 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = dict(kwargs)
         if kwargs.get("teachers") or kwargs.get("init_from"):  # relative paths start at the repository root
             from emolib.models import ModelFileError
-            from emolib.train import teacher_ids
+            from emolib.train import check_model_files
 
-            for what, paths in (("teacher", kwargs.get("teachers")), ("init_from", kwargs.get("init_from"))):
-                try:
-                    if paths:
-                        teacher_ids(paths)
-                except ModelFileError as err:
-                    print(f"error: {what} {err} (run from the repository root)", file=sys.stderr)
-                    return 2
+            try:
+                check_model_files([("teacher", kwargs.get("teachers")), ("init_from", kwargs.get("init_from"))])
+            except ModelFileError as err:
+                print(f"error: {err} (run from the repository root)", file=sys.stderr)
+                return 2
         arch = kwargs.pop("arch")
         n = kwargs.pop("members", 1)
         if n == 1:
