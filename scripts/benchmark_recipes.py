@@ -168,21 +168,27 @@ def main(argv: list[str] | None = None) -> int:
     from emolib.data import load_fer2013
     from emolib.train import train
 
-    data = load_fer2013(progress=False)
     kwargs, budget = RECIPES[args.recipe]
+    if args.from_run is None and (kwargs.get("teachers") or kwargs.get("init_from")):
+        from emolib.models import ModelFileError
+        from emolib.train import check_model_files
+
+        try:  # relative paths start at the repository root
+            check_model_files([("teacher", kwargs.get("teachers")), ("init_from", kwargs.get("init_from"))])
+        except ModelFileError as err:
+            print(f"error: {err} (run from the repository root)", file=sys.stderr)
+            return 2
+    from emolib.data import DataError
+
+    try:
+        data = load_fer2013(progress=False)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.from_run is None:
         run_dir = Path("runs") / f"bench-{args.recipe}"
         budget = args.budget_minutes or budget
         kwargs = dict(kwargs)
-        if kwargs.get("teachers") or kwargs.get("init_from"):  # relative paths start at the repository root
-            from emolib.models import ModelFileError
-            from emolib.train import check_model_files
-
-            try:
-                check_model_files([("teacher", kwargs.get("teachers")), ("init_from", kwargs.get("init_from"))])
-            except ModelFileError as err:
-                print(f"error: {err} (run from the repository root)", file=sys.stderr)
-                return 2
         arch = kwargs.pop("arch")
         n = kwargs.pop("members", 1)
         if n == 1:
