@@ -435,11 +435,32 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     """Copy weights layer by layer, matched by layer name; returns ``target``.
 
     Used to move weights into a newer definition of the same architecture
-    (augmentation layers carry no weights).
+    (augmentation layers carry no weights) and to start fine-tuning
+    (:func:`emolib.train.train` with ``init_from``). A missing layer or a weight
+    of another shape is a ``ValueError`` that names it.
+
+    >>> import numpy as np
+    >>> a, b = build_emonet(width=8, seed=1), build_emonet(width=8, seed=2)
+    >>> bool(np.allclose(copy_weights(b, a).get_weights()[0], b.get_weights()[0]))
+    True
+    >>> copy_weights(build_emonet(width=16), build_emonet(width=8))
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot copy weights from emonet16: its layer block1_1_conv has weights of shapes [(3, 3, 1, 16)], this model's [(3, 3, 1, 8)] (another architecture or width?)
     """
     for layer in target.layers:
-        if layer.weights:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
+        if not layer.weights:
+            continue
+        try:
+            theirs = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            raise ValueError(f"cannot copy weights from {source.name}: it has no layer {layer.name!r} "
+                             "(another architecture?)") from None
+        mine = [tuple(w.shape) for w in layer.get_weights()]
+        if [tuple(w.shape) for w in theirs] != mine:
+            raise ValueError(f"cannot copy weights from {source.name}: its layer {layer.name} has weights of shapes "
+                             f"{[tuple(w.shape) for w in theirs]}, this model's {mine} (another architecture or width?)")
+        layer.set_weights(theirs)
     return target
 
 

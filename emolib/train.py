@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
-from .models import ARCHITECTURES, build_model  # first: it keeps TensorFlow's C++ start-up notices quiet
+from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -470,37 +470,6 @@ def cached_teacher_targets(out_dir: str | os.PathLike, teachers: Teacher | Seque
     return probs, ids, seconds
 
 
-def init_weights(model: keras.Model, source: keras.Model) -> keras.Model:
-    """Copy ``source``'s weights into ``model``, layer by layer (matched by name); returns ``model``.
-
-    The start of fine-tuning (:func:`train` with ``init_from``). Both must be the same
-    network: a missing layer or a weight of another shape is a ``ValueError`` that names it.
-
-    >>> from emolib.models import build_emonet
-    >>> a, b = build_emonet(width=8, seed=1), build_emonet(width=8, seed=2)
-    >>> bool(np.allclose(init_weights(a, b).get_weights()[0], b.get_weights()[0]))
-    True
-    >>> init_weights(build_emonet(width=8), build_emonet(width=16))
-    Traceback (most recent call last):
-    ...
-    ValueError: cannot start from emonet16: its layer block1_1_conv has weights of shapes [(3, 3, 1, 16)], this model's [(3, 3, 1, 8)] (another architecture or width?)
-    """
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        try:
-            theirs = source.get_layer(layer.name).get_weights()
-        except ValueError:
-            raise ValueError(f"cannot start from {source.name}: it has no layer {layer.name!r} "
-                             "(another architecture?)") from None
-        mine = [tuple(w.shape) for w in layer.get_weights()]
-        if [tuple(w.shape) for w in theirs] != mine:
-            raise ValueError(f"cannot start from {source.name}: its layer {layer.name} has weights of shapes "
-                             f"{[tuple(w.shape) for w in theirs]}, this model's {mine} (another architecture or width?)")
-        layer.set_weights(theirs)
-    return model
-
-
 def set_threads(threads: int | None) -> None:
     """Pin TensorFlow's thread pools (call before any TF op runs); None keeps the defaults."""
     if threads:
@@ -632,7 +601,7 @@ def train(
     finally:  # layers keep their policy; later code in this process is not affected
         keras.mixed_precision.set_global_policy(policy)
     if source is not None:
-        init_weights(model, source)
+        copy_weights(source, model)
     if not resuming:  # a fresh run: do not append to the history of an earlier, finished run
         (out / "history.csv").unlink(missing_ok=True)
     base_lr = float(model.optimizer.learning_rate.numpy())

@@ -826,7 +826,7 @@ def test_fine_tuning_from_another_network_fails_clearly_and_keeps_the_run(tiny, 
     train("emonet", tiny, out, epochs=1, model_kwargs=SMALL, verbose=0)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     build_emonet(width=16).save(tmp_path / "wide.keras")
-    with pytest.raises(ValueError, match=r"cannot start from emonet16: its layer block1_1_conv has weights of shapes "
+    with pytest.raises(ValueError, match=r"cannot copy weights from emonet16: its layer block1_1_conv has weights of shapes "
                                          r"\[\(3, 3, 1, 16\)\], this model's \[\(3, 3, 1, 8\)\]"):
         train("emonet", tiny, out, epochs=1, model_kwargs=SMALL, init_from=tmp_path / "wide.keras", verbose=0)
     with pytest.raises(ModelFileError, match="model file not found: .*nope.keras"):
@@ -836,7 +836,7 @@ def test_fine_tuning_from_another_network_fails_clearly_and_keeps_the_run(tiny, 
 
 @pytest.mark.parametrize("args, message", [
     (["--init", "{tmp}/nope.keras"], "--init model file not found: {tmp}/nope.keras"),
-    (["--init", "{tmp}/wide.keras"], "cannot start from emonet16"),
+    (["--init", "{tmp}/wide.keras"], "cannot copy weights from emonet16"),
     (["--warmup-epochs", "-1"], "--warmup-epochs is a count of epochs, 0 or more, not -1"),
 ])
 def test_cli_bad_fine_tuning_options_exit_code_2(tmp_path, capsys, monkeypatch, args, message):
