@@ -9,6 +9,7 @@ Batch-1 timings on a shared machine vary; run it with nothing else busy.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -19,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     from ship_model import cpu_name, latency_ms
 
     from emolib.data import DataError, load_fer2013

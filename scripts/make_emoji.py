@@ -6,6 +6,7 @@ Usage::
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -71,7 +72,8 @@ def draw(label: str) -> Image.Image:
     return im.resize((256, 256), Image.LANCZOS)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     for c in CLASS_NAMES:
         draw(c).save(OUT / f"{c}.png", optimize=True)

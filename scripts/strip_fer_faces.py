@@ -8,7 +8,7 @@ students see the figures when they run the notebook.
 """
 from __future__ import annotations
 
-import sys
+import argparse
 
 import nbformat
 
@@ -30,5 +30,7 @@ def strip(path: str) -> int:
 
 
 if __name__ == "__main__":
-    for p in sys.argv[1:]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", help="notebook files (.ipynb) to strip in place")
+    for p in parser.parse_args().notebooks:
         print(f"{p}: {strip(p)} images removed")

@@ -186,3 +186,19 @@ def test_readme_quick_start_commands():
     for command in ("make demo", "make test", "make lab", "make app", "python -m emolib download"):
         assert command in README
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_help_runs_without_data_and_writes_nothing(script, tmp_path):
+    """``python scripts/X.py --help`` prints its usage and exits 0, with no dataset and without touching the repository."""
+    before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True).stdout
+    env = {k: v for k, v in os.environ.items() if k != "EMOLIB_DATA"} | {"PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "usage:" in out.stdout
+    after = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert after == before
