@@ -1,10 +1,11 @@
-# Emojimation: `make lab` opens the course, `make test` runs every test, `make demo` runs the demo.
+# Emojimation: `make lab` opens the course, `make test` runs the fast tests, `make test-all` every test,
+# `make demo` runs the demo.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test screenshots demo reproduce reproduce-2h train-full train-seed ship benchmark benchmark-frame clean-cache app student
+.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student
 
 setup: $(STAMP)
 
@@ -19,7 +20,10 @@ $(STAMP): requirements.txt pyproject.toml  ## first: is the Python supported? (e
 lab: setup            ## open the course in JupyterLab
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-test: setup           ## unit tests, doctests, notebooks (nbval) and the browser test
+test: setup           ## the fast tier (a few minutes): unit tests on synthetic data, doctests, repository checks; no slow, notebook, browser, real-data or network test
+	$(BIN)/python -m pytest -m "not slow and not notebook and not browser and not real_data and not network"
+
+test-all: setup       ## every test: the fast tier, slow unit tests, notebooks (nbval), browser tests, the real FER2013, PyPI (CI runs this)
 	$(BIN)/python -m pytest
 
 student: setup        ## the student version of every notebook (solutions replaced by stubs, through nbgrader) -> student/
@@ -38,11 +42,14 @@ reproduce: reproduce-2h  ## the shipped model from scratch in one command; today
 
 reproduce-2h: train-full ship  ## the two-hour recipe end to end: train (108-min budget), then `make ship`
 
-train-full: setup     ## the shipped model's recipe (under 2 h on a 2-core CPU)
-	$(BIN)/python -m emolib train --arch emonet --width 48 --bf16 --schedule cosine --epochs 100 --budget-minutes 108 --threads 2 --seed 0 --log-epochs --out runs/emonet-full
+train-class: setup    ## notebook 03's class recipe (15 epochs, emolib.train.RECIPES["class"]) -> runs/class
+	$(BIN)/python -m emolib train --recipe class --threads 2 --log-epochs --out runs/class
 
-train-seed: setup     ## the seed baseline, shortened (20 min)
-	$(BIN)/python -m emolib train --arch seed --schedule plateau --epochs 40 --budget-minutes 20 --patience 6 --threads 2 --seed 0 --log-epochs --out runs/seed
+train-full: setup     ## the shipped model's recipe (emolib.train.RECIPES["full"]: under 2 h on a 2-core CPU)
+	$(BIN)/python -m emolib train --recipe full --threads 2 --log-epochs --out runs/emonet-full
+
+train-seed: setup     ## the seed baseline, shortened (emolib.train.RECIPES["seed"]: 20 min)
+	$(BIN)/python -m emolib train --recipe seed --threads 2 --log-epochs --out runs/seed
 
 ship: setup           ## select the full run's weights on PublicTest, recalibrate BatchNorm if PublicTest says so, export them (with the test-time views that help within 5 ms per face) + card to emolib/assets/
 	$(BIN)/python scripts/ship_model.py runs/emonet-full $(if $(wildcard runs/seed/result.json),--baseline runs/seed,) --replace

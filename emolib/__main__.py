@@ -12,8 +12,15 @@ def _train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     from .data import DataError, load_fer2013
     from .models import ARCHITECTURES
-    from .train import train
+    from .train import RECIPES, train
 
+    # the recipe's settings, then every option given on the command line over them
+    settings = dict(arch="emonet", epochs=60, batch_size=64, schedule="cosine", patience=10, seed=0, bf16=False)
+    settings.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in RECIPES.get(args.recipe, {}).items()})
+    for key in ("arch", "epochs", "batch_size", "schedule", "patience", "seed", "bf16"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    args.arch = settings["arch"]
     if args.arch not in ARCHITECTURES:  # before the data is read
         print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
         return 2
@@ -55,18 +62,19 @@ def _train(args: argparse.Namespace) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.budget_minutes is not None:
+        settings["budget_s"] = args.budget_minutes * 60
+    model_kwargs = dict(settings.pop("model_kwargs", None) or {})
+    model_kwargs.update({k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
+                                           ("optimizer", args.optimizer), ("dropout", args.dropout))
+                         if v is not None})
     try:
         result = train(
-            args.arch, data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-            schedule=args.schedule, learning_rate=args.lr, budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
-            patience=args.patience, class_weight=args.class_weight, quick=args.quick, seed=args.seed, bf16=args.bf16,
+            data=data, out_dir=args.out, learning_rate=args.lr, class_weight=args.class_weight,
             verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup, teachers=args.teacher,
             **({"distill_alpha": args.distill_alpha} if args.distill_alpha is not None else {}),
             **({"warmup_epochs": args.warmup_epochs} if args.warmup_epochs is not None else {}),
-            init_from=args.init,
-            model_kwargs={k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
-                                            ("optimizer", args.optimizer), ("dropout", args.dropout))
-                          if v is not None} or None,
+            init_from=args.init, model_kwargs=model_kwargs or None, **settings,
         )
     except ValueError as err:  # e.g. --init from a network of another width
         print(f"error: {err}", file=sys.stderr)
@@ -164,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emolib", description="Emojimation tools")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model on FER2013 (selects on PublicTest)")
-    t.add_argument("--arch", default="emonet", help="architecture: emonet or seed")
+    t.add_argument("--recipe", choices=["class", "full", "seed"], default=None,
+                   help="start from a named recipe (emolib.train.RECIPES): class, the 15-epoch class-time recipe of "
+                        "notebook 03; full, the shipped network's; seed, the seed CNN's. Options given too change it")
+    t.add_argument("--arch", default=None, help="architecture: emonet (default) or seed")
     t.add_argument("--width", type=int, default=None, help="emonet's first-block filters (default 32, as shipped)")
     t.add_argument("--aug", choices=["crop40", "crop40-erase"], default=None,
                    help="emonet's training augmentation (default crop40, as shipped; crop40-erase adds random erasing)")
@@ -186,19 +197,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="emonet's optimizer (default adamw, as shipped; sgd is SGD with Nesterov momentum 0.9)")
     t.add_argument("--dropout", type=float, default=None, metavar="RATE",
                    help="emonet's dropout after each block (default 0.2, as shipped); the head's is twice it")
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default 60)")
+    t.add_argument("--batch-size", type=int, default=None, help="batch size (default 64)")
+    t.add_argument("--schedule", choices=["plateau", "cosine"], default=None,
                    help="cosine (default): warm-up + cosine decay over the epochs/budget; plateau: the seed's")
     t.add_argument("--lr", type=float, default=None, help="base learning rate (default: the model's)")
     t.add_argument("--warmup-epochs", type=int, default=None, metavar="N",
                    help="cosine schedule: epochs of linear warm-up before the decay (default 2)")
     t.add_argument("--budget-minutes", type=float, default=None, help="wall-clock budget; training stops in time")
-    t.add_argument("--patience", type=int, default=10)
+    t.add_argument("--patience", type=int, default=None, help="plateau schedule: epochs without progress (default 10)")
     t.add_argument("--class-weight", action="store_true")
-    t.add_argument("--quick", action="store_true", help="quick mode: at most 6 epochs and 9 minutes")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--bf16", action="store_true",
+    t.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="train under mixed bfloat16 precision (faster on CPUs with bf16 units such as AMX; "
                         "measure yours with scripts/benchmark_models.py --bf16)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")

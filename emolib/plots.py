@@ -539,6 +539,41 @@ def validation_accuracy(
     return _save(fig, save)
 
 
+def seed_comparison(
+    runs: "pd.DataFrame",
+    metric: str,
+    *,
+    groups: Sequence[str] | None = None,
+    ylabel: str | None = None,
+    title: str,
+    save: PathLike | None = None,
+) -> Figure:
+    """Mean and spread over seeds of one ``metric`` per group of ``runs`` (one row per run; columns
+    ``experiment`` and ``metric``): a bar per group (the mean) with every seed's run as a dot.
+
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"experiment": ["a", "a", "b", "b"], "val_accuracy": [0.5, 0.52, 0.4, 0.44]})
+    >>> fig = seed_comparison(runs, "val_accuracy", title="t")
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['a', 'b']
+    """
+    groups = list(groups) if groups is not None else list(dict.fromkeys(runs["experiment"]))
+    data = runs[runs["experiment"].isin(groups)]
+    fig = _figure(figsize=(1.4 * len(groups) + 2.5, 3.5), layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=data, x="experiment", y=metric, order=groups, errorbar=None, color="#a6cee3", ax=ax)
+    sns.stripplot(data=data, x="experiment", y=metric, order=groups, color="#1f4e79", size=6, jitter=0.15, ax=ax)
+    for k, g in enumerate(groups):
+        values = data.loc[data["experiment"] == g, metric]
+        ax.annotate(f"{values.mean():.1%}", (k, values.mean()), ha="center", va="bottom",
+                    xytext=(0, 3), textcoords="offset points")
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title)
+    sns.despine(ax=ax)
+    return _save(fig, save)
+
+
 def comparison_bars(
     table: "pd.DataFrame", *, xlim: tuple[float, float] | None = None,
     title: str = "Our models (blue) and published results (grey)", save: PathLike | None = None,

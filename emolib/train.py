@@ -4,9 +4,9 @@ Example
 -------
 >>> from emolib.data import load_fer2013
 >>> from emolib.train import train
->>> result = train("emonet", load_fer2013(), out_dir="runs/quick", quick=True)  # doctest: +SKIP
->>> result.best_val_accuracy                                                    # doctest: +SKIP
-0.57
+>>> result = train(data=load_fer2013(), out_dir="runs/class", **RECIPES["class"])  # doctest: +SKIP
+>>> result.epochs_run                                                               # doctest: +SKIP
+15
 """
 from __future__ import annotations
 
@@ -27,11 +27,41 @@ from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-#: Quick mode: all training images, at most 6 epochs and 9 minutes (one epoch of warm-up).
-#: How many epochs fit in the 9 minutes depends on the CPU: on the README's 2-core Xeon, all 6, and emonet then
-#: reaches about 57 % on PrivateTest with the cosine schedule; a slower or busy CPU fits fewer.
-QUICK_EPOCHS = 6
-QUICK_BUDGET_S = 9 * 60
+#: The named training recipes, as :func:`train` keyword arguments (``python -m emolib train --recipe NAME``).
+#:
+#: * ``class``: the class-time recipe of notebook 03. A fixed amount of work (15 epochs of every training face, a
+#:   narrower emonet on crops shrunk to 32x32, no dropout), so every computer trains the same network, only faster
+#:   or slower; ``benchmarks/class_recipe.py`` measures its time against the ``full`` recipe's.
+#: * ``full``: the recipe of the shipped network (``make train-full``): emonet width 48, cosine schedule over
+#:   100 epochs or its 108-minute budget, whichever ends first.
+#: * ``seed``: the seed project's CNN and schedule, shortened to a 20-minute budget (``make train-seed``).
+RECIPES: dict[str, dict] = {
+    "class": dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1, bf16=True, seed=0,
+                  model_kwargs={"width": 24, "size": 32, "dropout": 0.0}),
+    "full": dict(arch="emonet", epochs=100, schedule="cosine", bf16=True, seed=0, budget_s=108 * 60,
+                 model_kwargs={"width": 48}),
+    "seed": dict(arch="seed", epochs=40, schedule="plateau", patience=6, seed=0, budget_s=20 * 60),
+}
+
+
+def recipe_of(config: dict) -> str | None:
+    """The name of the recipe a run's ``config.json`` follows (every setting the recipe fixes), else None.
+
+    >>> recipe_of(dict(RECIPES["class"], train_size=28709, patience=10))
+    'class'
+    >>> recipe_of(dict(RECIPES["class"], epochs=3)) is None
+    True
+    """
+    for name, recipe in RECIPES.items():
+        if all(_same(config.get(k), v) for k, v in recipe.items() if k != "model_kwargs") and all(
+                _same((config.get("model_kwargs") or {}).get(k), v)
+                for k, v in (recipe.get("model_kwargs") or {}).items()):
+            return name
+    return None
+
+
+def _same(a, b) -> bool:
+    return list(a) == list(b) if isinstance(b, (list, tuple)) and isinstance(a, (list, tuple)) else a == b
 
 
 @dataclass
@@ -490,7 +520,6 @@ def train(
     budget_s: float | None = None,
     patience: int = 10,
     class_weight: bool = False,
-    quick: bool = False,
     train_size: int | None = None,
     seed: int = 0,
     bf16: bool = False,
@@ -514,9 +543,7 @@ def train(
     (see :func:`emolib.models.build_emonet`) is validated and saved with its
     averaged weights, in ``best.keras`` and ``last.keras`` alike.
 
-    ``quick=True`` caps the run at :data:`QUICK_EPOCHS` epochs, :data:`QUICK_BUDGET_S`
-    seconds and one warm-up epoch (pass ``train_size`` too for an even shorter run
-    on a stratified subset).
+    ``train_size`` trains on a class-stratified random subset of that many faces.
     ``bf16=True`` trains under Keras' ``mixed_bfloat16`` policy (bfloat16 compute,
     float32 weights), faster on CPUs with AMX or AVX512-BF16; the saved models keep
     that policy, and :func:`emolib.models.to_float32` makes a float32 copy.
@@ -584,10 +611,6 @@ def train(
         except Exception:  # an unreadable log: keep the checkpoint logic's default
             best_so_far = None
     keras.utils.set_random_seed(seed)
-    if quick:
-        epochs = min(epochs, QUICK_EPOCHS)
-        budget_s = min(budget_s or QUICK_BUDGET_S, QUICK_BUDGET_S)
-        warmup_epochs = min(warmup_epochs, 1)
     train_split = stratified_subset(data.train, train_size, seed) if train_size else data.train
     strategy = strategy or tf.distribute.get_strategy()
     kwargs = dict(model_kwargs or {})
@@ -656,7 +679,7 @@ def train(
         cw = {i: float(len(train_split) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}
     config = dict(arch=arch, epochs=epochs, batch_size=batch_size, schedule=schedule, base_lr=base_lr,
                   warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
-                  class_weight=class_weight, quick=quick, train_size=len(train_split), seed=seed, bf16=bf16,
+                  class_weight=class_weight, train_size=len(train_split), seed=seed, bf16=bf16,
                   model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync, mixup_alpha=mixup_alpha,
                   teachers=None, distill_alpha=None,
                   init_from=None if init_from is None else {
@@ -727,20 +750,20 @@ def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[
     return None
 
 
-# --------------------------------------------------------------------------- the shipped quick-mode run
-#: A quick-mode run shipped with emolib (``best.keras`` without optimizer state, its history, config and result),
-#: so that notebook 03 can show a trained network and its curves without waiting; see its README.md.
-QUICK_RUN_DIR = Path(__file__).resolve().parent / "assets" / "quick"
-QUICK_RUN_FILES = ("best.keras", "history.json", "config.json", "result.json")
+# --------------------------------------------------------------------------- the shipped class-recipe run
+#: A run of the ``class`` recipe shipped with emolib (``best.keras`` without optimizer state, its history, config and
+#: result), so that notebook 03 shows a trained network and its curves without waiting; see its MODEL_CARD.md.
+CLASS_RUN_DIR = Path(__file__).resolve().parent / "assets" / "class_run"
+CLASS_RUN_FILES = ("best.keras", "history.json", "config.json", "result.json")
 
 
-def ship_quick_run(run_dir: str | os.PathLike, dest: str | os.PathLike = QUICK_RUN_DIR) -> int:
-    """Copy a finished quick-mode run's files to ``dest`` (default :data:`QUICK_RUN_DIR`); returns their bytes.
+def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_RUN_DIR) -> int:
+    """Copy a finished ``class``-recipe run's files to ``dest`` (default :data:`CLASS_RUN_DIR`); returns their bytes.
 
     ``best.keras`` is saved without its optimizer state (a third of the size); ``history.json``,
-    ``config.json`` and ``result.json`` are copied as they are. Refuses a run that was not made in quick mode.
+    ``config.json`` and ``result.json`` are copied as they are. Refuses a run of another recipe.
 
-    >>> ship_quick_run("no/such/run")
+    >>> ship_class_run("no/such/run")
     Traceback (most recent call last):
     ...
     FileNotFoundError: no/such/run holds no finished run (result.json is missing)
@@ -752,11 +775,12 @@ def ship_quick_run(run_dir: str | os.PathLike, dest: str | os.PathLike = QUICK_R
     src, out = Path(run_dir), Path(dest)
     if not (src / "result.json").is_file():
         raise FileNotFoundError(f"{run_dir} holds no finished run (result.json is missing)")
-    if not json.loads((src / "config.json").read_text()).get("quick"):
-        raise ValueError(f"{run_dir} was not trained in quick mode (config.json: quick is not true)")
+    if recipe_of(json.loads((src / "config.json").read_text())) != "class":
+        raise ValueError(f"{run_dir} was not trained with the class recipe (its config.json differs from "
+                         f"RECIPES['class'])")
     out.mkdir(parents=True, exist_ok=True)
     size = export_for_inference(load_model_file(src / "best.keras"), out / "best.keras")
-    for name in QUICK_RUN_FILES[1:]:
+    for name in CLASS_RUN_FILES[1:]:
         shutil.copyfile(src / name, out / name)
         size += (out / name).stat().st_size
     return size

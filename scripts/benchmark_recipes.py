@@ -31,7 +31,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: name -> (train() keyword arguments, default budget in minutes)
 RECIPES: dict[str, tuple[dict, float]] = {
     "seed-plateau": (dict(arch="seed", schedule="plateau", epochs=40, patience=6), 20),
-    "emonet-quick": (dict(arch="emonet", schedule="cosine", quick=True), 9),  # notebook 03's quick mode
+    # notebook 03's former quick mode: at most 6 epochs in a 9-minute budget, so its network depended on the machine
+    "emonet-quick": (dict(arch="emonet", schedule="cosine", epochs=6, warmup_epochs=1), 9),
+    # the class recipe (emolib.train.RECIPES["class"]) and the candidates measured on the way to it: fixed work, no
+    # budget (None), so every machine trains the same network
+    "class": (dict(__import__("emolib.train").train.RECIPES["class"]), None),
+    "class-s32-c1222-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
+                                  bf16=True, model_kwargs={"size": 32, "convs": [1, 2, 2, 2]}), None),
+    "class-s32-w24-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
+                                bf16=True, model_kwargs={"size": 32, "width": 24}), None),
+    "class-distill-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
+                                bf16=True, model_kwargs={"size": 32, "width": 24, "dropout": 0.0},
+                                teachers=["emolib/assets/emonet.keras"], distill_alpha=0.5), None),
     "emonet-8k-4epochs": (dict(arch="emonet", schedule="cosine", epochs=4, train_size=8000, warmup_epochs=1), 10),
     "emonet-cosine-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1), 10),
     "emonet-plateau-10min": (dict(arch="emonet", schedule="plateau", epochs=8, patience=4), 10),
@@ -73,7 +84,8 @@ RECIPES: dict[str, tuple[dict, float]] = {
 }
 
 
-def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | None = None) -> dict:
+def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | None = None,
+            latency: bool = True) -> dict:
     from emolib.evaluate import evaluate
     from emolib.models import ensemble, export_for_inference, load_model_file, to_float32
     from ship_model import cpu_name, latency_ms, litert_latency_ms  # scripts/ is on sys.path when a script in it runs
@@ -101,9 +113,10 @@ def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | N
             acc = evaluate(model, split, tta=tta).accuracy
             row[f"{split_name}_acc{'_tta' if tta else ''}"] = round(float(acc), 4)
     face = data.test.images[:1][..., None]
-    row["latency_ms_per_face"] = latency_ms(model, face)
-    row["litert_ms_per_face"] = litert_latency_ms(model, face, quantize=False)
-    row["litert_int8_ms_per_face"] = litert_latency_ms(model, face)  # dynamic-range int8: what emolib.predict runs
+    row["latency_ms_per_face"] = latency_ms(model, face) if latency else ""
+    row["litert_ms_per_face"] = litert_latency_ms(model, face, quantize=False) if latency else ""
+    # dynamic-range int8: what emolib.predict runs
+    row["litert_int8_ms_per_face"] = litert_latency_ms(model, face) if latency else ""
     row["model_mb"] = round(size / 1e6, 2)
     row["hardware"] = cpu_name()
     row["date"] = time.strftime("%Y-%m-%d")
@@ -141,9 +154,13 @@ def write_tables(row: dict) -> None:
     lines += ["", "Recipes (`train()` arguments, default wall-clock budget in minutes); the `_tta` columns average",
               "the face and its mirror image. Time per face (batch of 1): `latency_ms_per_face` in Keras,",
               "`litert_ms_per_face` in a float32 LiteRT copy, `litert_int8_ms_per_face` in a dynamic-range int8 copy",
-              "(what `emolib.predict` serves); empty where a row predates the column.",
+              "(what `emolib.predict` serves); empty where a row predates the column or was measured with",
+              "`--no-latency` (other jobs sharing the machine). `wall_min` and `train_img_per_s` are the run's own",
+              "(for the `class` rows: one thread each, two runs at a time; `benchmarks/class_recipe.py` measures",
+              "the class recipe's speed on a quiet machine).",
               "What we tried and learnt: `FINDINGS.md`.", ""]
-    lines += [f"* `{name}`: `{kw}`, {budget:g} min" for name, (kw, budget) in RECIPES.items()]
+    lines += [f"* `{name}`: `{kw}`, " + (f"{budget:g} min" if budget else "fixed work, no budget")
+              for name, (kw, budget) in RECIPES.items()]
     (RESULTS / "RECIPES.md").write_text("\n".join(lines) + "\n")
 
 
@@ -156,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=None,
                    help="with --from-run: the model file to measure (default: the run's best.keras)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-latency", action="store_true",
+                   help="leave the time-per-face columns empty (when other jobs share the machine, they would be wrong)")
     args = p.parse_args(argv)
     if args.from_run:
         from ship_model import check_runs  # scripts/ is on sys.path when a script in it runs
@@ -187,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.from_run is None:
         run_dir = Path("runs") / f"bench-{args.recipe}"
-        budget = args.budget_minutes or budget
+        budget = args.budget_minutes or budget  # None: fixed work, no budget
         kwargs = dict(kwargs)
         arch = kwargs.pop("arch")
         n = kwargs.pop("members", 1)
         if n == 1:
-            train(arch, data, run_dir, budget_s=budget * 60, verbose=2, **kwargs)
+            train(arch, data, run_dir, budget_s=budget * 60 if budget else None, verbose=2, **kwargs)
             run_dirs = [run_dir]
         else:  # side by side: one process and one thread per member, seeds 1..n
             import multiprocessing
@@ -206,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                     job.result()
     else:
         run_dirs = args.from_run
-    row = measure(run_dirs, args.recipe, data, args.model)
+    row = measure(run_dirs, args.recipe, data, args.model, latency=not args.no_latency)
     write_tables(row)
     print(json.dumps(row, indent=1))
     return 0

@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""The class recipe against the shipped network's recipe, on one machine in one run -> results/class_recipe.json.
+
+1. Measures the training throughput (images/s) of both recipes' networks on real FER2013 faces, each built and
+   fed as ``emolib.train.train`` does (same batch size, precision and augmentation), one after the other.
+2. Trains the class recipe (``emolib.train.RECIPES["class"]``) into ``runs/class`` (an interrupted run resumes),
+   or takes a finished run (``--from-run``).
+3. Loads the run's ``best.keras`` and predicts raw pixels on PublicTest and PrivateTest.
+
+Each recipe's training time on this machine is its work (epochs times training faces; for the full recipe, the
+shipped run's epochs from ``emolib/assets/results.json``) at the throughput measured in step 1, the same way for
+both; the run's own recorded time is kept too (``train_s``: it includes validation, and depends on what else ran). ``--ship`` copies the run to ``emolib/assets/class_run/`` with these results (``benchmark.json``, which
+notebook 03 reads) and writes its model card from them.
+
+    python benchmarks/class_recipe.py                     # about 15 min on a 2-core CPU with AVX-512
+    python benchmarks/class_recipe.py --from-run runs/class --ship
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results" / "class_recipe.json"
+PROBE_STEPS, PROBE_WARMUP = 60, 10
+
+
+def throughput(recipe: dict, data, steps: int = PROBE_STEPS, warmup: int = PROBE_WARMUP) -> float:
+    """Training images/s of a recipe's network on real faces, after ``warmup`` steps (Keras' own fit loop)."""
+    import keras
+
+    from emolib.models import build_model
+    from emolib.train import make_dataset
+
+    kwargs = dict(recipe.get("model_kwargs") or {})
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if recipe.get("bf16") else "float32")
+    try:
+        model = build_model(recipe["arch"], seed=0, **kwargs)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    batch = recipe.get("batch_size", 64)
+    ds = make_dataset(data.train, batch, shuffle=True).take(steps + warmup)
+    stamps: list[float] = []
+
+    class Stamp(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            stamps.append(time.perf_counter())
+
+    model.fit(ds, epochs=1, verbose=0, callbacks=[Stamp()])
+    return round(batch * (len(stamps) - warmup) / (stamps[-1] - stamps[warmup - 1]), 1)
+
+
+def measure(run_dir: Path, data) -> dict:
+    """Accuracy of the run's saved ``best.keras`` on raw pixels, and what the run recorded."""
+    import numpy as np
+    from sklearn.metrics import recall_score
+
+    from emolib.models import load_model_file
+
+    result = json.loads((run_dir / "result.json").read_text())
+    model = load_model_file(run_dir / "best.keras")
+    out = dict(epochs=result["epochs_run"], best_epoch=result["best_epoch"], train_images=result["train_images"],
+               params=result["params"], train_s=result["train_time_s"] or result["wall_time_s"],
+               cores=result.get("cores"))
+    out["img_per_s_in_run"] = round(out["epochs"] * out["train_images"] / out["train_s"], 1)
+    for name, split in (("public_test", data.val), ("private_test", data.test)):
+        pred = model.predict(split.images[..., None], batch_size=256, verbose=0).argmax(axis=1)
+        out[name] = round(float(np.mean(pred == split.labels)), 4)
+        if name == "private_test":
+            recall = recall_score(split.labels, pred, labels=range(len(data.class_names)), average=None)
+            out["private_recall"] = {c: round(float(r), 4) for c, r in zip(data.class_names, recall)}
+    return out
+
+
+CARD = """# The class-recipe network (notebook 03)
+
+emonet trained with the **class recipe**, `emolib.train.RECIPES["class"]`: {recipe_words}. It is a fixed amount of
+work, so every computer trains the same network, only faster or slower. Notebook 03 loads it by default and trains it
+again with `TRAIN = True`; the network of the demo is the larger shipped one (`emolib/assets/MODEL_CARD.md`).
+
+Reproduce: `make train-class` (or `python -m emolib train --recipe class --out runs/class`), then
+`python benchmarks/class_recipe.py --from-run runs/class --ship`.
+
+## Accuracy
+
+`best.keras` loaded from this folder and given raw pixels (the epoch chosen on PublicTest, epoch {best_epoch} of
+{epochs}):
+
+| split | accuracy |
+|---|---|
+| PublicTest (selects the epoch) | {public_test:.2%} |
+| PrivateTest (reported) | {private_test:.2%} |
+
+Recall on PrivateTest: {recalls}.
+
+## Training time, side by side with the shipped recipe
+
+Measured on {machine} on {date}, in one run of `python benchmarks/class_recipe.py` (`benchmarks/results/class_recipe.json`):
+
+| recipe | network | work | training images/s | training time |
+|---|---|---|---|---|
+| class | emonet width {class_width}, {class_size}x{class_size} crops, {class_params:,} parameters | {epochs} epochs x {train_images:,} faces | {class_img_s:.0f} | {class_min:.1f} min |
+| full (shipped network) | emonet width 48, 40x40 crops, {full_params:,} parameters | {full_epochs} epochs x {train_images:,} faces | {full_img_s:.0f} | {full_min:.1f} min (its work at that rate) |
+
+The class recipe takes **1/{ratio:.1f}** of the full recipe's time on this machine. Both times are each recipe's
+work at the training speed measured in that run (the training loop alone, without validation). This network's own
+run took {run_min:.1f} min on {run_cores} core(s), validation included (its `result.json`).
+On a slower computer both take longer in the same ratio: {slow_words}
+
+## Limits
+
+Everything in the shipped network's card about the data, the faces and responsible use holds here too. This network
+is a teaching network: it is {gap:.1f} points below the shipped one on PrivateTest, and it runs one view of each face.
+"""
+
+
+def write_card(results: dict, dest: Path) -> None:
+    """The model card of the shipped class run, every number read from ``results``."""
+    c, f = results["class"], results["full"]
+    mk = results["recipe"].get("model_kwargs", {})
+    shipped = json.loads((REPO / "emolib" / "assets" / "results.json").read_text())["models"][0]
+    slow = results.get("slow_machine")
+    slow_words = (f"on {slow['machine']}, where the full recipe's network trains at {slow['full_img_per_s']:g} "
+                  f"images/s ({slow['source']}), the class recipe would take about {slow['class_min']:.0f} min."
+                  if slow else "")
+    text = CARD.format(
+        recipe_words=(f"{c['epochs']} epochs of all {c['train_images']:,} training faces, batch "
+                      f"{results['recipe']['batch_size']}, random 40x40 crops shrunk to {mk.get('size', 40)}x"
+                      f"{mk.get('size', 40)}, {mk.get('convs', [2, 2, 2, 2])} conv layers per block, warm-up and "
+                      f"cosine decay, bf16 mixed precision, seed {results['recipe']['seed']}"),
+        best_epoch=c["best_epoch"], epochs=c["epochs"], public_test=c["public_test"], private_test=c["private_test"],
+        recalls=", ".join(f"{k} {v:.0%}" for k, v in c["private_recall"].items()),
+        machine=results["machine"], date=results["date"], class_width=mk.get("width", 32),
+        class_size=mk.get("size", 40), class_params=c["params"], train_images=c["train_images"],
+        class_img_s=c["img_per_s_probe"], class_min=c["train_s_estimate"] / 60, run_min=c["train_s"] / 60, run_cores=c["cores"], full_params=f["params"],
+        full_epochs=f["epochs"], full_img_s=f["img_per_s_probe"], full_min=f["train_s_estimate"] / 60,
+        ratio=results["ratio"], slow_words=slow_words, gap=100 * (shipped["private_test"] - c["private_test"]))
+    (dest / "MODEL_CARD.md").write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--from-run", type=Path, default=None, help="measure this finished class run, do not train")
+    parser.add_argument("--out", type=Path, default=Path("runs/class"), help="run folder when training (runs/class)")
+    parser.add_argument("--ship", action="store_true",
+                        help="copy the run to emolib/assets/class_run/ and write its MODEL_CARD.md")
+    parser.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: every core)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    from emolib.train import set_threads
+
+    set_threads(args.threads)
+    from emolib.data import DataError, load_fer2013
+    from emolib.train import CLASS_RUN_DIR, RECIPES, recipe_of, ship_class_run, train
+    from machine import describe
+
+    if args.from_run is not None:
+        config = args.from_run / "config.json"
+        if not (args.from_run / "result.json").is_file():
+            print(f"error: {args.from_run} holds no finished run (result.json is missing)", file=sys.stderr)
+            return 2
+        if recipe_of(json.loads(config.read_text())) != "class":
+            print(f"error: {args.from_run} was not trained with the class recipe", file=sys.stderr)
+            return 2
+    try:
+        data = load_fer2013(progress=False)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    shipped = json.loads((REPO / "emolib" / "assets" / "results.json").read_text())["models"][0]
+    full_img_s = throughput(RECIPES["full"], data)
+    class_img_s = throughput(RECIPES["class"], data)
+    seed_img_s = throughput(RECIPES["seed"], data)
+    print(f"training images/s: full recipe {full_img_s}, class recipe {class_img_s}, seed CNN {seed_img_s}", flush=True)
+    run_dir = args.from_run
+    if run_dir is None:
+        train(data=data, out_dir=args.out, verbose=2, **RECIPES["class"])
+        run_dir = args.out
+    c = measure(run_dir, data)
+    c["img_per_s_probe"] = class_img_s
+    c["train_s_estimate"] = round(c["epochs"] * c["train_images"] / class_img_s, 1)
+    full_work = shipped["epochs"] * len(data.train)
+    f = dict(epochs=shipped["epochs"], params=shipped["params"], img_per_s_probe=full_img_s,
+             train_s_estimate=round(full_work / full_img_s, 1))
+    machine = describe()
+    results = dict(machine=machine["machine"], date=datetime.date.today().isoformat(), recipe=RECIPES["class"],
+                   run=str(run_dir), ratio=round(f["train_s_estimate"] / c["train_s_estimate"], 2), full=f,
+                   seed=dict(img_per_s_probe=seed_img_s), **{"class": c})
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    if previous.get("slow_machine"):  # measured elsewhere: kept, rescaled to this run's ratio
+        slow = previous["slow_machine"]
+        slow["class_min"] = round(full_work / slow["full_img_per_s"] / results["ratio"] / 60, 1)
+        results["slow_machine"] = slow
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps(results, indent=1))
+    if args.ship:
+        size = ship_class_run(run_dir, CLASS_RUN_DIR)
+        write_card(results, CLASS_RUN_DIR)
+        (CLASS_RUN_DIR / "benchmark.json").write_text(RESULTS.read_text())
+        print(f"shipped {run_dir} to {CLASS_RUN_DIR} ({size / 1e6:.1f} MB) with its MODEL_CARD.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

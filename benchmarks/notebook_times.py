@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Run every course notebook's default path, top to bottom, and time it -> results/notebook_times.{csv,md}.
+
+Each notebook runs in a fresh kernel in a temporary copy of ``notebooks/`` (nothing in the course folder
+changes), with ``EMOLIB_TRAIN`` unset, as a student who opens it and runs every cell. The table names the machine
+and, as a yardstick that carries to other computers, the training speed of the shipped network's recipe measured
+in the same run (``benchmarks/class_recipe.py``'s probe). The notebooks' headers, the README's course table and
+docs/TEACHING.md cite this table; tests/test_repo.py checks that they agree with it.
+
+    python benchmarks/notebook_times.py                     # all five; about 6 min on a 2-core CPU with AVX-512
+    python benchmarks/notebook_times.py 03_training         # one (the others' rows are kept)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CSV = HERE / "results" / "notebook_times.csv"
+MD = HERE / "results" / "NOTEBOOK_TIMES.md"
+COLUMNS = ["notebook", "seconds", "machine", "full_recipe_img_per_s", "date"]
+
+
+def run_notebook(path: Path, timeout: int = 1800) -> float:
+    """Seconds to execute ``path`` (a copy in a temporary folder) in a fresh python3 kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "notebooks"
+        shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        nb = nbformat.read(work / path.name, as_version=4)
+        env = {k: v for k, v in os.environ.items() if k != "EMOLIB_TRAIN"}
+        os.environ.pop("EMOLIB_TRAIN", None)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}})
+        t0 = time.perf_counter()
+        client.execute(env=env)
+        return round(time.perf_counter() - t0, 1)
+
+
+def minutes(seconds: float) -> str:
+    """How a table and a notebook header say a running time: ``"about 1 min"``, ``"about 2.5 min"``."""
+    m = seconds / 60
+    return f"about {m:.0f} min" if m >= 9.5 or abs(m - round(m)) < 0.25 else f"about {round(m * 2) / 2:g} min"
+
+
+def write_tables(rows: list[dict]) -> None:
+    CSV.parent.mkdir(parents=True, exist_ok=True)
+    with CSV.open("w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["# Running every cell of each notebook (default path)", "",
+             "Written by `python benchmarks/notebook_times.py`: each notebook run top to bottom in a fresh kernel, "
+             "`TRAIN = False`.", "",
+             "| notebook | seconds | as a header says it | machine | shipped recipe's training images/s | date |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['notebook']} | {float(r['seconds']):.0f} | {minutes(float(r['seconds']))} | {r['machine']} | "
+              f"{r['full_recipe_img_per_s']} | {r['date']} |" for r in rows]
+    MD.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="notebooks to time, e.g. 03_training (default: all)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    from machine import describe
+
+    paths = sorted((REPO / "notebooks").glob("0*.ipynb"))
+    if args.names:
+        wanted = {n.removesuffix(".ipynb") for n in args.names}
+        unknown = wanted - {p.stem for p in paths}
+        if unknown:
+            print(f"error: no notebook named {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        paths = [p for p in paths if p.stem in wanted]
+    from class_recipe import throughput
+    from emolib.data import DataError, load_fer2013
+    from emolib.train import RECIPES
+
+    try:
+        full_img_s = throughput(RECIPES["full"], load_fer2013(progress=False))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rows = {r["notebook"]: r for r in csv.DictReader(CSV.open())} if CSV.is_file() else {}
+    for path in paths:
+        seconds = run_notebook(path)
+        print(f"{path.stem}: {seconds:.0f} s", flush=True)
+        rows[path.stem] = dict(notebook=path.stem, seconds=seconds, machine=describe()["machine"],
+                               full_recipe_img_per_s=full_img_s, date=datetime.date.today().isoformat())
+    write_tables([rows[k] for k in sorted(rows)])
+    print(MD.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
