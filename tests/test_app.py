@@ -67,6 +67,7 @@ def _upload(page, files):
     chooser.value.set_files(files)
 
 
+@pytest.mark.browser
 def test_app_upload_bad_files_and_webcam(app):
     from playwright.sync_api import expect, sync_playwright
 
@@ -123,6 +124,7 @@ def test_app_upload_bad_files_and_webcam(app):
     assert list(work.iterdir()) == []       # nothing written to disk
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("flags, message", [
     (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "camera permission denied"),
     (["--use-fake-ui-for-media-stream"], "no camera found"),

@@ -31,6 +31,8 @@ import pytest
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+pytestmark = pytest.mark.browser  # every test here starts Chromium (make test-all, not make test)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -149,6 +149,7 @@ def test_load_model_file_wrong_shape(tmp_path, shape, classes):
         load_model_file(path)
 
 
+@pytest.mark.slow
 def test_export_round_trip(tmp_path, faces):
     model = build_model("emonet", width=8)
     model.fit(faces, np.eye(7)[[0, 1, 2, 3]], epochs=1, verbose=0)  # creates optimizer state
@@ -180,6 +181,7 @@ def test_flip_tta_model_averages_both_views_and_round_trips(tmp_path, faces):
     np.testing.assert_allclose(loaded.predict(faces, verbose=0), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_shift_tta_averages_shifted_and_mirrored_crops_and_round_trips(tmp_path, faces):
     from emolib.models import with_tta, without_tta
 
@@ -202,6 +204,7 @@ def test_shift_tta_averages_shifted_and_mirrored_crops_and_round_trips(tmp_path,
         with_tta(model, shifts=((0, 0),), flip=False)
 
 
+@pytest.mark.slow
 def test_batched_tta_gives_the_same_predictions_in_keras_and_litert(tmp_path, faces):
     from emolib.models import with_tta, without_tta
 
@@ -220,6 +223,7 @@ def test_batched_tta_gives_the_same_predictions_in_keras_and_litert(tmp_path, fa
         np.testing.assert_allclose(lite.predict_on_batch(batch), want[: len(batch)], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_ensemble_averages_members_and_round_trips(tmp_path, faces):
     from emolib.models import ensemble, members, with_flip_tta, without_tta
 
@@ -241,6 +245,7 @@ def test_ensemble_averages_members_and_round_trips(tmp_path, faces):
         ensemble([a])
 
 
+@pytest.mark.slow
 def test_litert_export_gives_the_keras_probabilities_for_any_batch(tmp_path, faces):
     model = with_flip_tta(build_model("emonet", width=8))
     path = tmp_path / "m.tflite"
@@ -254,6 +259,7 @@ def test_litert_export_gives_the_keras_probabilities_for_any_batch(tmp_path, fac
     assert lite.predict_on_batch(faces[:0]).shape == (0, 7)
 
 
+@pytest.mark.slow
 def test_quantized_litert_export_is_smaller_and_close(tmp_path, faces):
     model = with_flip_tta(build_model("emonet", width=8))
     full, small = export_litert(model, tmp_path / "f.tflite"), export_litert(model, tmp_path / "q.tflite", quantize=True)

@@ -175,7 +175,7 @@ def _make_recipe(target: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("target", ["demo", "test", "app"])
+@pytest.mark.parametrize("target", ["demo", "test", "test-all", "app"])
 def test_readme_windows_commands_are_the_makefile_commands(target):
     """The README's Windows commands run what the Makefile's targets run."""
     command = _make_recipe(target).replace("$(BIN)/python", r".venv\Scripts\python").replace("/", "\\")
@@ -183,15 +183,32 @@ def test_readme_windows_commands_are_the_makefile_commands(target):
 
 
 def test_readme_quick_start_commands():
-    for command in ("make demo", "make test", "make lab", "make app", "python -m emolib download"):
+    for command in ("make demo", "make test", "make test-all", "make lab", "make app", "python -m emolib download"):
         assert command in README
-    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"^make test-all$", (ROOT / ".ci" / "run").read_text(encoding="utf-8"), re.M)
+
+
+def test_make_test_leaves_out_every_marked_tier_and_test_all_nothing():
+    """`make test` deselects exactly the markers pyproject registers (a typo would select nothing or too much);
+    `make test-all` runs everything. An empty selection fails either target: pytest exits 5."""
+    import tomllib
+
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    markers = [line.split(":")[0] for line in ini["markers"]]
+    assert {"slow", "notebook", "browser", "real_data", "network"} <= set(markers)
+    assert "--strict-markers" in ini["addopts"]
+    fast = re.fullmatch(r'\$\(BIN\)/python -m pytest -m "([^"]+)"', _make_recipe("test"))
+    assert fast and fast.group(1) == " and ".join(f"not {m}" for m in markers), _make_recipe("test")
+    assert _make_recipe("test-all") == "$(BIN)/python -m pytest"
 
 
 SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
+#: Scripts that import TensorFlow before they parse their arguments: 6-8 s each for --help.
+SLOW_HELP = {"benchmark_models.py", "benchmark_recipes.py"}
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow if s in SLOW_HELP else ())
+                                    for s in SCRIPTS])
 def test_script_help_runs_without_data_and_writes_nothing(script, tmp_path):
     """``python scripts/X.py --help`` prints its usage and exits 0, with no dataset and without touching the repository."""
     before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True).stdout

@@ -128,7 +128,9 @@ def runnable(cell) -> bool:
     return cell.cell_type == "code" and "nbval-skip" not in cell.get("metadata", {}).get("tags", [])
 
 
-@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+@pytest.mark.slow  # one kernel per notebook: 15-20 s for notebook 05, minutes for the others
+@pytest.mark.parametrize("name", [pytest.param(p.name, marks=pytest.mark.real_data if NEEDS_DATA.match(p.name) else ())
+                                  for p in NOTEBOOKS])
 def test_student_runs_to_its_first_exercise_and_the_first_check_needs_the_solution(student_dir, name):
     """Student cells up to the first exercise run without error; the first check fails on the stub and
     passes with the solution (the cells in between run in their instructor version)."""
