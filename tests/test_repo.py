@@ -140,6 +140,16 @@ def test_machine_path_check_catches_a_path(tmp_path):
     assert not pattern.search(f"re.compile(r'({Path.home()}/|/Users/)')")  # a pattern naming a folder, not a path
 
 
+# --------------------------------------------------------------------------- licence
+def test_license_file_is_the_mit_licence_pyproject_names():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert text.startswith("MIT License\n") and "Copyright (c) 2026 the Emojimation contributors" in text
+
+
 # --------------------------------------------------------------------------- README
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
