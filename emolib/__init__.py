@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the package's only version string: pyproject.toml reads it
 
 #: Oldest and newest Python (major, minor) that every pin in requirements.txt has wheels for
 #: on Linux x86-64, macOS arm64 and Windows x86-64 (pyproject's requires-python says the same;

@@ -157,6 +157,17 @@ def test_python_problem_message():
     assert "3.11 to 3.13" in message and "3.99" in message
 
 
+
+def test_version_is_written_once_and_installed_as_written():
+    """pyproject reads the version from emolib.__version__; the installed metadata says the same
+    (after changing it: pip install --no-deps -e .)."""
+    from importlib.metadata import version
+
+    project = PYPROJECT["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "emolib.__version__"}
+    assert version("emolib") == emolib.__version__, "the installed emolib is stale: pip install --no-deps -e ."
+
 # --------------------------------------------------------------------------- resolution (PyPI)
 def _pip_env() -> dict[str, str]:
     """This environment without pip settings other than how to reach an index; no config file."""
