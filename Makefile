@@ -32,8 +32,8 @@ student: setup        ## the student version of every notebook (solutions replac
 screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser tests (notebook widget, app)
 	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py tests/test_app.py
 
-demo: setup           ## annotate the shipped sample photos with the shipped model -> figures/demo/
-	$(BIN)/python -m emolib predict --samples --emoji --out figures/demo
+demo: setup           ## annotate the shipped sample photos with the shipped model -> out/demo/ (git-ignored)
+	$(BIN)/python -m emolib predict --samples --emoji --out out/demo
 
 app: setup            ## the demo as a web page without code (Voila, http://127.0.0.1:8866): upload photos or use the webcam
 	$(BIN)/python -m emolib app

@@ -212,6 +212,14 @@ def test_make_test_leaves_out_every_marked_tier_and_test_all_nothing():
     assert _make_recipe("test-all") == "$(BIN)/python -m pytest"
 
 
+
+def test_make_demo_writes_to_an_ignored_folder():
+    """`make demo` writes its annotated photos where git does not look, never over tracked files."""
+    out = re.search(r"--out (\S+)", _make_recipe("demo")).group(1)
+    ignored = subprocess.run(["git", "check-ignore", "-q", f"{out}/grace_hopper_emoji.png"], cwd=ROOT)
+    assert ignored.returncode == 0, f"make demo writes to {out}/, which git does not ignore"
+    assert f"-> {out}/" in README
+
 SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
 #: Scripts that import TensorFlow before they parse their arguments: 6-8 s each for --help.
 SLOW_HELP = {"benchmark_models.py", "benchmark_recipes.py"}
