@@ -2,8 +2,11 @@
 
 The cell installs emolib from the project's repository (``[project.urls] Repository`` in
 pyproject.toml: the one place that names it) when the notebook runs on Google Colab,
-and does nothing anywhere else. It becomes each notebook's first code cell (tagged
-``colab-setup``); running the script again updates it in place.
+and does nothing anywhere else. While that address is still :data:`PLACEHOLDER`, the
+project is not published: the cell is stamped with ``REPOSITORY = None`` and, on Colab,
+says so and installs nothing. It becomes each notebook's first code cell (tagged
+``colab-setup``); running the script again updates it in place (run it once the real
+address is in pyproject.toml).
 
     python scripts/colab_cell.py            # stamp notebooks/[0-9][0-9]_*.ipynb
     python scripts/colab_cell.py --check    # list the notebooks whose cell differs (exit 1)
@@ -20,6 +23,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "colab-setup"
 
+#: The address pyproject.toml names until the project is published; it is no repository to install from.
+PLACEHOLDER = "https://github.com/emojimation/emojimation"
+
 TEMPLATE = '''\
 # On Google Colab only: install emolib from the course's repository (this cell does nothing elsewhere).
 import sys
@@ -32,17 +38,22 @@ if "google.colab" in sys.modules:
 
     from google.colab import output
 
-    REPOSITORY = "{repository}"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    subprocess.run(pip + ["--no-deps", f"emolib @ git+{{REPOSITORY}}"], check=True)
-    importlib.invalidate_caches()
-    # emolib's requirements, except TensorFlow: Colab's own build (with GPU support) is kept
-    subprocess.run(pip + [r for r in requires("emolib") if "extra ==" not in r
-                          and not r.startswith("tensorflow")], check=True)
-    output.enable_custom_widget_manager()  # the course's widgets are third-party ipywidgets
-    os.environ.setdefault("EMOLIB_DATA", "/content/fer2013")
-    print("emolib is installed. FER2013 is not: run  !python -m emolib download  in a cell "
-          "(it needs your Kaggle token, see the README), once per Colab session.")
+    REPOSITORY = {repository}  # None until the course's repository is published
+    if REPOSITORY is None:
+        print("emolib is NOT installed: this copy of the course does not name its repository yet. Ask your "
+              "instructor, or run the course on your own computer (see the README). Maintainers: set "
+              "[project.urls] Repository in pyproject.toml, then run  python scripts/colab_cell.py")
+    else:
+        pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+        subprocess.run(pip + ["--no-deps", f"emolib @ git+{{REPOSITORY}}"], check=True)
+        importlib.invalidate_caches()
+        # emolib's requirements, except TensorFlow: Colab's own build (with GPU support) is kept
+        subprocess.run(pip + [r for r in requires("emolib") if "extra ==" not in r
+                              and not r.startswith("tensorflow")], check=True)
+        output.enable_custom_widget_manager()  # the course's widgets are third-party ipywidgets
+        os.environ.setdefault("EMOLIB_DATA", "/content/fer2013")
+        print("emolib is installed. FER2013 is not: run  !python -m emolib download  in a cell "
+              "(it needs your Kaggle token, see the README), once per Colab session.")
 '''
 
 
@@ -52,9 +63,15 @@ def repository() -> str:
     return project["urls"]["Repository"]
 
 
-def cell_source() -> str:
-    """The cell's code, the repository filled in."""
-    return TEMPLATE.format(repository=repository()).rstrip("\n")
+def published(address: str | None = None) -> bool:
+    """Whether ``address`` (default: pyproject's) is a real repository, not :data:`PLACEHOLDER`."""
+    return (address or repository()).rstrip("/") != PLACEHOLDER
+
+
+def cell_source(address: str | None = None) -> str:
+    """The cell's code for ``address`` (default: pyproject's): ``REPOSITORY = None`` while it is the placeholder."""
+    address = address or repository()
+    return TEMPLATE.format(repository=f'"{address}"' if published(address) else None).rstrip("\n")
 
 
 def numbered_notebooks() -> list[Path]:
@@ -102,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in stale:
         stamp(path)
         print(f"stamped {path.relative_to(ROOT)}")
+    if not published():
+        print(f"note: pyproject's [project.urls] Repository is still the placeholder {PLACEHOLDER}: on Colab "
+              "the cell installs nothing and says so", file=sys.stderr)
     return 0
 
 

@@ -29,10 +29,21 @@ def tracked_files() -> list[Path]:
 
 
 # --------------------------------------------------------------------------- Colab
+#: A published address, for the tests of the cell as it will be once pyproject names the real repository.
+SOME_REPOSITORY = "https://github.com/someone/emojimation"
+
+
 def test_colab_cell_names_the_repository_once():
-    source = colab_cell.cell_source()
-    assert source.count(colab_cell.repository()) == 1 and colab_cell.repository().startswith("https://")
+    source = colab_cell.cell_source(SOME_REPOSITORY)
+    assert source.count(SOME_REPOSITORY) == 1 and "REPOSITORY = None" not in source
     compile(source, "colab-setup", "exec")
+    current = colab_cell.cell_source()
+    if colab_cell.published():
+        assert current.count(colab_cell.repository()) == 1 and colab_cell.repository().startswith("https://")
+    else:  # still the placeholder: the notebooks name no repository
+        assert colab_cell.repository().rstrip("/") == colab_cell.PLACEHOLDER
+        assert colab_cell.PLACEHOLDER not in current and "REPOSITORY = None" in current
+    compile(current, "colab-setup", "exec")
 
 
 @pytest.mark.parametrize("path", colab_cell.numbered_notebooks(), ids=lambda p: p.name)
@@ -43,7 +54,8 @@ def test_first_code_cell_is_the_colab_cell(path):
         f"{path.name}: the first code cell is not the Colab cell; run  python scripts/colab_cell.py"
 
 
-def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+@pytest.mark.parametrize("address", [None, SOME_REPOSITORY], ids=["as-stamped", "published"])
+def test_colab_cell_does_nothing_outside_colab(monkeypatch, address):
     """Run outside Colab, the cell calls no pip, prints nothing and sets nothing."""
     assert "google.colab" not in sys.modules
     calls = []
@@ -52,14 +64,14 @@ def test_colab_cell_does_nothing_outside_colab(monkeypatch):
     env_before = dict(os.environ)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        exec(compile(colab_cell.cell_source(), "colab-setup", "exec"), {"__name__": "__main__"})
+        exec(compile(colab_cell.cell_source(address), "colab-setup", "exec"), {"__name__": "__main__"})
     assert calls == [] and out.getvalue() == "" and err.getvalue() == ""
     assert dict(os.environ) == env_before
 
 
-def test_colab_cell_on_colab_installs(monkeypatch):
-    """With a stand-in ``google.colab`` module the cell installs emolib without deps, then its
-    requirements except TensorFlow, and names the download command."""
+@pytest.fixture()
+def on_colab(monkeypatch):
+    """A stand-in ``google.colab`` module, pip and emolib's metadata; yields (calls, environ)."""
     from importlib import metadata
 
     google = types.ModuleType("google")
@@ -75,13 +87,32 @@ def test_colab_cell_on_colab_installs(monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd))
     monkeypatch.setattr(metadata, "requires", lambda name: [
         'tensorflow-cpu>=2.16; sys_platform != "darwin"', "keras>=3.0", 'pytest>=8; extra == "test"'])
+    return calls, environ
+
+
+def _run_cell(source: str) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(colab_cell.cell_source(), "colab-setup", "exec"), {"__name__": "__main__"})
-    assert calls[0][-2:] == ["--no-deps", f"emolib @ git+{colab_cell.repository()}"]
+        exec(compile(source, "colab-setup", "exec"), {"__name__": "__main__"})
+    return out.getvalue()
+
+
+def test_colab_cell_on_colab_installs(on_colab):
+    """Once the repository is published, the cell installs emolib from it without deps, then its
+    requirements except TensorFlow, and names the download command."""
+    calls, environ = on_colab
+    out = _run_cell(colab_cell.cell_source(SOME_REPOSITORY))
+    assert calls[0][-2:] == ["--no-deps", f"emolib @ git+{SOME_REPOSITORY}"]
     assert calls[1][-1:] == ["keras>=3.0"] and calls[2] == ["widgets"]
     assert environ["EMOLIB_DATA"] == "/content/fer2013"
-    assert "python -m emolib download" in out.getvalue()
+    assert "python -m emolib download" in out
+
+
+def test_colab_cell_on_colab_with_the_placeholder_installs_nothing_and_says_so(on_colab):
+    calls, environ = on_colab
+    out = _run_cell(colab_cell.cell_source(colab_cell.PLACEHOLDER))
+    assert calls == [] and "EMOLIB_DATA" not in environ
+    assert "emolib is NOT installed" in out and "[project.urls] Repository" in out and "colab_cell.py" in out
 
 
 # --------------------------------------------------------------------------- machine paths
