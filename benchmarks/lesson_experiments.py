@@ -50,7 +50,7 @@ def settings(experiment: str, seed: int) -> dict:
     from emolib.train import RECIPES
 
     base = {k: v for k, v in RECIPES["class"].items() if k not in ("teachers", "distill_alpha")}
-    return dict(base, epochs=EPOCHS, batch_size=BATCH, train_size=SUBSET, seed=seed, **EXPERIMENTS[experiment])
+    return {**base, "epochs": EPOCHS, "batch_size": BATCH, "train_size": SUBSET, "seed": seed, **EXPERIMENTS[experiment]}
 
 
 def run_one(experiment: str, seed: int, runs: Path) -> dict:

@@ -251,18 +251,20 @@ def test_make_demo_writes_to_an_ignored_folder():
     assert ignored.returncode == 0, f"make demo writes to {out}/, which git does not ignore"
     assert f"-> {out}/" in README
 
-SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
+SCRIPTS = sorted(p.relative_to(ROOT).as_posix() for folder in ("scripts", "benchmarks")
+                 for p in (ROOT / folder).glob("*.py"))
 #: Scripts that import TensorFlow before they parse their arguments: 6-8 s each for --help.
-SLOW_HELP = {"benchmark_models.py", "benchmark_recipes.py"}
+SLOW_HELP = {"scripts/benchmark_models.py", "scripts/benchmark_recipes.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow if s in SLOW_HELP else ())
                                     for s in SCRIPTS])
 def test_script_help_runs_without_data_and_writes_nothing(script, tmp_path):
-    """``python scripts/X.py --help`` prints its usage and exits 0, with no dataset and without touching the repository."""
+    """``python scripts/X.py --help`` (and every benchmark's) prints its usage and exits 0, with no dataset and without
+    touching the repository."""
     before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True).stdout
     env = {k: v for k, v in os.environ.items() if k != "EMOLIB_DATA"} | {"PYTHONDONTWRITEBYTECODE": "1"}
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, str(ROOT / script), "--help"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "usage:" in out.stdout

@@ -67,6 +67,7 @@ def test_train_plateau_writes_everything(tiny, tmp_path):
     assert res.cores >= 1 and res.train_time_s == pytest.approx(sum(hist["epoch_time_s"]), abs=0.1)
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_run_starts_afresh(tiny, tmp_path):
     out = tmp_path / "run"
     train("emonet", tiny, out, epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
@@ -74,6 +75,7 @@ def test_rerun_of_a_finished_run_starts_afresh(tiny, tmp_path):
     assert res.epochs_run == 1 and len(history(out)) == 1
 
 
+@pytest.mark.slow
 def test_train_cosine_warms_up_and_decays(tiny, tmp_path):
     res = train("emonet", tiny, tmp_path, epochs=3, batch_size=16, schedule="cosine", warmup_epochs=1,
                 model_kwargs=SMALL, verbose=0)
@@ -104,6 +106,7 @@ class Interrupt(keras.callbacks.Callback):
             raise RuntimeError("simulated interruption")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["plateau", "cosine"])
 def test_interrupted_run_resumes(tiny, tmp_path, schedule):
     kw = dict(epochs=4, batch_size=16, schedule=schedule, model_kwargs=SMALL, verbose=0)
@@ -122,6 +125,7 @@ def test_interrupted_run_resumes(tiny, tmp_path, schedule):
     assert acc == pytest.approx(res.best_val_accuracy, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_time_budget_stops_after_first_epoch(tiny, tmp_path, capsys):
     res = train("emonet", tiny, tmp_path, epochs=5, batch_size=16, budget_s=1e-3, model_kwargs=SMALL, verbose=0)
     assert res.epochs_run == 1
@@ -138,6 +142,7 @@ def test_time_budget_callback_keeps_going_within_budget():
     assert cb.model.stop_training is False
 
 
+@pytest.mark.slow
 def test_class_weights(tmp_path):
     # disgust is rare in FER2013; here too
     imb = synthetic_split(8)
@@ -148,12 +153,14 @@ def test_class_weights(tmp_path):
     assert res.config["class_weight"] is True and res.epochs_run == 1
 
 
+@pytest.mark.slow
 def test_explicit_default_strategy(tiny, tmp_path):
     res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, strategy=tf.distribute.get_strategy(),
                 model_kwargs=SMALL, verbose=0)
     assert res.config["replicas"] == 1 and (tmp_path / "best.keras").is_file()
 
 
+@pytest.mark.slow
 def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny, tmp_path):
     from emolib.models import build_model, copy_weights, to_float32
 
@@ -173,6 +180,7 @@ def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny,
     np.testing.assert_allclose(got, fresh.predict(faces, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_ema_validates_and_saves_the_averaged_weights(tiny, tmp_path):
     from emolib.models import build_model
 
@@ -239,6 +247,7 @@ def test_mixup_blends_images_and_labels_in_pairs():
         mixup(make_dataset(split), alpha=0)
 
 
+@pytest.mark.slow
 def test_train_with_mixup_feeds_the_blends(tiny, tmp_path, monkeypatch):
     import emolib.train as train_module
 
@@ -266,11 +275,13 @@ def test_cli_mixup_not_positive_exit_code_2(tmp_path, capsys, alpha):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_seed_architecture_trains(tiny, tmp_path):
     res = train("seed", tiny, tmp_path, epochs=1, batch_size=16, verbose=0)
     assert res.arch == "seed" and res.params > 3_000_000
 
 
+@pytest.mark.slow
 def test_recipes_are_fixed_work_and_recognised_from_a_run_config(tiny, tmp_path):
     """The class recipe has no time budget (every machine trains the same network); recipe_of names the recipe a
     run followed from its config.json, and only that one."""
@@ -319,6 +330,7 @@ def write_csv(path: Path) -> None:
                 fh.write(f"{lab},{' '.join(map(str, img.ravel()))},{usage}\n")
 
 
+@pytest.mark.slow
 def test_cli_train_recipe_with_options_over_it(tmp_path):
     write_csv(tmp_path / "fer2013.csv")
     env = {**os.environ, "EMOLIB_DATA": str(tmp_path), "EMOLIB_CACHE": str(tmp_path / "cache"),
@@ -403,6 +415,7 @@ def batchnorm_inputs(net: keras.Model, images: np.ndarray) -> dict[str, np.ndarr
     return out
 
 
+@pytest.mark.slow
 def test_recalibrate_batchnorm_stores_the_inference_statistics():
     net = build_emonet(**SMALL)
     faces = synthetic_split(6, 3).images
@@ -419,6 +432,7 @@ def test_recalibrate_batchnorm_stores_the_inference_statistics():
     assert not np.allclose(net.predict(faces[..., None], verbose=0), before, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_recalibrate_batchnorm_reaches_the_networks_inside_tta_and_ensembles():
     faces = synthetic_split(3, 4).images
     reference = recalibrate_batchnorm(build_emonet(**SMALL), faces)
@@ -469,6 +483,7 @@ def test_shipped_class_run_is_the_class_recipe_and_beats_the_seed_paper(real_dat
     assert f"| PrivateTest (reported) | {private:.2%} |" in files["MODEL_CARD.md"].read_text()
 
 
+@pytest.mark.slow
 def test_ship_class_run_refuses_an_unfinished_or_other_run(tiny, tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no finished run"):
         ship_class_run(tmp_path / "nothing", tmp_path / "out")
@@ -544,6 +559,7 @@ def test_teacher_targets_reject_bad_teachers_clearly(tmp_path):
         teacher_targets([], faces)
 
 
+@pytest.mark.slow
 def test_distillation_trains_on_the_mixed_targets_and_caches_them(tiny, tmp_path, monkeypatch):
     import emolib.train as train_module
 
@@ -780,6 +796,7 @@ def test_card_of_a_distilled_network(tmp_path, monkeypatch):
     assert "`make reproduce-2h`" not in card and "then the run with `--teacher`" in card
 
 
+@pytest.mark.slow
 def test_cli_train_with_teachers(tmp_path, monkeypatch, capsys):
     write_csv(tmp_path / "fer2013.csv")
     monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path / "cache"))
@@ -807,6 +824,7 @@ def test_cli_train_with_teachers(tmp_path, monkeypatch, capsys):
 
 
 # --------------------------------------------------------------------------- fine-tuning (init_from)
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_given_weights(tiny, tmp_path):
     """init_from copies a trained network's weights (a file, or a model with test-time views around it); at a
     near-zero learning rate they are still there after an epoch, and config.json names the file and its sha256."""
@@ -832,6 +850,7 @@ def test_fine_tuning_starts_from_the_given_weights(tiny, tmp_path):
     assert json.loads((out / "config.json").read_text())["init_from"]["model"] == f"{source.name} (in memory)"
 
 
+@pytest.mark.slow
 def test_fine_tuning_from_another_network_fails_clearly_and_keeps_the_run(tiny, tmp_path):
     from emolib.models import ModelFileError
 

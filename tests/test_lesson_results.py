@@ -1,0 +1,137 @@
+"""What notebook 03 and the course pages claim about measured results is what the results files show.
+
+The sentences that state a result (which schedule wins, what class weights buy, how long a notebook runs) are
+typed in markdown; each test here reads the measurement they rest on and fails when the two disagree, so a re-run
+that changes a result cannot leave a stale sentence behind.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import statistics
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NB03 = ROOT / "notebooks" / "03_training.ipynb"
+EXPERIMENTS = ROOT / "notebooks" / "results" / "lesson_experiments.csv"
+TIMES = ROOT / "benchmarks" / "results" / "notebook_times.csv"
+CLASS_BENCH = ROOT / "benchmarks" / "results" / "class_recipe.json"
+
+
+def answer(grade_id: str) -> str:
+    nb = nbformat.read(NB03, as_version=4)
+    source = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return " ".join(source.split())  # as rendered: line breaks are spaces
+
+
+def means(metric: str) -> dict[str, float]:
+    rows = list(csv.DictReader(EXPERIMENTS.open()))
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        groups.setdefault(r["experiment"], []).append(float(r[metric]))
+    return {k: statistics.mean(v) for k, v in groups.items()}
+
+
+def groups(metric: str, names) -> dict[str, list[float]]:
+    rows = list(csv.DictReader(EXPERIMENTS.open()))
+    return {n: [float(r[metric]) for r in rows if r["experiment"] == n] for n in names}
+
+
+def test_every_experiment_has_three_seeds_on_the_same_work():
+    rows = list(csv.DictReader(EXPERIMENTS.open()))
+    by = {}
+    for r in rows:
+        by.setdefault(r["experiment"], set()).add(int(r["seed"]))
+    assert by == {e: {0, 1, 2} for e in ("cosine", "plateau", "class_weight", "quarter")}
+    assert {r["epochs"] for r in rows} == {"6"}
+    assert {r["train_images"] for r in rows if r["experiment"] != "quarter"} == {"8000"}
+    assert {r["train_images"] for r in rows if r["experiment"] == "quarter"} == {"2000"}
+
+
+def test_schedule_answer_names_the_measured_winner():
+    m = means("val_accuracy")
+    winner, loser = ("cosine", "plateau") if m["cosine"] > m["plateau"] else ("plateau", "cosine")
+    text = answer("nb03-ex4-answer")
+    assert f"the {winner} schedule ends higher" in text, (winner, m)
+    spread = max(statistics.stdev(v) for v in groups("val_accuracy", ("cosine", "plateau")).values())
+    assert m[winner] - m[loser] > spread, "the answer says the gap exceeds the spread between seeds"
+    assert f"{100 * (m[winner] - m[loser]):.1f} points" in text
+
+
+def test_class_weight_answer_states_the_measured_trade():
+    acc, recall = means("val_accuracy"), means("disgust_recall")
+    text = answer("nb03-ex5-answer")
+    gain = recall["class_weight"] - recall["cosine"]
+    cost = acc["cosine"] - acc["class_weight"]
+    assert gain > 0 and "Class weights raise the recall of *disgust*" in text, (gain, text)
+    assert f"from {recall['cosine']:.0%} to {recall['class_weight']:.0%}" in text
+    assert (f"It costs {100 * cost:.1f} points of overall accuracy" in text) if cost > 0 else \
+        (f"overall accuracy even ends {100 * -cost:.1f} points higher" in text)
+
+
+def test_less_data_answer_states_the_measured_gain():
+    m = means("val_accuracy")
+    gain = m["cosine"] - m["quarter"]
+    assert gain > 0
+    assert f"{100 * gain:.1f} points" in answer("nb03-ex6-answer")
+
+
+def test_precise_batchnorm_answer_holds_for_the_shipped_class_network(real_data):
+    """Exercise 7's answer: the first 500 (all angry) training faces give a lower validation accuracy than each of
+    the three random samples of section 8."""
+    import numpy as np
+
+    from emolib.evaluate import evaluate
+    from emolib.models import load_model_file
+    from emolib.train import CLASS_RUN_DIR, recalibrate_batchnorm
+
+    def accuracy(idx) -> float:
+        net = load_model_file(CLASS_RUN_DIR / "best.keras")
+        return evaluate(recalibrate_batchnorm(net, real_data.train.images[idx]), real_data.val).accuracy
+
+    random = [accuracy(np.random.default_rng(seed).choice(len(real_data.train), 500, replace=False))
+              for seed in range(3)]
+    assert accuracy(np.arange(500)) < min(random)
+    assert "falls below that of every random sample" in answer("nb03-ex7-answer")
+
+
+def stated_minutes(text: str) -> list[str]:
+    return re.findall(r"about (\d+(?:\.\d)?) min", text)
+
+
+def test_notebook_headers_state_the_measured_running_time():
+    """Each notebook's header says how long running every cell takes, as benchmarks/results/notebook_times.csv
+    measured it (rounded as benchmarks/notebook_times.py rounds)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from notebook_times import minutes
+
+    rows = {r["notebook"]: r for r in csv.DictReader(TIMES.open())}
+    assert set(rows) == {p.stem for p in (ROOT / "notebooks").glob("0*.ipynb")}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, row in rows.items():
+        said = minutes(float(row["seconds"]))
+        header = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells[0].source
+        assert f"Running every cell takes {said}" in header, (name, said)
+        assert re.search(rf"\| `{name}` \|.*\| {said} \|", readme), (name, said)
+        assert float(row["seconds"]) <= 180 or "AVX-512" not in row["machine"], f"{name} runs over 3 minutes"
+
+
+def test_notebook_03_states_the_class_recipe_time_of_its_card():
+    bench = json.loads(CLASS_BENCH.read_text())
+    header = nbformat.read(NB03, as_version=4).cells[0].source
+    assert f"{bench['class']['train_s_estimate'] / 60:.1f} min on that CPU" in header
+    assert f"about {bench['slow_machine']['class_min']:.0f} min on an older" in header
+
+
+def test_readme_states_the_class_recipe_as_measured():
+    bench = json.loads(CLASS_BENCH.read_text())
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    c = bench["class"]
+    assert (f"{100 * c['private_test']:.1f} % on PrivateTest after {c['train_s_estimate'] / 60:.1f} min of training "
+            f"on {bench['machine']}, 1/{bench['ratio']:.0f} of the shipped recipe's time") in readme
