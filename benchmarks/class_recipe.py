@@ -62,9 +62,7 @@ def throughput(recipe: dict, data, steps: int = PROBE_STEPS, warmup: int = PROBE
 
 def measure(run_dir: Path, data) -> dict:
     """Accuracy of the run's saved ``best.keras`` on raw pixels, and what the run recorded."""
-    import numpy as np
-    from sklearn.metrics import recall_score
-
+    from emolib.evaluate import evaluate
     from emolib.models import load_model_file
 
     result = json.loads((run_dir / "result.json").read_text())
@@ -74,11 +72,9 @@ def measure(run_dir: Path, data) -> dict:
                cores=result.get("cores"))
     out["img_per_s_in_run"] = round(out["epochs"] * out["train_images"] / out["train_s"], 1)
     for name, split in (("public_test", data.val), ("private_test", data.test)):
-        pred = model.predict(split.images[..., None], batch_size=256, verbose=0).argmax(axis=1)
-        out[name] = round(float(np.mean(pred == split.labels)), 4)
-        if name == "private_test":
-            recall = recall_score(split.labels, pred, labels=range(len(data.class_names)), average=None)
-            out["private_recall"] = {c: round(float(r), 4) for c, r in zip(data.class_names, recall)}
+        ev = evaluate(model, split)  # raw pixels in, as a user of the file would give them
+        out[name] = round(ev.accuracy, 4)
+    out["private_recall"] = {c: round(float(ev.report.loc[c, "recall"]), 4) for c in data.class_names}
     return out
 
 

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from emolib.train import RECIPES as EMOLIB_RECIPES  # the class recipe is defined there, once
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 #: name -> (train() keyword arguments, default budget in minutes)
@@ -35,7 +37,7 @@ RECIPES: dict[str, tuple[dict, float]] = {
     "emonet-quick": (dict(arch="emonet", schedule="cosine", epochs=6, warmup_epochs=1), 9),
     # the class recipe (emolib.train.RECIPES["class"]) and the candidates measured on the way to it: fixed work, no
     # budget (None), so every machine trains the same network
-    "class": (dict(__import__("emolib.train").train.RECIPES["class"]), None),
+    "class": (dict(EMOLIB_RECIPES["class"]), None),
     "class-s32-c1222-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
                                   bf16=True, model_kwargs={"size": 32, "convs": [1, 2, 2, 2]}), None),
     "class-s32-w24-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
