@@ -88,7 +88,7 @@ def _predict(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from .predict import ImageError, annotate, load_image, predict_image, sample_paths
+    from .predict import ImageError, annotate, load_photo, predict_image, sample_paths
 
     paths = [Path(p) for p in args.photos] + (sample_paths() if args.samples else [])
     if not paths:
@@ -97,7 +97,7 @@ def _predict(args: argparse.Namespace) -> int:
     images = {}
     for p in paths:  # read everything first: a bad file fails fast, before the model loads
         try:
-            images[p] = load_image(p)
+            images[p] = load_photo(p)
         except ImageError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -105,20 +105,24 @@ def _predict(args: argparse.Namespace) -> int:
     if out:
         out.mkdir(parents=True, exist_ok=True)
     report = []
-    for p, rgb in images.items():
-        results = predict_image(rgb)
-        entry = {"file": str(p), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-                 "faces": [r.to_dict() for r in results]}
+    for p, photo in images.items():
+        results = predict_image(photo)     # boxes in the photo's own pixels, however large
+        (w, h), scale = photo.size, photo.scale
+        entry = {"file": str(p), "width": w, "height": h, "faces": [r.to_dict() for r in results]}
         if out:
             from PIL import Image
 
             dest = out / f"{p.stem}{'_emoji' if args.emoji else ''}.png"
-            Image.fromarray(annotate(rgb, results, emoji=args.emoji, bars=args.bars)).save(dest)
-            entry["annotated"] = str(dest)
+            drawn = annotate(photo, results, emoji=args.emoji, bars=args.bars)   # on the working copy
+            Image.fromarray(drawn).save(dest)
+            entry.update(annotated=str(dest), annotated_width=int(drawn.shape[1]),
+                         annotated_height=int(drawn.shape[0]), annotated_scale=round(scale, 4))
         report.append(entry)
         if not args.json:
             faces = ", ".join(f"{r.label} {100 * r.score:.0f}% at {list(r.box)}" for r in results) or "no face found"
-            print(f"{p}: {faces}" + (f" -> {entry['annotated']}" if out else ""))
+            drawn_at = (f" (drawn {entry['annotated_width']}x{entry['annotated_height']}, {scale:.3g} of "
+                        f"the photo's {w}x{h}; boxes above in the photo's pixels)") if out and scale != 1 else ""
+            print(f"{p}: {faces}" + (f" -> {entry['annotated']}{drawn_at}" if out else ""))
     if args.json:
         print(json.dumps(report, indent=2))
     return 0

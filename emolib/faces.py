@@ -104,7 +104,7 @@ def _anchors(size: int, strides: Sequence[int], per_cell: Sequence[int]) -> np.n
 
 
 class FaceDetector:
-    """BlazeFace run with LiteRT; thread-safe; about 3 ms per frame on one core.
+    """BlazeFace run with LiteRT; thread-safe.
 
     A photo's tiles are spread over ``workers`` interpreters of one thread each
     (default: one per CPU core, at most 4), run side by side.

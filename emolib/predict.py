@@ -16,10 +16,10 @@ import io
 import os
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import cv2
 import numpy as np
@@ -129,12 +129,19 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def _open(data: bytes | None, path: Path | None, name: str, max_side: int = MAX_SIDE) -> np.ndarray:
+def _open(data: bytes | None, path: Path | None, name: str,
+          max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """The decoded RGB image (perhaps at a reduced scale) and the file's own upright (width, height)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data) if data is not None else path)
             w, h = img.size
+            try:
+                turned = img.getexif().get(0x0112) in (5, 6, 7, 8)   # EXIF orientation: a quarter turn
+            except Exception:   # a damaged EXIF block: exif_transpose ignores it too
+                turned = False
+            size = (h, w) if turned else (w, h)
             if img.format == "JPEG" and (max(w, h) > max_side or w * h > MAX_PIXELS):
                 side = max(1, int(max_side * DRAFT_MIN_FRACTION))
                 if w * h > MAX_PIXELS:
@@ -146,7 +153,7 @@ def _open(data: bytes | None, path: Path | None, name: str, max_side: int = MAX_
                         f"{name}: image too large: {w}x{h} pixels ({w * h / 1e6:.0f} MP); "
                         f"the limit is {MAX_PIXELS / 1e6:.0f} MP")
             img.load()
-            return _pil_to_rgb(img)
+            return _pil_to_rgb(img), size
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -155,6 +162,65 @@ def _open(data: bytes | None, path: Path | None, name: str, max_side: int = MAX_
         raise ImageError(f"{name}: image too large: {err}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageError(f"{name}: damaged or truncated image: {err}") from None
+
+
+class Photo(NamedTuple):
+    """An image as :func:`load_photo` reads it: ``rgb``, the working copy (RGB uint8, longer side
+    at most ``max_side``), and ``size``, the input's own upright (width, height) in pixels."""
+
+    rgb: np.ndarray
+    size: tuple[int, int]
+
+    @property
+    def scale(self) -> float:
+        """Working copy's longer side over the input's own (1.0: not downscaled)."""
+        return max(self.rgb.shape[:2]) / max(self.size)
+
+
+def load_photo(src: ImageSource, bgr: bool = False, max_side: int = MAX_SIDE) -> Photo:
+    """Like :func:`load_image`, and also the input's own size: a :class:`Photo`.
+
+    :func:`predict_image` given a Photo (or a file) reports boxes in the input's
+    own pixels, and :func:`annotate` given the same Photo draws them on its working copy.
+
+    >>> p = load_photo(np.zeros((3000, 4000, 3), np.uint8))
+    >>> p.rgb.shape, p.size, p.scale
+    ((1536, 2048, 3), (4000, 3000), 0.512)
+    """
+    if isinstance(src, Photo):
+        return src
+    if isinstance(src, np.ndarray):
+        rgb = _array_to_rgb(src, bgr)
+        size = (rgb.shape[1], rgb.shape[0])
+    elif isinstance(src, Image.Image):
+        w, h = src.size
+        if w * h > MAX_PIXELS * 4:
+            raise ImageError(f"image too large: {w}x{h} pixels")
+        rgb = _pil_to_rgb(src)
+        size = (rgb.shape[1], rgb.shape[0])
+    elif isinstance(src, (bytes, bytearray, memoryview)):
+        data = bytes(src)
+        if not data:
+            raise ImageError("empty file (0 bytes)")
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError(f"file too large: {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+        rgb, size = _open(data, None, "uploaded data", max_side)
+    elif isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.exists():
+            raise ImageError(f"{path}: file not found")
+        if not path.is_file():
+            raise ImageError(f"{path}: not a file")
+        nbytes = path.stat().st_size
+        if nbytes == 0:
+            raise ImageError(f"{path}: empty file (0 bytes)")
+        if nbytes > MAX_FILE_BYTES:
+            raise ImageError(f"{path}: file too large: {nbytes / 1e6:.0f} MB; "
+                             f"the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+        rgb, size = _open(None, path, str(path), max_side)
+    else:
+        raise ImageError(f"cannot read an image from a {type(src).__name__}")
+    return Photo(_downscale(rgb, max_side), (int(size[0]), int(size[1])))
 
 
 def load_image(src: ImageSource, bgr: bool = False, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -175,36 +241,10 @@ def load_image(src: ImageSource, bgr: bool = False, max_side: int = MAX_SIDE) ->
     Traceback (most recent call last):
     ...
     emolib.predict.ImageError: uploaded data: not an image (or a format Pillow cannot read)
+
+    :func:`load_photo` also gives the input's own size (boxes in its pixels).
     """
-    if isinstance(src, np.ndarray):
-        rgb = _array_to_rgb(src, bgr)
-    elif isinstance(src, Image.Image):
-        w, h = src.size
-        if w * h > MAX_PIXELS * 4:
-            raise ImageError(f"image too large: {w}x{h} pixels")
-        rgb = _pil_to_rgb(src)
-    elif isinstance(src, (bytes, bytearray, memoryview)):
-        data = bytes(src)
-        if not data:
-            raise ImageError("empty file (0 bytes)")
-        if len(data) > MAX_FILE_BYTES:
-            raise ImageError(f"file too large: {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
-        rgb = _open(data, None, "uploaded data", max_side)
-    elif isinstance(src, (str, os.PathLike)):
-        path = Path(src)
-        if not path.exists():
-            raise ImageError(f"{path}: file not found")
-        if not path.is_file():
-            raise ImageError(f"{path}: not a file")
-        size = path.stat().st_size
-        if size == 0:
-            raise ImageError(f"{path}: empty file (0 bytes)")
-        if size > MAX_FILE_BYTES:
-            raise ImageError(f"{path}: file too large: {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
-        rgb = _open(None, path, str(path), max_side)
-    else:
-        raise ImageError(f"cannot read an image from a {type(src).__name__}")
-    return _downscale(rgb, max_side)
+    return load_photo(src, bgr, max_side).rgb
 
 
 # ----------------------------------------------------------------------------- predicting
@@ -212,10 +252,11 @@ def load_image(src: ImageSource, bgr: bool = False, max_side: int = MAX_SIDE) ->
 class FaceResult:
     """One face: where it is, what the model thinks, and the 48x48 crop it saw.
 
-    ``box`` is (x, y, w, h) in the pixels of the loaded image; ``probabilities``
-    maps each class name to its probability; ``label`` is the most probable
-    class and ``score`` its probability; ``detection_score`` is the face
-    detector's confidence.
+    ``box`` is (x, y, w, h) in the pixels of the input image (see
+    :func:`predict_image`); ``probabilities`` maps each class name to its
+    probability; ``label`` is the most probable class and ``score`` its
+    probability; ``detection_score`` is the face detector's confidence;
+    ``face_id`` the number a :class:`FaceTracker` gave the face (None in a photo).
     """
 
     box: tuple[int, int, int, int]
@@ -224,17 +265,42 @@ class FaceResult:
     probabilities: dict[str, float]
     detection_score: float = 1.0
     face: np.ndarray | None = field(default=None, repr=False)
+    face_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (no crop).
+        """JSON-ready dict (no crop); ``"id"`` only for a tracked face.
 
         >>> r = FaceResult((1, 2, 3, 4), "happy", 0.9, {"happy": 0.9})
         >>> r.to_dict()["box"]
         [1, 2, 3, 4]
         """
-        return {"box": [int(v) for v in self.box], "label": self.label, "score": round(float(self.score), 4),
-                "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
-                "detection_score": round(float(self.detection_score), 4)}
+        d = {"box": [int(v) for v in self.box], "label": self.label, "score": round(float(self.score), 4),
+             "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
+             "detection_score": round(float(self.detection_score), 4)}
+        if self.face_id is not None:
+            d["id"] = int(self.face_id)
+        return d
+
+
+def scale_results(results: list[FaceResult], from_size: tuple[int, int],
+                  to_size: tuple[int, int]) -> list[FaceResult]:
+    """The same faces with their boxes moved from an image of ``from_size`` = (width, height)
+    to one of ``to_size`` (e.g. from the downscaled working copy to the input's own pixels).
+
+    >>> r = FaceResult((100, 50, 40, 40), "happy", 0.9, {"happy": 0.9})
+    >>> scale_results([r], (2048, 1280), (2400, 1500))[0].box
+    (117, 59, 47, 46)
+    """
+    if tuple(from_size) == tuple(to_size):
+        return list(results)
+    fx, fy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    out = []
+    for r in results:
+        x, y, w, h = r.box
+        x0, y0 = round(x * fx), round(y * fy)
+        x1, y1 = min(to_size[0], round((x + w) * fx)), min(to_size[1], round((y + h) * fy))
+        out.append(replace(r, box=(x0, y0, max(1, x1 - x0), max(1, y1 - y0))))
+    return out
 
 
 LITERT_PATH = ASSETS_DIR / "emonet.tflite"
@@ -245,10 +311,10 @@ class LiteRTModel:
 
     Runs without importing TensorFlow, and fast for a few faces. The shipped copy
     is dynamic-range int8 (``export_litert(..., quantize=True)``), with the Keras
-    file's 6 test-time views inside: on our 2-core AMD machine it takes 3.0-3.4 ms
-    per face against 14-18 ms for the Keras file, at the same accuracy (int8
-    is about 4 times faster than a float32 copy, which gives the Keras
-    probabilities to about 1e-6).
+    file's 6 test-time views inside, at the Keras file's accuracy (a float32 copy
+    gives the Keras probabilities to about 1e-6). Timings per face, of both and
+    on the machines we ran, are in the benchmarks (``benchmark_latency.py``,
+    ``benchmark_quantization.py``).
     ``predict_on_batch`` (and ``predict``, as in Keras) take (N, 48, 48, 1) or
     (N, 48, 48) raw pixels, 0..255, so :func:`emolib.evaluate.evaluate` accepts it.
     Thread-safe (one call at a time). ``num_threads`` defaults to the CPU count, at most 4.
@@ -363,8 +429,8 @@ _COMPILED: dict[int, tuple[Any, Any]] = {}
 
 
 def _compiled(model):
-    """``model`` wrapped in a ``tf.function`` traced once for any batch size (5x faster
-    than an eager call for one face, and no per-call overhead of ``model.predict``)."""
+    """``model`` wrapped in a ``tf.function`` traced once for any batch size (faster than an
+    eager call for a few faces, and without the per-call overhead of ``model.predict``)."""
     key = id(model)
     if key not in _COMPILED or _COMPILED[key][0] is not model:
         import tensorflow as tf
@@ -379,10 +445,13 @@ def predict_image(image: ImageSource, model=None, detector: str = "full", min_sc
                   min_face: int | None = MIN_FACE) -> list[FaceResult]:
     """Find every face in ``image`` and classify them all in one batched model call.
 
-    ``image`` is anything :func:`load_image` reads (an RGB array is used as is);
-    boxes refer to that loaded image. No face gives an empty list. Faces down
-    to ``min_face`` pixels are looked for (see :func:`emolib.faces.detect_faces`;
-    ``None``: one pass over the whole image, faces from 1/12 of its long side).
+    ``image`` is anything :func:`load_photo` reads (an RGB uint8 array is used
+    as is). Boxes are in the input's own pixels: a photo larger than MAX_SIDE is
+    searched in its downscaled working copy and the boxes scaled back (pass the
+    same input, or its :class:`Photo`, to :func:`annotate`). No face gives an
+    empty list. Faces down to ``min_face`` pixels of the working copy are looked
+    for (see :func:`emolib.faces.detect_faces`; ``None``: one pass over the
+    whole image, faces from 1/12 of its long side).
 
     >>> predict_image(np.zeros((480, 640, 3), np.uint8))
     []
@@ -390,9 +459,16 @@ def predict_image(image: ImageSource, model=None, detector: str = "full", min_sc
     >>> r.label in CLASS_NAMES, round(sum(r.probabilities.values()), 3)
     (True, 1.0)
     """
-    rgb = image if (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
-                    and image.dtype == np.uint8) else load_image(image)
-    return classify_detections(rgb, detect(rgb, detector, min_score, min_face), model)
+    if _is_rgb(image):
+        return classify_detections(image, detect(image, detector, min_score, min_face), model)
+    photo = load_photo(image)
+    results = classify_detections(photo.rgb, detect(photo.rgb, detector, min_score, min_face), model)
+    return scale_results(results, (photo.rgb.shape[1], photo.rgb.shape[0]), photo.size)
+
+
+def _is_rgb(image: Any) -> bool:
+    return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
+            and image.dtype == np.uint8)
 
 
 def classify_detections(rgb: np.ndarray, dets: list, model=None) -> list[FaceResult]:
@@ -515,15 +591,22 @@ def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
     resort). ``bars``: each face's probability panel, placed the same way (left
     out where it would cover a face); by default (None) only when there are at
     most PANEL_MAX_FACES faces. With ``emoji=True`` the matching emoji is pasted
-    over each face instead of the box. Returns an RGB uint8 array of the loaded
-    image's size.
+    over each face instead of the box. A tracked face's label starts with its
+    number (``#2 happy 80%``). An RGB uint8 array is drawn on as is; a file,
+    bytes or :class:`Photo` is drawn at its working copy's size (longer side at
+    most MAX_SIDE), with ``results`` taken to be in the input's own pixels, as
+    :func:`predict_image` gives them. Returns an RGB uint8 array.
 
     >>> out = annotate(np.zeros((100, 120, 3), np.uint8), [])
     >>> out.shape, out.dtype
     ((100, 120, 3), dtype('uint8'))
     """
-    rgb = image if (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
-                    and image.dtype == np.uint8) else load_image(image)
+    if _is_rgb(image):
+        rgb = image
+    else:
+        photo = load_photo(image)
+        rgb = photo.rgb
+        results = scale_results(results, photo.size, (rgb.shape[1], rgb.shape[0]))
     canvas = Image.fromarray(rgb).convert("RGB")
     draw = ImageDraw.Draw(canvas)
     H, W = rgb.shape[:2]
@@ -544,7 +627,7 @@ def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
         # the label: [emoji] word NN%, as large as fits (from a sixth of the face down to 9 px)
         for fs in sorted({max(9, min(28, round(w / 6))), max(9, min(28, round(w / 6)) * 3 // 4), 9}, reverse=True):
             font = _font(fs)
-            text = f"{r.label} {100 * r.score:.0f}%"
+            text = f"{'' if r.face_id is None else f'#{r.face_id} '}{r.label} {100 * r.score:.0f}%"
             tb = draw.textbbox((0, 0), text, font=font)
             th = tb[3] - tb[1]
             icon = 0 if emoji else th + 4

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from emolib.__main__ import main
@@ -67,3 +68,23 @@ def test_group_photo_every_face_and_panels_on_demand(tmp_path, capsys):
     assert main(["predict", str(GROUP_SAMPLE), "--no-bars", "--out", str(tmp_path / "none")]) == 0
     auto, bars, none = (np.asarray(Image.open(tmp_path / d / "group_of_12.png")) for d in ("auto", "bars", "none"))
     assert np.array_equal(auto, none) and not np.array_equal(auto, bars)   # 12 faces: no panels unless asked
+
+
+@pytest.mark.slow
+def test_json_boxes_and_size_of_a_large_photo_are_its_own_pixels(tmp_path, capsys):
+    """grace_hopper.jpg upscaled 4x (2048x2400, taller than the 2048-px working size): the JSON gives the
+    photo's own size and a box 4x the original's; the annotated PNG is the working copy, named as such."""
+    photo = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
+    small = Image.open(photo)
+    big = tmp_path / "big.jpg"
+    small.resize((small.width * 4, small.height * 4), Image.BICUBIC).save(big, quality=92)
+    assert main(["predict", str(photo), str(big), "--json", "--out", str(tmp_path / "out")]) == 0
+    ref, entry = json.loads(capsys.readouterr().out)
+    assert (entry["width"], entry["height"]) == (2048, 2400) and len(entry["faces"]) == 1
+    for a, b in zip(ref["faces"][0]["box"], entry["faces"][0]["box"]):
+        assert abs(4 * a - b) <= 12
+    drawn = Image.open(entry["annotated"])
+    assert drawn.size == (entry["annotated_width"], entry["annotated_height"]) == (1748, 2048)
+    assert abs(entry["annotated_scale"] - 2048 / 2400) < 1e-3 and ref["annotated_scale"] == 1.0
+    assert main(["predict", str(big), "--out", str(tmp_path / "out")]) == 0
+    assert "(drawn 1748x2048, 0.853 of the photo's 2048x2400" in capsys.readouterr().out

@@ -279,3 +279,67 @@ def test_labels_never_cover_a_face_and_panels_only_for_few_faces():
     (r,) = predict_image(one)
     out = annotate(one, [r])
     assert _inside_unchanged(one, out, r.box) and not np.array_equal(out, annotate(one, [r], bars=False))
+
+
+# ------------------------------------------------------------------------- boxes in the input's own pixels
+def _iou(a, b) -> float:
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+
+
+@pytest.fixture(scope="module")
+def big_group(tmp_path_factory):
+    """The 12-face group photo upscaled 2.5x to 2400x1800 (wider than MAX_SIDE), as a PNG file,
+    with its true face boxes in that photo's pixels."""
+    import emolib.predict as P
+
+    k = 2.5
+    small = Image.open(P.GROUP_SAMPLE)
+    path = tmp_path_factory.mktemp("big") / "big_group.jpg"
+    small.resize((round(small.width * k), round(small.height * k)), Image.BICUBIC).save(path, quality=92)
+    truth = [[v * k for v in t] for t in json.loads(P.GROUP_SAMPLE.with_suffix(".json").read_text())["faces"]]
+    return path, truth
+
+
+def test_boxes_of_a_photo_larger_than_the_working_size_are_in_its_own_pixels(big_group):
+    from emolib.predict import load_photo
+
+    path, truth = big_group
+    photo = load_photo(path)
+    assert photo.size == (2400, 1800) and photo.rgb.shape == (1536, 2048, 3)
+    results = predict_image(path)
+    assert len(results) == 12
+    for t in truth:          # every true face (original pixels) matched by exactly one box
+        assert sum(_iou(r.box, t) >= 0.4 for r in results) == 1, t
+
+
+@pytest.mark.slow
+def test_every_source_of_a_large_photo_and_its_annotation_agree(big_group):
+    """A Photo or the file's bytes give the same original-pixel boxes as the path; an array is its
+    own pixels (the working copy's boxes are the original's times the scale); annotate(photo,
+    predict_image(photo)) draws them on the working copy where annotate(rgb, predict_image(rgb)) does."""
+    from emolib.predict import load_photo
+
+    path, truth = big_group
+    photo = load_photo(path)
+    ref = sorted(predict_image(path), key=lambda r: r.box)
+    for results in (predict_image(photo), predict_image(path.read_bytes())):
+        assert [r.box for r in sorted(results, key=lambda r: r.box)] == [r.box for r in ref]
+    work = sorted(predict_image(photo.rgb), key=lambda r: r.box)
+    for a, b in zip(work, ref):
+        assert np.allclose(np.array(a.box) / photo.scale, b.box, atol=2)
+    drawn = annotate(photo, ref, bars=False)
+    assert drawn.shape == photo.rgb.shape
+    same = annotate(photo.rgb, work, bars=False)
+    assert np.mean(np.abs(drawn.astype(int) - same) > 40) < 0.002   # the same picture, give or take a pixel
+
+
+def test_rotated_large_jpeg_reports_its_upright_size():
+    """A 4000x3000 JPEG with EXIF "rotate 90": its own upright size is 3000x4000."""
+    from emolib.predict import load_photo
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = load_photo(_jpeg(Image.new("RGB", (4000, 3000), (90, 90, 90)), exif=exif.tobytes()))
+    assert photo.size == (3000, 4000) and photo.rgb.shape == (2000, 1500, 3)
