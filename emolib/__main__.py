@@ -38,19 +38,23 @@ def _train(args: argparse.Namespace) -> int:
     if args.mixup is not None and not args.mixup > 0:
         print(f"error: --mixup is a positive alpha (e.g. 0.2), not {args.mixup}", file=sys.stderr)
         return 2
-    if args.distill_alpha is not None and not args.teacher:
+    if args.teacher:  # teachers given replace the recipe's; "none" trains on the labels alone
+        settings["teachers"] = None if args.teacher == ["none"] else args.teacher
+    if args.distill_alpha is not None and not settings.get("teachers"):
         print("error: --distill-alpha needs at least one --teacher", file=sys.stderr)
         return 2
+    if args.distill_alpha is not None:
+        settings["distill_alpha"] = args.distill_alpha
     if args.distill_alpha is not None and not 0 < args.distill_alpha <= 1:
         print(f"error: --distill-alpha is the teachers' share of the target, above 0 and at most 1, "
               f"not {args.distill_alpha}", file=sys.stderr)
         return 2
-    if args.teacher or args.init:  # before the data is read
+    if settings.get("teachers") or args.init:  # before the data is read
         from .models import ModelFileError
         from .train import check_model_files
 
         try:
-            check_model_files([("teacher", args.teacher), ("--init", args.init)])
+            check_model_files([("teacher", settings.get("teachers")), ("--init", args.init)])
         except ModelFileError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -71,8 +75,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = train(
             data=data, out_dir=args.out, learning_rate=args.lr, class_weight=args.class_weight,
-            verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup, teachers=args.teacher,
-            **({"distill_alpha": args.distill_alpha} if args.distill_alpha is not None else {}),
+            verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
             **({"warmup_epochs": args.warmup_epochs} if args.warmup_epochs is not None else {}),
             init_from=args.init, model_kwargs=model_kwargs or None, **settings,
         )
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. 0.2")
     t.add_argument("--teacher", action="append", default=None, metavar="PATH",
                    help="knowledge distillation: a trained model file whose probabilities on the training faces "
-                        "become part of each target (repeat for an ensemble of teachers; e.g. emolib/assets/emonet.keras)")
+                        "become part of each target (repeat for an ensemble of teachers); 'shipped' is the network "
+                        "shipped with emolib (the class recipe's teacher), 'none' turns the recipe's teacher off")
     t.add_argument("--distill-alpha", type=float, default=None, metavar="A",
                    help="with --teacher: the teachers' share of each target, the rest is the smoothed label "
                         "(default 0.5)")

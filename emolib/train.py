@@ -31,17 +31,25 @@ import tensorflow as tf  # noqa: E402
 #:
 #: * ``class``: the class-time recipe of notebook 03. A fixed amount of work (15 epochs of every training face, a
 #:   narrower emonet on crops shrunk to 32x32, no dropout), so every computer trains the same network, only faster
-#:   or slower; ``benchmarks/class_recipe.py`` measures its time against the ``full`` recipe's.
+#:   or slower. Each face's target is half its label, half what the shipped network says of it (knowledge
+#:   distillation from the ``"shipped"`` teacher, see :func:`train`); the network is then used with a mirror view
+#:   (:data:`RECIPE_VIEWS`). ``benchmarks/class_recipe.py`` measures its time against the ``full`` recipe's.
 #: * ``full``: the recipe of the shipped network (``make train-full``): emonet width 48, cosine schedule over
 #:   100 epochs or its 108-minute budget, whichever ends first.
 #: * ``seed``: the seed project's CNN and schedule, shortened to a 20-minute budget (``make train-seed``).
 RECIPES: dict[str, dict] = {
     "class": dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1, bf16=True, seed=0,
-                  model_kwargs={"width": 24, "size": 32, "dropout": 0.0}),
+                  model_kwargs={"width": 24, "size": 32, "dropout": 0.0}, teachers="shipped", distill_alpha=0.5),
     "full": dict(arch="emonet", epochs=100, schedule="cosine", bf16=True, seed=0, budget_s=108 * 60,
                  model_kwargs={"width": 48}),
     "seed": dict(arch="seed", epochs=40, schedule="plateau", patience=6, seed=0, budget_s=20 * 60),
 }
+
+
+#: The test-time views each recipe's network is used with, as :func:`emolib.models.with_tta` arguments: the class
+#: network averages each face and its mirror image (``with_tta(model, **RECIPE_VIEWS["class"])``); the shipped
+#: network carries its views inside its file.
+RECIPE_VIEWS: dict[str, dict] = {"class": dict(shifts=((0, 0),), flip=True)}
 
 
 def recipe_of(config: dict) -> str | None:
@@ -53,11 +61,20 @@ def recipe_of(config: dict) -> str | None:
     True
     """
     for name, recipe in RECIPES.items():
-        if all(_same(config.get(k), v) for k, v in recipe.items() if k != "model_kwargs") and all(
+        if all(_same(_setting(config, k), v) for k, v in recipe.items() if k != "model_kwargs") and all(
                 _same((config.get("model_kwargs") or {}).get(k), v)
                 for k, v in (recipe.get("model_kwargs") or {}).items()):
             return name
     return None
+
+
+def _setting(config: dict, key: str):
+    """A run's setting as a recipe writes it: teachers by name (a run's config keeps their fingerprints too)."""
+    value = config.get(key)
+    if key == "teachers" and value:
+        names = [t["teacher"] if isinstance(t, dict) else t for t in value]
+        return names[0] if len(names) == 1 else names
+    return value
 
 
 def _same(a, b) -> bool:
@@ -340,6 +357,24 @@ def training_cores() -> int:
 Teacher = "str | os.PathLike[str] | keras.Model"
 #: Where :func:`train` keeps the teachers' soft targets of a distilled run, in its ``out_dir``.
 TEACHER_CACHE = "teacher_targets.npz"
+#: A teacher given by this name is the network shipped with emolib (:func:`emolib.models.load_pretrained`) as one view
+#: of each face, without its test-time views: a recipe can name it wherever it runs from.
+SHIPPED_TEACHER = "shipped"
+
+
+def _shipped_teacher() -> keras.Model:
+    from .models import load_pretrained, without_tta
+
+    model = without_tta(load_pretrained())
+    model.name = SHIPPED_TEACHER
+    return model
+
+
+def _weights_sha256(model: keras.Model) -> str:
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
 
 
 def _as_list(teachers) -> list:
@@ -361,8 +396,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def teacher_ids(teachers: Teacher | Sequence[Teacher]) -> list[dict]:
-    """Name and fingerprint of each teacher: ``{"teacher": path, "sha256": of the file}``, or for a loaded
-    model ``{"teacher": "<name> (in memory)", "sha256": of its weights}``. A missing file is a clear error.
+    """Name and fingerprint of each teacher: ``{"teacher": path, "sha256": of the file}``, for a loaded
+    model ``{"teacher": "<name> (in memory)", "sha256": of its weights}``, for :data:`SHIPPED_TEACHER`
+    ``{"teacher": "shipped", "sha256": of its weights}``. A missing file is a clear error.
 
     >>> teacher_ids("no/such/teacher.keras")
     Traceback (most recent call last):
@@ -373,11 +409,10 @@ def teacher_ids(teachers: Teacher | Sequence[Teacher]) -> list[dict]:
 
     ids = []
     for t in _as_list(teachers):
-        if isinstance(t, keras.Model):
-            h = hashlib.sha256()
-            for w in t.get_weights():
-                h.update(np.ascontiguousarray(w).tobytes())
-            ids.append({"teacher": f"{t.name} (in memory)", "sha256": h.hexdigest()})
+        if isinstance(t, str) and t == SHIPPED_TEACHER:
+            ids.append({"teacher": SHIPPED_TEACHER, "sha256": _weights_sha256(_shipped_teacher())})
+        elif isinstance(t, keras.Model):
+            ids.append({"teacher": f"{t.name} (in memory)", "sha256": _weights_sha256(t)})
         else:
             if not Path(t).is_file():
                 raise ModelFileError(f"model file not found: {t}")
@@ -409,7 +444,7 @@ def check_model_files(roles: Sequence[tuple[str, Teacher | Sequence[Teacher] | N
 def teacher_targets(teachers: Teacher | Sequence[Teacher], images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The teachers' averaged class probabilities (N, 7) for raw faces ``images`` (uint8, (N, 48, 48)).
 
-    Each teacher is a Keras file or a loaded model; one with test-time views inside
+    Each teacher is a Keras file, a loaded model or :data:`SHIPPED_TEACHER`; one with test-time views inside
     (:func:`emolib.models.load_pretrained`) averages its views itself. The faces are
     given as they are (no augmentation): these are the soft targets of offline
     knowledge distillation (:func:`train` with ``teachers``). A missing or unreadable
@@ -434,6 +469,8 @@ def teacher_targets(teachers: Teacher | Sequence[Teacher], images: np.ndarray, b
     x = check_images(images, "teacher images")
     total = np.zeros((len(x), NUM_CLASSES), np.float64)
     for t in teachers:
+        if isinstance(t, str) and t == SHIPPED_TEACHER:
+            t = _shipped_teacher()
         model = t if isinstance(t, keras.Model) else load_model_file(t)  # checks input and output shapes
         name = model.name if isinstance(t, keras.Model) else str(t)
         if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != NUM_CLASSES:
@@ -554,8 +591,8 @@ def train(
     (see :func:`mixup`); the logged training accuracy is then measured on those
     blends, validation is not.
 
-    ``teachers`` (model files or loaded models, e.g. the shipped
-    ``emolib/assets/emonet.keras``) turn on offline knowledge distillation: the
+    ``teachers`` (model files, loaded models, or ``"shipped"``: the network shipped
+    with emolib, one view of each face) turn on offline knowledge distillation: the
     target of each training face becomes ``distill_alpha * p + (1 - distill_alpha)
     * y``, where ``p`` is the teachers' averaged probabilities for the plain face
     (:func:`teacher_targets`, computed once before training, no augmentation) and
@@ -755,6 +792,19 @@ def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[
 #: result), so that notebook 03 shows a trained network and its curves without waiting; see its MODEL_CARD.md.
 CLASS_RUN_DIR = Path(__file__).resolve().parent / "assets" / "class_run"
 CLASS_RUN_FILES = ("best.keras", "history.json", "config.json", "result.json")
+
+
+def load_class_network(run_dir: str | os.PathLike = CLASS_RUN_DIR, views: bool = True) -> keras.Model:
+    """A class-recipe run's ``best.keras`` (default: the shipped run), wrapped in the recipe's test-time views
+    (:data:`RECIPE_VIEWS`, the face and its mirror) unless ``views=False``. Raw pixels in, as every emolib model.
+
+    >>> model = load_class_network()                     # doctest: +SKIP
+    >>> model.predict(faces).argmax(-1)                  # doctest: +SKIP
+    """
+    from .models import load_model_file, with_tta
+
+    network = load_model_file(Path(run_dir) / "best.keras")
+    return with_tta(network, **RECIPE_VIEWS["class"], name="class_network_flip") if views else network
 
 
 def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_RUN_DIR) -> int:
