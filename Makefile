@@ -27,7 +27,7 @@ test-all: setup       ## every test: the fast tier, slow unit tests, notebooks (
 	$(BIN)/python -m pytest
 
 student: setup        ## the student version of every notebook (solutions replaced by stubs, through nbgrader) -> student/
-	$(BIN)/python scripts/make_student.py --out student
+	$(BIN)/python tools/make_student.py --out student
 
 screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser tests (notebook widget, app)
 	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py tests/test_app.py
@@ -52,13 +52,13 @@ train-seed: setup     ## the seed baseline, shortened (emolib.train.RECIPES["see
 	$(BIN)/python -m emolib train --recipe seed --threads 2 --log-epochs --out runs/seed
 
 ship: setup           ## select the full run's weights on PublicTest, recalibrate BatchNorm if PublicTest says so, export them (with the test-time views that help within 5 ms per face) + card to emolib/assets/
-	$(BIN)/python scripts/ship_model.py runs/emonet-full $(if $(wildcard runs/seed/result.json),--baseline runs/seed,) --replace
+	$(BIN)/python -m emolib.ship runs/emonet-full $(if $(wildcard runs/seed/result.json),--baseline runs/seed,) --replace
 
 benchmark: setup      ## speed of every architecture on this machine
-	$(BIN)/python scripts/benchmark_models.py
+	$(BIN)/python benchmarks/benchmark_models.py
 
 benchmark-frame: setup  ## end-to-end time per 640x480 webcam frame (detect + crop + classify + annotate)
-	$(BIN)/python scripts/benchmark_frame.py
+	$(BIN)/python benchmarks/benchmark_frame.py
 
 clean-cache:
 	rm -f data/fer2013-cache-*.npz

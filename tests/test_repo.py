@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-colab_cell = types.SimpleNamespace(**runpy.run_path(str(ROOT / "scripts" / "colab_cell.py")))
+colab_cell = types.SimpleNamespace(**runpy.run_path(str(ROOT / "tools" / "colab_cell.py")))
 
 
 def tracked_files() -> list[Path]:
@@ -48,10 +48,10 @@ def test_colab_cell_names_the_repository_once():
 
 @pytest.mark.parametrize("path", colab_cell.numbered_notebooks(), ids=lambda p: p.name)
 def test_first_code_cell_is_the_colab_cell(path):
-    """Fails until the cell is stamped: python scripts/colab_cell.py"""
+    """Fails until the cell is stamped: python tools/colab_cell.py"""
     first = colab_cell.first_code_cell(nbformat.read(path, as_version=4))
     assert first is not None and first.source == colab_cell.cell_source(), \
-        f"{path.name}: the first code cell is not the Colab cell; run  python scripts/colab_cell.py"
+        f"{path.name}: the first code cell is not the Colab cell; run  python tools/colab_cell.py"
 
 
 @pytest.mark.parametrize("address", [None, SOME_REPOSITORY], ids=["as-stamped", "published"])
@@ -251,16 +251,16 @@ def test_make_demo_writes_to_an_ignored_folder():
     assert ignored.returncode == 0, f"make demo writes to {out}/, which git does not ignore"
     assert f"-> {out}/" in README
 
-SCRIPTS = sorted(p.relative_to(ROOT).as_posix() for folder in ("scripts", "benchmarks")
+SCRIPTS = sorted(p.relative_to(ROOT).as_posix() for folder in ("tools", "benchmarks")
                  for p in (ROOT / folder).glob("*.py"))
 #: Scripts that import TensorFlow before they parse their arguments: 6-8 s each for --help.
-SLOW_HELP = {"scripts/benchmark_models.py", "scripts/benchmark_recipes.py"}
+SLOW_HELP = {"benchmarks/benchmark_models.py", "benchmarks/benchmark_recipes.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow if s in SLOW_HELP else ())
                                     for s in SCRIPTS])
 def test_script_help_runs_without_data_and_writes_nothing(script, tmp_path):
-    """``python scripts/X.py --help`` (and every benchmark's) prints its usage and exits 0, with no dataset and without
+    """``python tools/X.py --help`` (and every benchmark's) prints its usage and exits 0, with no dataset and without
     touching the repository."""
     before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True).stdout
     env = {k: v for k, v in os.environ.items() if k != "EMOLIB_DATA"} | {"PYTHONDONTWRITEBYTECODE": "1"}

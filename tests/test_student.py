@@ -1,4 +1,4 @@
-"""The student version of the notebooks (``make student``, scripts/make_student.py, through nbgrader).
+"""The student version of the notebooks (``make student``, tools/make_student.py, through nbgrader).
 
 The notebooks in notebooks/ are the instructor version (nbgrader's conventions: solutions between
 ``### BEGIN SOLUTION`` / ``### END SOLUTION``, markdown answers in solution cells, checks in locked
@@ -26,7 +26,7 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 
 
 def _make_student():
-    spec = importlib.util.spec_from_file_location("make_student", REPO / "scripts" / "make_student.py")
+    spec = importlib.util.spec_from_file_location("make_student", REPO / "tools" / "make_student.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -55,7 +55,7 @@ def student_dir(tmp_path_factory) -> Path:
     """The student versions, written by the script as ``make student`` runs it (figures/ beside, as in the repo)."""
     root = tmp_path_factory.mktemp("course")
     (root / "figures").mkdir()
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "make_student.py"), "--out", str(root / "student")],
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "make_student.py"), "--out", str(root / "student")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root / "student"

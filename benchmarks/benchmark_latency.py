@@ -1,11 +1,11 @@
 """Time per face (batch of 1) of the shipped model: the Keras file against its LiteRT copy.
 
-Five interleaved repeats of the median of 100 calls (``ship_model.latency_ms``) on one FER2013 PrivateTest
+Five interleaved repeats of the median of 100 calls (``emolib.ship.latency_ms``) on one FER2013 PrivateTest
 face, for the Keras file (its test-time views inside, and the network alone), for the shipped LiteRT copy (dynamic-range
 int8) with 2 and 1 threads, and for a float32 LiteRT export of the same file made here.
 Batch-1 timings on a shared machine vary; run it with nothing else busy.
 
-    EMOLIB_DATA=../shared/fer2013 python scripts/benchmark_latency.py
+    EMOLIB_DATA=../shared/fer2013 python benchmarks/benchmark_latency.py
 """
 from __future__ import annotations
 
@@ -16,13 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
-    from ship_model import cpu_name, latency_ms
+    from emolib.ship import cpu_name, latency_ms
 
     from emolib.data import DataError, load_fer2013
     from emolib.models import export_litert, load_pretrained, without_tta

@@ -5,9 +5,9 @@ network inside the shipped file in ``emolib.models.with_tta(..., batched=True)``
 into one batch, one pass of the network), exports it as a dynamic-range int8 LiteRT copy, the way
 ``emolib.predict`` serves the shipped model, and prints the copy's PublicTest accuracy (to choose on),
 PrivateTest accuracy (to report) and median time per face (batch of 1), with the Keras model's time
-for comparison. ``scripts/ship_model.py --tta`` chooses among 1, 2 and 6 views.
+for comparison. ``python -m emolib ship`` chooses among 1, 2 and 6 views.
 
-    python scripts/benchmark_tta.py [--model emolib/assets/emonet.keras] [--shift 3]
+    python benchmarks/benchmark_tta.py [--model emolib/assets/emonet.keras] [--shift 3]
 """
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ship_model import ASSETS, latency_ms  # noqa: E402
+from emolib.ship import ASSETS, latency_ms
 
 
 def main(argv: list[str] | None = None) -> int:

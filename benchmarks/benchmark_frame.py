@@ -11,7 +11,7 @@ Then the kernel's share of a frame of the browser demo (``EmotionDemo.process_fr
 
 Usage::
 
-    nice -n 10 python scripts/benchmark_frame.py [--frames 200] [--keras] [--threads 2] [--emoji]
+    nice -n 10 python benchmarks/benchmark_frame.py [--frames 200] [--keras] [--threads 2] [--emoji]
 """
 from __future__ import annotations
 

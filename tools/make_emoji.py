@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_emoji.py          # rewrites emolib/assets/emoji/<class>.png, 256x256 RGBA
+    python tools/make_emoji.py          # rewrites emolib/assets/emoji/<class>.png, 256x256 RGBA
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     for c in CLASS_NAMES:
         draw(c).save(OUT / f"{c}.png", optimize=True)
     (OUT / "LICENSE.txt").write_text(
-        "The emoji in this folder are original drawings made with Pillow by scripts/make_emoji.py\n"
+        "The emoji in this folder are original drawings made with Pillow by tools/make_emoji.py\n"
         "in this repository; they are covered by the project's MIT licence.\n")
     print(f"wrote {len(CLASS_NAMES)} emoji to {OUT}")
 

@@ -11,8 +11,8 @@ checksummed. It needs no nbgrader course directory and no gradebook database;
 a teacher who wants nbgrader's full workflow (release, collect, autograde) copies
 ``notebooks/`` into the course's ``source/`` folder instead (docs/TEACHING.md).
 
-    python scripts/make_student.py                     # notebooks/0*.ipynb -> student/
-    python scripts/make_student.py --out /tmp/student notebooks/01_exploring_fer2013.ipynb
+    python tools/make_student.py                     # notebooks/0*.ipynb -> student/
+    python tools/make_student.py --out /tmp/student notebooks/01_exploring_fer2013.ipynb
 """
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """LiteRT copies of the shipped model, float32 against int8: size, accuracy, agreement and time per face.
 
 Exports the shipped Keras file (or its network with ``--views N`` test-time views, see
-``ship_model.TTA_CHOICES``) three ways: float32, dynamic-range int8 (``export_litert(..., quantize=True)``,
+``emolib.ship.TTA_CHOICES``) three ways: float32, dynamic-range int8 (``export_litert(..., quantize=True)``,
 what ``emolib.predict`` serves) and full int8 calibrated on 500 training faces (LiteRT's
 ``representative_dataset``). For each: file size, PublicTest and PrivateTest accuracy, the share of faces
 whose top class is the Keras file's and the largest probability difference (on PublicTest), and the median
 time per face (batch of 1, 2 threads; interleaved repeats). Run it with nothing else busy.
 
-    EMOLIB_DATA=../shared/fer2013 python scripts/benchmark_quantization.py [--views 2]
+    EMOLIB_DATA=../shared/fer2013 python benchmarks/benchmark_quantization.py [--views 2]
 """
 from __future__ import annotations
 
@@ -18,12 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ship_model import TTA_CHOICES, cpu_name, latency_ms, with_views
+    from emolib.ship import TTA_CHOICES, cpu_name, latency_ms, with_views
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--views", type=int, choices=sorted(TTA_CHOICES), default=None,

@@ -7,7 +7,7 @@ notices (e.g. "oneDNN custom operations are on", printed on some CPUs whatever
 ``TF_CPP_MIN_LOG_LEVEL`` says) reach a notebook executed with nbconvert, not one
 run by nbval; they are dropped so that the committed outputs match nbval's.
 
-    python scripts/strip_fer_faces.py notebooks/*.ipynb
+    python tools/strip_fer_faces.py notebooks/*.ipynb
 """
 from __future__ import annotations
 

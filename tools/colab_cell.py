@@ -8,8 +8,8 @@ says so and installs nothing. It becomes each notebook's first code cell (tagged
 ``colab-setup``); running the script again updates it in place (run it once the real
 address is in pyproject.toml).
 
-    python scripts/colab_cell.py            # stamp notebooks/[0-9][0-9]_*.ipynb
-    python scripts/colab_cell.py --check    # list the notebooks whose cell differs (exit 1)
+    python tools/colab_cell.py            # stamp notebooks/[0-9][0-9]_*.ipynb
+    python tools/colab_cell.py --check    # list the notebooks whose cell differs (exit 1)
 """
 from __future__ import annotations
 

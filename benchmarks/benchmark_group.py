@@ -17,8 +17,8 @@ false face. Face size = the true box's side in pixels of the photo.
 
 Usage::
 
-    nice -n 10 python scripts/benchmark_group.py [--single-pass] [--photos 40] [--seed 0]
-    python scripts/benchmark_group.py --write-sample emolib/assets/samples/group_of_12.jpg
+    nice -n 10 python benchmarks/benchmark_group.py [--single-pass] [--photos 40] [--seed 0]
+    python benchmarks/benchmark_group.py --write-sample emolib/assets/samples/group_of_12.jpg
 """
 from __future__ import annotations
 

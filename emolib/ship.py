@@ -1,9 +1,9 @@
 """Ship a finished training run as emolib's pretrained model, with its card.
 
-    python scripts/ship_model.py RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6]
-    python scripts/ship_model.py --tta-only [--tta auto|1|2|6]
-    python scripts/ship_model.py --precise-bn-only [--tta auto|1|2|6]
-    python scripts/ship_model.py --litert-only
+    python -m emolib ship run RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6]
+    python -m emolib ship views [--tta auto|1|2|6]
+    python -m emolib ship precise-bn [--tta auto|1|2|6]
+    python -m emolib ship litert
 
 Writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy
 emonet.tflite (dynamic-range int8; what ``emolib.predict`` runs by default), history.json,
@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "emolib" / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"
 MAX_LATENCY_MS = 5.0  # the inference target: one face in under 5 ms on the 2-core machine
 # test-time views the shipped file may hold: number of views -> shifts for emolib.models.with_tta(flip=True)
 TTA_CHOICES: dict[int, tuple[tuple[int, int], ...] | None] = {
@@ -474,16 +474,16 @@ def write_card(s: dict, hardware: str) -> None:
                     f"PublicTest only,\n  {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).\n"
                     f"  Hardware: {hardware}.")
     each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
-    reproduce = ("`python scripts/ship_model.py " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
-                 "side by side (`python scripts/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
+    reproduce = ("`python -m emolib ship run " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
+                 "side by side (`python benchmarks/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
                  if n else "`make reproduce` (that is `make reproduce-2h`: `make train-full`, then `make ship`)")
     if s["config"].get("teachers"):
         reproduce = ("its teachers first, then the run with `--teacher` and `--distill-alpha` (`docs/TRAINING.md`, "
-                     "*Knowledge distillation*), then `python scripts/ship_model.py RUN`")
+                     "*Knowledge distillation*), then `python -m emolib ship run RUN`")
     init = s["config"].get("init_from")
     if init:
         reproduce = ("the network it starts from (`make reproduce-2h` for the two-hour one), then the fine-tuning run "
-                     "with `--init` (`docs/TRAINING.md`, *Fine-tuning*), then `python scripts/ship_model.py RUN`")
+                     "with `--init` (`docs/TRAINING.md`, *Fine-tuning*), then `python -m emolib ship run RUN`")
     seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
     views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
     if views > 1:

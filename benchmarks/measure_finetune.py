@@ -1,11 +1,11 @@
 """Measure a fine-tuned run against the network it started from, on PublicTest only; ships nothing.
 
-    python scripts/measure_finetune.py RUN [--candidates best,last,soup-last,soup-best]
+    python benchmarks/measure_finetune.py RUN [--candidates best,last,soup-last,soup-best]
 
 For each candidate (the run's ``best.keras`` or ``last.keras``, or "soup": the average of its weights and the
 shipped network's, a "model soup") it prints the PublicTest accuracy of the network alone as it is, after
 precise BatchNorm (``emolib.train.recalibrate_batchnorm`` on every training face), and after that with its
-mirror image (2 views) and with the 6 views the shipped file serves (``ship_model.TTA_CHOICES``); the shipped
+mirror image (2 views) and with the 6 views the shipped file serves (``emolib.ship.TTA_CHOICES``); the shipped
 network's line comes first. Each recalibration takes about 12 min on a slow
 2-core CPU.
 """
@@ -16,8 +16,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from emolib.evaluate import evaluate
     from emolib.models import PRETRAINED_PATH, load_model_file, to_float32, without_tta
     from emolib.train import recalibrate_batchnorm
-    from ship_model import with_views
+    from emolib.ship import with_views
 
     data = load_fer2013(progress=False)
 

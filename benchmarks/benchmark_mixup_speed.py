@@ -5,7 +5,7 @@ stratified subset of the real training images, once without and once with
 ``mixup_alpha=0.2``, each in its own process, and prints the seconds per epoch
 (validation on PublicTest included).
 
-    python scripts/benchmark_mixup_speed.py [--train-size 6000] [--epochs 6] [--width 48] [--float32]
+    python benchmarks/benchmark_mixup_speed.py [--train-size 6000] [--epochs 6] [--width 48] [--float32]
 """
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ a single face (batch 1) and the size of the inference model file
 
 Usage::
 
-    python scripts/benchmark_models.py                 # all architectures
-    python scripts/benchmark_models.py --arch emonet --train-steps 100 --threads 2
-    python scripts/benchmark_models.py --arch emonet --width 32 --width 48 --xla --bf16 --flip-tta
-    python scripts/benchmark_models.py --json bench.json
+    python benchmarks/benchmark_models.py                 # all architectures
+    python benchmarks/benchmark_models.py --arch emonet --train-steps 100 --threads 2
+    python benchmarks/benchmark_models.py --arch emonet --width 32 --width 48 --xla --bf16 --flip-tta
+    python benchmarks/benchmark_models.py --json bench.json
 
 Numbers depend on the machine and on what else runs on it: compare models
 within one run, not across machines.

@@ -1,11 +1,11 @@
 """Train a named recipe on the real FER2013 under a wall-clock budget and record what it buys.
 
-Appends one row to scripts/results/recipes.csv and rewrites scripts/results/RECIPES.md:
+Appends one row to benchmarks/results/recipes.csv and rewrites benchmarks/results/RECIPES.md:
 parameters, training images/s, epochs, wall time, PublicTest and PrivateTest accuracy
 (with and without flip test-time augmentation), per-face latency (Keras and LiteRT), model size, hardware.
 PrivateTest is only measured, never used to choose anything.
 
-    python scripts/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR [DIR ...]]
+    python benchmarks/benchmark_recipes.py RECIPE [--budget-minutes M] [--from-run DIR [DIR ...]]
 
 A recipe with ``members=N`` trains N networks side by side (N processes, one thread
 each, seeds 1..N, at the same time) and measures their average (``emolib.models.ensemble``).
@@ -90,7 +90,7 @@ def measure(run_dirs: Path | list[Path], recipe: str, data, model_path: Path | N
             latency: bool = True) -> dict:
     from emolib.evaluate import evaluate
     from emolib.models import ensemble, export_for_inference, load_model_file, to_float32
-    from ship_model import cpu_name, latency_ms, litert_latency_ms  # scripts/ is on sys.path when a script in it runs
+    from emolib.ship import cpu_name, latency_ms, litert_latency_ms
 
     run_dirs = [run_dirs] if isinstance(run_dirs, Path) else list(run_dirs)
     results = [json.loads((d / "result.json").read_text()) for d in run_dirs]
@@ -150,7 +150,7 @@ def write_tables(row: dict) -> None:
         w.writeheader()
         w.writerows(rows)
     lines = ["# Training recipes measured on the real FER2013", "",
-             "Written by `scripts/benchmark_recipes.py`; PublicTest selects, PrivateTest is reported.", "",
+             "Written by `benchmarks/benchmark_recipes.py`; PublicTest selects, PrivateTest is reported.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r.get(c, "") for c in cols) + " |" for r in rows]
     lines += ["", "Recipes (`train()` arguments, default wall-clock budget in minutes); the `_tta` columns average",
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="leave the time-per-face columns empty (when other jobs share the machine, they would be wrong)")
     args = p.parse_args(argv)
     if args.from_run:
-        from ship_model import check_runs  # scripts/ is on sys.path when a script in it runs
+        from emolib.ship import check_runs
 
         check_runs(args.from_run)
 

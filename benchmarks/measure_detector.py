@@ -11,7 +11,7 @@
 
 Usage::
 
-    nice -n 10 python scripts/measure_detector.py [--limit 3589] [--model full]
+    nice -n 10 python benchmarks/measure_detector.py [--limit 3589] [--model full]
 """
 from __future__ import annotations
 
