@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student
+.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student lint-js
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ test: setup           ## the fast tier (a few minutes): unit tests on synthetic 
 
 test-all: setup       ## every test: the fast tier, slow unit tests, notebooks (nbval), browser tests, the real FER2013, PyPI (CI runs this)
 	$(BIN)/python -m pytest
+
+lint-js:              ## lint the widgets' JavaScript (emolib/static/*.js) with eslint (needs node and npm; installs eslint into node_modules/)
+	test -x node_modules/.bin/eslint || npm ci --no-audit --no-fund
+	npx --no-install eslint emolib/static
 
 student: setup        ## the student version of every notebook (solutions replaced by stubs, through nbgrader) -> student/
 	$(BIN)/python tools/make_student.py --out student
