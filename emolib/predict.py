@@ -129,9 +129,35 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+#: Brands of a HEIF file's ``ftyp`` box (ISO/IEC 23008-12): HEIC photos of iPhones and Macs, and their kin.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+@lru_cache(maxsize=None)
+def _heif_opener() -> bool:
+    """Teach Pillow HEIC/HEIF (phone photos) through pillow-heif, once; False where it is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()    # libheif applies the photo's rotation (irot), so it comes out upright
+    return True
+
+
+def _heif_kind(data: bytes | None, path: Path | None) -> str:
+    """``"HEIC/HEIF image"`` if the file starts like one, else ``"image"`` (for error messages)."""
+    try:
+        head = data[:12] if data is not None else path.open("rb").read(12)
+    except OSError:
+        return "image"
+    return "HEIC/HEIF image" if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS else "image"
+
+
 def _open(data: bytes | None, path: Path | None, name: str,
           max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
-    """The decoded RGB image (perhaps at a reduced scale) and the file's own upright (width, height)."""
+    """The decoded RGB image (perhaps at a reduced scale) and the file's own upright (width, height).
+    JPEG, PNG and every format Pillow reads, and HEIC/HEIF through pillow-heif."""
+    heif = _heif_opener()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -157,11 +183,15 @@ def _open(data: bytes | None, path: Path | None, name: str,
     except ImageError:
         raise
     except UnidentifiedImageError:
+        if _heif_kind(data, path) != "image":
+            raise ImageError(f"{name}: a HEIC/HEIF photo, " + (
+                "damaged or truncated (its header cannot be read)" if heif else
+                "which needs pillow-heif to be read: pip install pillow-heif")) from None
         raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(f"{name}: image too large: {err}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"{name}: damaged or truncated image: {err}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as err:
+        raise ImageError(f"{name}: damaged or truncated {_heif_kind(data, path)}: {str(err).strip()}") from None
 
 
 class Photo(NamedTuple):

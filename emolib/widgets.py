@@ -143,7 +143,7 @@ class EmotionDemo(W.VBox):
 
     def __init__(self, model=None, **kwargs: Any) -> None:
         self._model = model
-        self.upload = W.FileUpload(accept="image/*", multiple=True, description="Photos")
+        self.upload = W.FileUpload(accept="image/*,.heic,.heif", multiple=True, description="Photos")
         self.emoji = W.ToggleButton(value=False, description="emoji", icon="smile-o",
                                     tooltip="paste an emoji over each face")
         self.panels = W.ToggleButton(value=False, description="all charts", icon="bar-chart",
