@@ -95,10 +95,23 @@ def _predict(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.photos] + (sample_paths() if args.samples else [])
     if not paths:
-        print("error: give one or more photos, or --samples", file=sys.stderr)
+    from .video import VideoError, VideoReader, is_video
+
+        print("error: give one or more photos or videos, or --samples", file=sys.stderr)
         return 2
     images = {}
     for p in paths:  # read everything first: a bad file fails fast, before the model loads
+    videos = [p for p in paths if is_video(p)]
+    if args.csv and len(videos) != 1:
+        print(f"error: --csv writes one video's table: give exactly one video, not {len(videos)}", file=sys.stderr)
+        return 2
+    for p in videos:  # open every video first: a bad file fails fast, before the model loads
+        try:
+            VideoReader(p).close()
+        except VideoError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    paths = [p for p in paths if not is_video(p)]
         try:
             images[p] = load_photo(p)
         except ImageError as err:
@@ -128,11 +141,65 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"{p}: {faces}" + (f" -> {entry['annotated']}{drawn_at}" if out else ""))
     if args.json:
         print(json.dumps(report, indent=2))
+    for p in videos:
+        try:
+            report.append(_predict_video(p, args, out))
+        except VideoError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
 def _app(args: argparse.Namespace) -> int:
     """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila."""
+def _predict_video(path: Path, args: argparse.Namespace, out: Path | None) -> dict:
+    """One video: the table (--csv), the annotated clip and a timeline per face (--out), a summary."""
+    import warnings
+
+    from .plots import emotion_timeline
+    from .predict import predict_video
+    from .video import atomic_output
+
+    annotated = out / f"{path.stem}_annotated.mp4" if out else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = predict_video(path, annotated=annotated, emoji=args.emoji, progress=True)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    a = df.attrs
+    entry = {"file": str(path), "width": a["width"], "height": a["height"], "fps": round(a["fps"], 3),
+             "frames": a["frames"], "duration_s": round(a["frames"] / a["fps"], 3), "faces": []}
+    for face, rows in df.groupby("face"):
+        labels = rows["label"].value_counts()
+        entry["faces"].append({"id": int(face), "frames": len(rows), "first_s": round(float(rows["time_s"].min()), 3),
+                               "last_s": round(float(rows["time_s"].max()), 3), "label": labels.index[0],
+                               "label_share": round(float(labels.iloc[0] / len(rows)), 3)})
+    if args.csv:
+        with atomic_output(args.csv) as tmp:
+            df.to_csv(tmp, index=False, float_format="%.4f")
+        entry["csv"] = str(args.csv)
+    if out:
+        entry["annotated"] = str(annotated)
+        entry["plots"] = []
+        for f in entry["faces"]:
+            dest = out / f"{path.stem}_face{f['id']}.png"
+            with atomic_output(dest) as tmp:
+                emotion_timeline(df, [f["id"]], title=f"Emotion over time: {path.name}, face #{f['id']}").savefig(
+                    tmp, dpi=110, bbox_inches="tight")
+            entry["plots"].append(str(dest))
+    if not args.json:
+        print(f"{path}: {entry['frames']} frames ({entry['duration_s']:.1f} s at {entry['fps']:g} frames/s), "
+              + (f"{len(entry['faces'])} face(s)" if entry["faces"] else
+                 "no face found in any frame (try a brighter clip with frontal faces)"))
+        for f in entry["faces"]:
+            print(f"  face #{f['id']}: {f['label']} in {100 * f['label_share']:.0f} % of its {f['frames']} frames "
+                  f"({f['first_s']:.1f}-{f['last_s']:.1f} s)")
+        for x in [entry.get("csv"), entry.get("annotated"), *entry.get("plots", [])]:
+            if x:
+                print(f"  -> {x}")
+    return entry
+
+
     import importlib.util
     import os
     import subprocess
@@ -224,11 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")
     t.add_argument("--log-epochs", action="store_true", help="one line per epoch instead of a progress bar")
     t.set_defaults(func=_train)
-    p = sub.add_parser("predict", help="find faces in photos and name their emotions")
-    p.add_argument("photos", nargs="*", help="image files (JPEG, PNG, ...)")
+    p = sub.add_parser("predict", help="find faces in photos or videos and name their emotions")
+    p.add_argument("photos", nargs="*", metavar="FILE",
+                   help="image files (JPEG, PNG, ...) or video files (mp4, mov, avi, webm, mkv: what OpenCV reads)")
     p.add_argument("--samples", action="store_true", help="also run on the sample photos shipped with emolib")
     p.add_argument("--emoji", action="store_true", help="paste an emoji over each face in the annotated images")
-    p.add_argument("--out", default=None, help="folder for the annotated images (PNG)")
+    p.add_argument("--out", default=None, help="folder for the annotated images (PNG); for a video, the annotated "
+                                                "clip (NAME_annotated.mp4) and an emotion-over-time plot per face "
+                                                "(NAME_faceN.png)")
+    p.add_argument("--csv", default=None, metavar="FILE",
+                   help="one video: write a table with a row per frame and face (frame, time_s, face, label, "
+                        "a probability per emotion, the box)")
     p.add_argument("--bars", action=argparse.BooleanOptionalAction, default=None,
                    help="draw each face's probability panel (default: only in photos of up to 3 faces)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -386,6 +386,18 @@ def detect_faces(image: np.ndarray, model: str = "full", min_score: float = 0.5,
     return [d.box for d in detect(image, model, min_score, min_face)]
 
 
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes: 1 for the same box, 0 for disjoint ones.
+
+    >>> box_iou((0, 0, 10, 10), (5, 0, 10, 10))
+    0.3333333333333333
+    """
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
+
+
 def face_square(box: Box, scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y) -> Box:
     """The square (x, y, side, side) that :func:`crop_face` cuts for a detector box.
 

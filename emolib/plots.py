@@ -737,3 +737,51 @@ def saliency_panels(
             ax.axis("off")
     fig.suptitle(title)
     return _save(fig, save)
+
+
+def emotion_timeline(
+    table: "pd.DataFrame", faces: Sequence[int] | None = None, *, smooth: int = 1,
+    title: str | None = None, save: PathLike | None = None,
+) -> Figure:
+    """Each emotion's probability over time, one panel per tracked face, from
+    ``emolib.predict.predict_video``'s table (columns ``time_s``, ``face`` and one per class).
+
+    ``faces``: which face numbers (default: all, in order). ``smooth``: a centred
+    moving average over this many rows (1: none). Where a face is out of view
+    for more than half a second its lines break. The title names the clip (``table.attrs["source"]``) unless given.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"time_s": [0.0, 0.1], "face": [1, 1], **{c: [1 / 7] * 2 for c in CLASS_NAMES}})
+    >>> fig = emotion_timeline(t)
+    >>> ax = fig.axes[0]
+    >>> ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+    ('face #1', 'time (s)', 'probability')
+    """
+    if faces is None:
+        faces = sorted(int(f) for f in table["face"].unique())
+    faces = list(faces)
+    n = max(len(faces), 1)
+    fig = _figure(figsize=(8, 1.2 + 2.2 * n), layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False, sharex=True)[:, 0]
+    fps = table.attrs.get("fps")
+    for ax, face in zip(axes, faces):
+        rows = table[table["face"] == face].sort_values("time_s")
+        if rows.empty:
+            ax.text(0.5, 0.5, f"face #{face} is not in this table", ha="center", va="center", transform=ax.transAxes)
+        else:
+            t = rows["time_s"].to_numpy(float)
+            gap = np.diff(t) > max(0.5, 3 / fps if fps else 0.1)     # out of view for more than half a second
+            for c in CLASS_NAMES:
+                p = rows[c].rolling(smooth, center=True, min_periods=1).mean().to_numpy(float)
+                # a NaN between frames where the face was out of view breaks the line there
+                tt, pp = np.insert(t, np.nonzero(gap)[0] + 1, np.nan), np.insert(p, np.nonzero(gap)[0] + 1, np.nan)
+                ax.plot(tt, pp, color=_class_color(c), label=c, lw=1.6)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("probability")
+        ax.set_title(f"face #{face}")
+        sns.despine(ax=ax)
+    axes[-1].set_xlabel("time (s)")
+    axes[0].legend(ncols=len(CLASS_NAMES), fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.12))
+    source = table.attrs.get("source")
+    fig.suptitle(title or "Emotion over time" + (f": {Path(source).name}" if source else ""))
+    return _save(fig, save)

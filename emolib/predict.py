@@ -12,6 +12,7 @@ Example
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -26,7 +27,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .data import CLASS_NAMES, IMAGE_SIZE
-from .faces import MIN_FACE, Box, crop_face, detect, face_square
+from .faces import MIN_FACE, Box, box_iou, crop_face, detect, face_square
+from .video import VideoError, VideoReader, VideoWriter
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SAMPLES_DIR = ASSETS_DIR / "samples"
@@ -519,6 +521,205 @@ def classify_detections(rgb: np.ndarray, dets: list, model=None) -> list[FaceRes
     return out
 
 
+# ----------------------------------------------------------------------------- tracking and video
+#: A tracked face is classified again every this many frames; in between it keeps its
+#: probabilities with its new box (the classifier is most of a frame's time, and an
+#: expression lasts longer than the frames a label can lag).
+RECLASSIFY = 3
+#: :func:`predict_video` runs the face detector on every this many frames (see ``benchmarks/video.py``).
+DETECT_EVERY = 2
+#: A tracked face keeps its number through this many detections in a row that miss it.
+MAX_MISSING = 10
+#: A detection continues a track when its box overlaps the track's last box by at least this IoU.
+TRACK_MIN_IOU = 0.3
+
+
+def _closeness(a: Box, b: Box, min_iou: float) -> float:
+    """How well box ``b`` continues box ``a``: their IoU where it is at least ``min_iou``; else, for a
+    face that moved fast (centres less than half a side apart, sides within a factor of 1.5), a
+    score below ``min_iou`` that falls with the distance; 0 for no match."""
+    iou = box_iou(a, b)
+    if iou >= min_iou:
+        return iou
+    side = max(a[2], a[3], b[2], b[3])
+    if not 1 / 1.5 <= (b[2] * b[3]) / max(a[2] * a[3], 1) <= 1.5:
+        return 0.0
+    dist = np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2) / side
+    return min_iou * max(0.0, 1 - 2 * dist) * 0.99
+
+
+@dataclass
+class _Track:
+    result: FaceResult                              # its box: where the face is (or is predicted) now
+    age: int = 0                                    # frames since it was classified
+    missing: int = 0                                # detections in a row that did not find it
+    seen: Box | None = None                         # the box of its last detection
+    since: int = 0                                  # frames since that detection
+    velocity: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)   # box change per frame, from its last two detections
+
+
+class FaceTracker:
+    """Follows the faces of a video or webcam stream from frame to frame, giving each a number.
+
+    :meth:`update` detects the faces of a frame (or takes detections given) and
+    matches each to the face of earlier frames whose box overlaps it most (IoU at
+    least ``min_iou``, or, for a face that moved fast, the nearest box of about its
+    size less than half a side away; greedily, best first). A matched face keeps its
+    ``face_id``; it is classified again once ``reclassify`` frames have passed
+    and keeps its probabilities in between. New faces get the next number
+    (1, 2, ...). A face missed by more than ``max_missing`` detections in a row
+    is forgotten. All faces that need the classifier in a frame go through it in
+    one call. :meth:`coast` stands for a frame without detection: each face seen
+    in the last detection moves on at its last speed, with no detector or
+    classifier call (for detecting only every k-th frame).
+
+    >>> t = FaceTracker()
+    >>> t.update(np.zeros((120, 160, 3), np.uint8))
+    []
+    """
+
+    def __init__(self, model=None, reclassify: int = RECLASSIFY, max_missing: int = MAX_MISSING,
+                 min_iou: float = TRACK_MIN_IOU, detector: str = "full", min_score: float = 0.5,
+                 min_face: int | None = MIN_FACE) -> None:
+        if reclassify < 1:
+            raise ValueError(f"reclassify is a number of frames, at least 1, not {reclassify}")
+        self.model, self.reclassify, self.max_missing, self.min_iou = model, reclassify, max_missing, min_iou
+        self.detector, self.min_score, self.min_face = detector, min_score, min_face
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+
+    def reset(self) -> None:
+        """Forget every face (numbering starts again at 1)."""
+        self._tracks, self._next_id = [], 1
+
+    def update(self, rgb: np.ndarray, dets: list | None = None) -> list[FaceResult]:
+        """The faces of one RGB uint8 frame, each with its ``face_id``, in the order of the detections."""
+        if dets is None:
+            dets = detect(rgb, self.detector, self.min_score, self.min_face)
+        pairs = sorted(((_closeness(t.result.box, d.box, self.min_iou), ti, di) for ti, t in enumerate(self._tracks)
+                        for di, d in enumerate(dets)), reverse=True)
+        match: dict[int, int] = {}          # detection -> track
+        used: set[int] = set()
+        for score, ti, di in pairs:
+            if score <= 0:
+                break
+            if ti not in used and di not in match:
+                match[di] = ti
+                used.add(ti)
+        out: list[_Track | None] = []
+        todo: list[int] = []
+        for di, d in enumerate(dets):
+            ti = match.get(di)
+            t = self._tracks[ti] if ti is not None else None
+            if t is not None and t.age < self.reclassify - 1:
+                out.append(_Track(replace(t.result, box=d.box, detection_score=d.score), t.age + 1))
+            else:
+                todo.append(di)
+                out.append(None)
+        for di, r in zip(todo, classify_detections(rgb, [dets[i] for i in todo], self.model)):
+            ti = match.get(di)
+            if ti is None:
+                r.face_id, self._next_id = self._next_id, self._next_id + 1
+            else:
+                r.face_id = self._tracks[ti].result.face_id
+            out[di] = _Track(r)
+        for di, t in enumerate(out):     # where it was seen last, and how fast it moves
+            ti = match.get(di)
+            t.seen = dets[di].box
+            if ti is not None and self._tracks[ti].seen is not None:
+                old = self._tracks[ti]
+                t.velocity = tuple((a - b) / (old.since + 1) for a, b in zip(t.seen, old.seen))
+        lost = [replace(t, missing=t.missing + 1) for ti, t in enumerate(self._tracks)
+                if ti not in used and t.missing < self.max_missing]
+        self._tracks = [t for t in out if t is not None] + lost
+        return [t.result for t in out if t is not None]
+
+    def coast(self) -> list[FaceResult]:
+        """The faces of a frame that is not looked at: those found by the last :meth:`update`,
+        each box moved on at its last speed, probabilities kept."""
+        shown = []
+        for t in self._tracks:
+            if t.missing or t.seen is None:
+                continue
+            t.since += 1
+            t.age += 1
+            box = tuple(int(round(a + v * t.since)) for a, v in zip(t.seen, t.velocity))
+            t.result = replace(t.result, box=(box[0], box[1], max(1, box[2]), max(1, box[3])))
+            shown.append(t.result)
+        return shown
+
+
+#: The columns of :func:`predict_video`'s table, before and after one probability column per class.
+VIDEO_COLUMNS = ("frame", "time_s", "face", "label")
+VIDEO_BOX_COLUMNS = ("x", "y", "width", "height", "detection_score")
+
+
+def predict_video(path: str | os.PathLike, model=None, *, reclassify: int = RECLASSIFY,
+                  detect_every: int = DETECT_EVERY, min_face: int | None = MIN_FACE,
+                  annotated: str | os.PathLike | None = None,
+                  emoji: bool = False, progress: bool = False):
+    """Every face of every frame of a video file, tracked, as a pandas DataFrame.
+
+    One row per frame and face: ``frame`` (from 0), ``time_s`` (frame / frames per
+    second), ``face`` (the :class:`FaceTracker` number, kept while the face stays
+    in view), ``label``, one probability column per class name
+    (:data:`emolib.data.CLASS_NAMES`), and the box ``x``, ``y``, ``width``,
+    ``height`` in the video's own pixels with the detector's ``detection_score``.
+    Faces are detected every ``detect_every`` frames (in between, each moves on at its
+    last speed: :meth:`FaceTracker.coast`) and classified again once ``reclassify``
+    frames have passed, keeping their probabilities in between; ``detect_every=1,
+    reclassify=1`` looks at every frame afresh. No face at all gives an empty table
+    (with the columns).
+    ``df.attrs`` holds the clip's ``fps``, ``frames``, ``width``, ``height``,
+    ``codec``, ``source`` and ``stopped_early`` (decoding broke off before the
+    container's frame count: a damaged file, also given as a warning).
+
+    ``annotated``: also write the frames with boxes and labels (``#1 happy 80%``)
+    to this video file (.mp4, .mov, .avi or .mkv; written whole or not at all;
+    frames wider than MAX_SIDE at that working size). ``progress``: a progress bar
+    with frames per second. Bad input raises :class:`emolib.video.VideoError`.
+
+    >>> predict_video("no/such/clip.mp4")
+    Traceback (most recent call last):
+    ...
+    emolib.video.VideoError: no/such/clip.mp4: file not found
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    if detect_every < 1:
+        raise ValueError(f"detect_every is a number of frames, at least 1, not {detect_every}")
+    with VideoReader(path) as reader:
+        info = reader.info
+        tracker = FaceTracker(model, reclassify=reclassify, min_face=min_face)
+        work = _downscale(np.zeros((info.height, info.width, 1), np.uint8), MAX_SIDE).shape[:2]
+        work_size = (work[1], work[0])
+        rows: list[tuple] = []
+        with contextlib.ExitStack() as stack:
+            writer = stack.enter_context(VideoWriter(annotated, info.fps, work_size)) if annotated else None
+            bar = stack.enter_context(tqdm(total=info.frames or None, unit="frame", desc=Path(path).name,
+                                           disable=not progress, dynamic_ncols=True))
+            for i, t, rgb in reader:
+                if work_size != (info.width, info.height):
+                    rgb = cv2.resize(rgb, work_size, interpolation=cv2.INTER_AREA)
+                results = tracker.update(rgb) if i % detect_every == 0 else tracker.coast()
+                if writer is not None:
+                    writer.write(annotate(rgb, results, emoji=emoji, bars=False))
+                for r in scale_results(results, work_size, (info.width, info.height)):
+                    rows.append((i, t, r.face_id, r.label, *(r.probabilities[c] for c in CLASS_NAMES),
+                                 *r.box, r.detection_score))
+                bar.update()
+        if reader.stopped_early:
+            warnings.warn(f"{path}: decoding stopped after {reader.frames_read} of {info.frames} frames: "
+                          f"the rest of the file is damaged or truncated", stacklevel=2)
+    df = pd.DataFrame(rows, columns=[*VIDEO_COLUMNS, *CLASS_NAMES, *VIDEO_BOX_COLUMNS])
+    df = df.astype({"frame": "int64", "face": "int64", "x": "int64", "y": "int64",
+                    "width": "int64", "height": "int64"})
+    df.attrs.update(source=str(path), fps=info.fps, frames=reader.frames_read, width=info.width,
+                    height=info.height, codec=info.codec, stopped_early=reader.stopped_early)
+    return df
+
+
 def saliency_map(face: np.ndarray, model=None, label: str | int | None = None,
                  samples: int = 16, noise: float = 10.0, seed: int = 0) -> np.ndarray:
     """Which pixels of a 48x48 face move the model's score for ``label`` most (SmoothGrad).
@@ -573,6 +774,12 @@ def emoji_image(label: str) -> Image.Image:
     if label not in CLASS_NAMES:
         raise ValueError(f"unknown class {label!r}; choose one of {list(CLASS_NAMES)}")
     return Image.open(EMOJI_DIR / f"{label}.png").convert("RGBA")
+
+
+@lru_cache(maxsize=256)
+def _emoji_at(label: str, side: int) -> Image.Image:
+    """The emoji for a class, resized to ``side`` pixels (kept: a video draws the same sizes again)."""
+    return emoji_image(label).resize((max(1, side), max(1, side)), Image.LANCZOS)
 
 
 #: Up to this many faces, :func:`annotate` draws each face's probability panel.
@@ -637,7 +844,7 @@ def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
         photo = load_photo(image)
         rgb = photo.rgb
         results = scale_results(results, photo.size, (rgb.shape[1], rgb.shape[0]))
-    canvas = Image.fromarray(rgb).convert("RGB")
+    canvas = Image.fromarray(np.ascontiguousarray(rgb))
     draw = ImageDraw.Draw(canvas)
     H, W = rgb.shape[:2]
     bars = len(results) <= PANEL_MAX_FACES if bars is None else bars
@@ -649,7 +856,7 @@ def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
         color = CLASS_COLORS.get(r.label, (255, 255, 255))
         if emoji:
             sx, sy, side, _ = face_square(r.box, scale=1.15, shift_y=0.0)
-            em = emoji_image(r.label).resize((side, side), Image.LANCZOS)
+            em = _emoji_at(r.label, side)
             canvas.paste(em, (sx, sy), em)
         else:
             draw.rectangle([x, y, x + w, y + h], outline=color, width=lw)
@@ -670,7 +877,7 @@ def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
         taken.append(spot)
         draw.rectangle(spot, fill=color)
         if icon:
-            em = emoji_image(r.label).resize((th + 2, th + 2), Image.LANCZOS)
+            em = _emoji_at(r.label, th + 2)
             canvas.paste(em, (spot[0] + 3, spot[1] + 3), em)
         draw.text((spot[0] + 4 + icon, spot[1] + 4 - tb[1]), text, fill=(0, 0, 0), font=font)
         if bars:
