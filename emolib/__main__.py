@@ -93,14 +93,12 @@ def _predict(args: argparse.Namespace) -> int:
 
     from .predict import ImageError, annotate, load_photo, predict_image, sample_paths
 
-    paths = [Path(p) for p in args.photos] + (sample_paths() if args.samples else [])
-    if not paths:
     from .video import VideoError, VideoReader, is_video
 
+    paths = [Path(p) for p in args.photos] + (sample_paths() if args.samples else [])
+    if not paths:
         print("error: give one or more photos or videos, or --samples", file=sys.stderr)
         return 2
-    images = {}
-    for p in paths:  # read everything first: a bad file fails fast, before the model loads
     videos = [p for p in paths if is_video(p)]
     if args.csv and len(videos) != 1:
         print(f"error: --csv writes one video's table: give exactly one video, not {len(videos)}", file=sys.stderr)
@@ -112,6 +110,8 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
     paths = [p for p in paths if not is_video(p)]
+    images = {}
+    for p in paths:  # read everything first: a bad file fails fast, before the model loads
         try:
             images[p] = load_photo(p)
         except ImageError as err:
@@ -139,19 +139,17 @@ def _predict(args: argparse.Namespace) -> int:
             drawn_at = (f" (drawn {entry['annotated_width']}x{entry['annotated_height']}, {scale:.3g} of "
                         f"the photo's {w}x{h}; boxes above in the photo's pixels)") if out and scale != 1 else ""
             print(f"{p}: {faces}" + (f" -> {entry['annotated']}{drawn_at}" if out else ""))
-    if args.json:
-        print(json.dumps(report, indent=2))
     for p in videos:
         try:
             report.append(_predict_video(p, args, out))
         except VideoError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+    if args.json:
+        print(json.dumps(report, indent=2))
     return 0
 
 
-def _app(args: argparse.Namespace) -> int:
-    """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila."""
 def _predict_video(path: Path, args: argparse.Namespace, out: Path | None) -> dict:
     """One video: the table (--csv), the annotated clip and a timeline per face (--out), a summary."""
     import warnings
@@ -200,6 +198,8 @@ def _predict_video(path: Path, args: argparse.Namespace, out: Path | None) -> di
     return entry
 
 
+def _app(args: argparse.Namespace) -> int:
+    """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila."""
     import importlib.util
     import os
     import subprocess
