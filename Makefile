@@ -56,7 +56,7 @@ train-seed: setup     ## the seed baseline, shortened (emolib.train.RECIPES["see
 	$(BIN)/python -m emolib train --recipe seed --threads 2 --log-epochs --out runs/seed
 
 ship: setup           ## select the full run's weights on PublicTest, recalibrate BatchNorm if PublicTest says so, export them (with the test-time views that help within 5 ms per face) + card to emolib/assets/
-	$(BIN)/python -m emolib.ship runs/emonet-full $(if $(wildcard runs/seed/result.json),--baseline runs/seed,) --replace
+	$(BIN)/python -m emolib ship run runs/emonet-full $(if $(wildcard runs/seed/result.json),--baseline runs/seed,) --replace
 
 benchmark: setup      ## speed of every architecture on this machine
 	$(BIN)/python benchmarks/benchmark_models.py

@@ -179,9 +179,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="leave the time-per-face columns empty (when other jobs share the machine, they would be wrong)")
     args = p.parse_args(argv)
     if args.from_run:
-        from emolib.ship import check_runs
+        from emolib.ship import ShipError, check_runs
 
-        check_runs(args.from_run)
+        try:
+            check_runs(args.from_run)
+        except ShipError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
 
     from emolib.train import set_threads
 

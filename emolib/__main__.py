@@ -1,9 +1,11 @@
-"""Command line: ``python -m emolib train|predict|download ...`` (see ``--help``)."""
+"""Command line: ``python -m emolib train|predict|app|download|ship ...`` (see ``--help``)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from . import ship
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="train under mixed bfloat16 precision (faster on CPUs with bf16 units such as AMX; "
-                        "measure yours with scripts/benchmark_models.py --bf16)")
+                        "measure yours with benchmarks/benchmark_models.py --bf16)")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
     t.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")
@@ -317,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--force", action="store_true", help="download again and replace what is there")
     d.add_argument("--check", action="store_true", help="only count the images already there against FER2013's")
     d.set_defaults(func=_download)
+    ship.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

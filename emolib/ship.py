@@ -1,41 +1,51 @@
-"""Ship a finished training run as emolib's pretrained model, with its card.
+"""Ship a finished training run as emolib's pretrained model, with its card: ``python -m emolib ship``.
 
-    python -m emolib ship run RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6]
+    python -m emolib ship run RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6] [--replace]
     python -m emolib ship views [--tta auto|1|2|6]
     python -m emolib ship precise-bn [--tta auto|1|2|6]
     python -m emolib ship litert
+    python -m emolib ship baseline runs/seed
 
-Writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy
-emonet.tflite (dynamic-range int8; what ``emolib.predict`` runs by default), history.json,
-results.json and MODEL_CARD.md. The accuracies in the card are measured here by
-loading the saved file and predicting raw pixels. The run replaces the shipped
-model only when its network scores higher on PublicTest (or with ``--replace``).
-``--tta`` sets how many test-time views the file averages over (``emolib.models.with_tta``
-inside the model, see ``TTA_CHOICES``): 1 (the network alone), 2 (the face and its mirror image) or 6
-(the face shifted 3 pixels along a diagonal both ways, each mirrored). By default (``auto``) it ships the
-candidate with the best PublicTest accuracy among those whose LiteRT copy classifies a face in under
-5 ms. The card reports every candidate.
+``run`` writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy emonet.tflite (dynamic-range
+int8; what ``emolib.predict`` runs by default), history.json, results.json and MODEL_CARD.md (every subcommand
+takes ``--assets DIR`` to write elsewhere). The accuracies in the card are measured here by loading the saved file
+and predicting raw pixels. The run replaces the shipped model only when its network scores higher on PublicTest
+(or with ``--replace``). ``--tta`` sets how many test-time views the file averages over
+(``emolib.models.with_tta`` inside the model, see :data:`TTA_CHOICES`): 1 (the network alone), 2 (the face and
+its mirror image) or 6 (the face shifted 3 pixels along a diagonal both ways, each mirrored). By default
+(``auto``) it ships the candidate with the best PublicTest accuracy among those whose LiteRT copy classifies a
+face in under :data:`MAX_LATENCY_MS`. The card reports every candidate.
 Before the views, the selected network's BatchNorm statistics are recomputed on the training faces as the
 network sees them at inference (``emolib.train.recalibrate_batchnorm``, "precise BatchNorm"); the recalibrated
 network is kept when it scores higher on PublicTest (``--no-precise-bn`` skips the step).
-``--tta-only`` keeps the shipped network and chooses its views again; ``--precise-bn-only`` recalibrates the
-shipped network first, as above; ``--litert-only`` rewrites just the
-LiteRT copy and its figures.
-Several runs (trained side by side, as ``benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship as
-one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
-The card's **Compute** line states the time behind the shipped network (``compute_line``): each run's training
-(every epoch logged, the parts of a resumed run included) and its teachers' targets, this script's own time, on
-the cores each used, and for a distilled run each teacher's own core-hours (recorded as ``compute`` in results.json).
+``views`` keeps the shipped network and chooses its views again; ``precise-bn`` recalibrates the shipped network
+first, as above; ``litert`` rewrites just the LiteRT copy and its figures; ``baseline`` (re)measures the seed
+baseline into results.json and keeps everything else.
+Several runs (trained side by side, as ``benchmarks/benchmark_recipes.py emonet-bf16-ensemble2-full`` does) ship
+as one ``emolib.models.ensemble`` that averages their networks; each run's weights are selected on PublicTest first.
+The card's **Compute** line states the time behind the shipped network (:func:`compute_line`): each run's training
+(every epoch logged, the parts of a resumed run included) and its teachers' targets, the shipping's own time, on
+the cores each used, and for a distilled run each teacher's own core-hours (recorded as ``compute`` in
+results.json).
+
+The card's text is the template ``emolib/templates/MODEL_CARD.md.tmpl`` (:class:`string.Template`), filled by
+:func:`card_fields`. This module is the top of emolib's import graph: it uses data, models, train, evaluate and
+predict, and only ``emolib.__main__`` imports it.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import string
 import time
 from pathlib import Path
 
+#: Where the shipped model lives; every function that writes takes its own ``assets`` folder instead.
 ASSETS = Path(__file__).resolve().parent / "assets"
+#: The model card's text, with ``$name`` fields (:func:`card_fields`).
+CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "MODEL_CARD.md.tmpl"
+SHIPPED, BASELINE = "emonet (shipped)", "seed CNN (baseline)"  # the names of the two entries of results.json
+DEFAULT_HARDWARE = "2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU"
 MAX_LATENCY_MS = 5.0  # the inference target: one face in under 5 ms on the 2-core machine
 # test-time views the shipped file may hold: number of views -> shifts for emolib.models.with_tta(flip=True)
 TTA_CHOICES: dict[int, tuple[tuple[int, int], ...] | None] = {
@@ -48,9 +58,13 @@ TTA_WORDS = {2: "the face and its mirror image",
                 "(so the shifts cover all four diagonal directions)"}
 
 
+class ShipError(ValueError):
+    """Nothing to ship, or nothing shipped to work on; the message says which and what to do."""
+
+
 def with_views(model, views: int):
     """``model`` wrapped in ``with_tta`` (batched) for one of :data:`TTA_CHOICES`; the model itself for 1 view."""
-    from emolib.models import with_tta
+    from .models import with_tta
 
     if TTA_CHOICES[views] is None:
         return model
@@ -63,8 +77,8 @@ def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
     and keep the one with the best PublicTest accuracy. PrivateTest is not looked at."""
     import keras
 
-    from emolib.evaluate import evaluate
-    from emolib.models import build_model, copy_weights, load_model_file
+    from .evaluate import evaluate
+    from .models import build_model, copy_weights, load_model_file
 
     res = json.loads((run / "result.json").read_text())
     cfg = json.loads((run / "config.json").read_text())
@@ -101,8 +115,8 @@ def precise_batchnorm(model, data, before: float | None = None) -> tuple["keras.
 
     import keras
 
-    from emolib.evaluate import evaluate
-    from emolib.train import recalibrate_batchnorm
+    from .evaluate import evaluate
+    from .train import recalibrate_batchnorm
 
     before = float(evaluate(model, data.val).accuracy) if before is None else before
     copy = keras.models.clone_model(model)
@@ -118,12 +132,11 @@ def precise_batchnorm(model, data, before: float | None = None) -> tuple["keras.
 
 
 def check_runs(runs: list[Path]) -> None:
-    """Exit with a one-line message (code 2) unless every folder holds a finished run."""
+    """Raise :class:`ShipError` naming the first folder that does not hold a finished run, and what it lacks."""
     for run in runs:
-        missing = [f for f in ("result.json", "config.json", "best.keras") if not (run / f).is_file()]
+        missing = [f for f in ("result.json", "config.json", "best.keras") if not (Path(run) / f).is_file()]
         if missing:
-            print(f"error: {run} is not a finished training run (missing {', '.join(missing)})", file=sys.stderr)
-            sys.exit(2)
+            raise ShipError(f"{run} is not a finished training run (missing {', '.join(missing)})")
 
 
 def cpu_name() -> str:
@@ -144,27 +157,27 @@ def litert_latency_ms(model, face, quantize: bool = True) -> float:
     default, as ``emonet.tflite`` is written)."""
     import tempfile
 
-    from emolib.models import export_litert
-    from emolib.predict import LiteRTModel
+    from .models import export_litert
+    from .predict import LiteRTModel
 
     with tempfile.TemporaryDirectory() as tmp:
         export_litert(model, Path(tmp) / "m.tflite", quantize=quantize)
         return latency_ms(LiteRTModel(Path(tmp) / "m.tflite"), face)
 
 
-def ship_litert(data) -> dict:
-    """Write ``emonet.tflite`` (dynamic-range int8) from the shipped ``emonet.keras`` and measure it against
+def ship_litert(data, assets: Path = ASSETS) -> dict:
+    """Write ``emonet.tflite`` (dynamic-range int8) from ``emonet.keras`` in ``assets`` and measure it against
     the Keras file: size, time per face (batch of 1) for both, PublicTest/PrivateTest accuracy, and on
     PublicTest the share of faces whose top class is unchanged and the largest probability difference."""
     import numpy as np
 
-    from emolib.evaluate import evaluate
-    from emolib.models import export_litert, load_model_file
-    from emolib.predict import LiteRTModel
+    from .evaluate import evaluate
+    from .models import export_litert, load_model_file
+    from .predict import LiteRTModel
 
-    keras_model = load_model_file(ASSETS / "emonet.keras")
-    size = export_litert(keras_model, ASSETS / "emonet.tflite", quantize=True)
-    lite = LiteRTModel(ASSETS / "emonet.tflite")
+    keras_model = load_model_file(assets / "emonet.keras")
+    size = export_litert(keras_model, assets / "emonet.tflite", quantize=True)
+    lite = LiteRTModel(assets / "emonet.tflite")
     val, keras_val = evaluate(lite, data.val), evaluate(keras_model, data.val)
     diff = float(np.abs(val.probs - keras_val.probs).max())
     same = float(np.mean(val.probs.argmax(1) == keras_val.probs.argmax(1)))
@@ -180,6 +193,7 @@ def ship_litert(data) -> dict:
 
 
 def litert_card_line(info: dict) -> str:
+    """The model card's **LiteRT copy** line, from the figures :func:`ship_litert` measured."""
     return (f"* **LiteRT copy** (`emonet.tflite`, {info['size_mb']} MB): the same network exported with "
             f"`emolib.models.export_litert(..., quantize=True)` ({info.get('quantization', 'float32')}: weights "
             f"stored as 8-bit integers, activations quantized on the fly); `emolib.predict` runs it by default "
@@ -210,7 +224,7 @@ def choose_views(model, data, tta: str | int = "auto") -> tuple[int, dict]:
     :data:`TTA_CHOICES` with the best PublicTest accuracy among those whose LiteRT copy (as ``emolib.predict``
     serves it) classifies a face in under :data:`MAX_LATENCY_MS`. Returns the views and each candidate's figures
     (always including the network alone, 1 view)."""
-    from emolib.evaluate import evaluate
+    from .evaluate import evaluate
 
     face = data.test.images[:1][..., None]
     candidates = {}
@@ -232,8 +246,8 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
     state to ``shipped_file`` (or a temporary file), and measure the saved file on raw pixels."""
     import tempfile
 
-    from emolib.evaluate import evaluate
-    from emolib.models import export_for_inference, load_model_file
+    from .evaluate import evaluate
+    from .models import export_for_inference, load_model_file
 
     face = data.test.images[:1][..., None]
     views, candidates = choose_views(model, data, tta)
@@ -261,8 +275,8 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, t
     """Select each run's weights on PublicTest, try :func:`precise_batchnorm` on each (``precise_bn``), average
     several runs' networks (``ensemble``), then :func:`finish`: test-time views, export, and the exported file
     measured on raw pixels."""
-    from emolib.evaluate import evaluate
-    from emolib.models import ensemble
+    from .evaluate import evaluate
+    from .models import ensemble
 
     runs = [runs] if isinstance(runs, Path) else list(runs)
     picked = []  # (run, result.json, config.json, model, chosen, scores) per run
@@ -364,8 +378,8 @@ def teacher_compute(teacher: dict, shipped: dict | None = None, seen: frozenset 
 def compute_summary(s: dict, hardware: str) -> dict:
     """Wall-clock hours and core-hours behind a shipped model, from its results.json entry ``s``.
 
-    Uses ``s["compute"]``, written by this script since it records it (each run's training and teacher-target
-    seconds and cores, this script's own seconds and cores, each teacher's core-hours); for an entry shipped
+    Uses ``s["compute"]``, written by :func:`ship_runs` since it records it (each run's training and teacher-target
+    seconds and cores, the shipping's own seconds and cores, each teacher's core-hours); for an entry shipped
     before that, the training wall time (``wall_time_min``) on the cores named by ``hardware`` and the precise
     BatchNorm seconds on the cores named by its ``measured_on``. Runs trained side by side count once in the
     wall clock, each in the core-hours. Returns ``wall_h`` (this model's own steps), ``core_hours`` (teachers
@@ -390,7 +404,7 @@ def compute_summary(s: dict, hardware: str) -> dict:
             own_core_s += c["shipping_s"] * c["shipping_cores"]
             cores.add(c["shipping_cores"])
             bn = f", precise BatchNorm {c['precise_bn_s'] / 60:.1f} min of it" if c.get("precise_bn_s") else ""
-            parts.append(f"`ship_model.py` {c['shipping_s'] / 60:.1f} min (weight selection{bn}, test-time views, "
+            parts.append(f"`python -m emolib ship` {c['shipping_s'] / 60:.1f} min (weight selection{bn}, test-time views, "
                          f"export)")
         wall = train_wall
     else:
@@ -443,82 +457,101 @@ def compute_line(s: dict, hardware: str) -> str:
     return text + f"; {'; '.join(before)}: {total}.\n"
 
 
-def write_card(s: dict, hardware: str) -> None:
-    """MODEL_CARD.md for the shipped model from its ``results.json`` entry ``s``."""
-    width = s["config"].get("model_kwargs", {}).get("width", 32)
-    filters = ", ".join(str(width * k) for k in (1, 2, 4, 8))
-    drop = s["config"].get("model_kwargs", {}).get("dropout", 0.2)
-    build_args = f"width={width}" + (f", dropout={drop:g}" if drop != 0.2 else "")
-    rows = "\n".join(f"| {c} | {r:.1%} |" for c, r in s["private_recall"].items())
-    if any(k.startswith("epoch-") for k in s["candidate_scores"]):
-        selection = (f"among {len(s['candidate_scores'])} saved sets of weights (the run's `best.keras` and per-epoch "
-                     "checkpoints), each re-measured with the central crop (the run logged its validation accuracy on "
-                     "the whole 48x48 face, fixed since by the `CenterCrop` layer; `history.json` keeps both)")
-    else:
-        selection = "between the run's `best.keras` (best epoch on PublicTest) and `last.keras`"
-    single = s["without_tta_inside"]
+# --------------------------------------------------------------------------- the model card
+def _architecture_fields(s: dict) -> dict:
+    """The card's architecture: ``build_emonet``'s arguments, the filters per block, the dropout rates, the size."""
+    kwargs = s["config"].get("model_kwargs", {})
+    width, drop = kwargs.get("width", 32), kwargs.get("dropout", 0.2)
     n = len(s["members"])
-    if n:
-        runs_txt = "; ".join(f"`{m['run']}`: seed {m['seed']}, {m['epochs']} epochs in {m['wall_time_min']} min, "
-                             f"chosen `{m['chosen']}` (epoch {m['best_epoch']}), PublicTest {acc:.2%}"
-                             for m, acc in zip(s["members"], single["members_public_test"]))
-        members_line = (f"* **Ensemble of {n} networks**: `emolib.models.ensemble` averages the probabilities of {n} "
-                        f"emonets trained with the same recipe and different seeds, side by side (one process and one "
-                        f"thread each, at the same time). Members: {runs_txt}. PublicTest of the average: "
-                        f"{single['public_test']:.2%}.\n")
-        run_line = (f"* **Training runs**: {n} runs at the same time, {s['wall_time_min']} min wall clock (the longer run); "
-                    f"each selected on PublicTest only, {selection}.\n  Hardware: {hardware}.")
-    else:
-        members_line = ""
-        run_line = (f"* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. Selection on "
-                    f"PublicTest only,\n  {selection}: chosen `{s['chosen']}` (epoch {s['best_epoch']}).\n"
-                    f"  Hardware: {hardware}.")
-    each = f" in all ({n} networks of {s['members'][0]['params']:,})" if n else ""
-    reproduce = ("`python -m emolib ship run " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
-                 "side by side (`python benchmarks/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)"
-                 if n else "`make reproduce` (that is `make reproduce-2h`: `make train-full`, then `make ship`)")
+    return dict(build_args=f"width={width}" + (f", dropout={drop:g}" if drop != 0.2 else ""),
+                filters=", ".join(str(width * k) for k in (1, 2, 4, 8)), dropout=f"{drop:g}",
+                head_dropout=f"{2 * drop:g}", params=f"{s['params']:,}", size_mb=s["size_mb"],
+                each=f" in all ({n} networks of {s['members'][0]['params']:,})" if n else "")
+
+
+def _selection_words(s: dict) -> str:
+    """How the weights were chosen on PublicTest: among per-epoch checkpoints, or best against last."""
+    if any(k.startswith("epoch-") for k in s["candidate_scores"]):
+        return (f"among {len(s['candidate_scores'])} saved sets of weights (the run's `best.keras` and per-epoch "
+                "checkpoints), each re-measured with the central crop (the run logged its validation accuracy on "
+                "the whole 48x48 face, fixed since by the `CenterCrop` layer; `history.json` keeps both)")
+    return "between the run's `best.keras` (best epoch on PublicTest) and `last.keras`"
+
+
+def _run_lines(s: dict, hardware: str) -> dict:
+    """The **Ensemble** line (empty for one network) and the **Training run(s)** line."""
+    selection, n = _selection_words(s), len(s["members"])
+    if not n:
+        return dict(members_line="",
+                    run_line=(f"* **Training run**: {s['epochs']} epochs in {s['wall_time_min']} min wall clock. "
+                              f"Selection on PublicTest only,\n  {selection}: chosen `{s['chosen']}` (epoch "
+                              f"{s['best_epoch']}).\n  Hardware: {hardware}."))
+    single = s["without_tta_inside"]
+    runs = "; ".join(f"`{m['run']}`: seed {m['seed']}, {m['epochs']} epochs in {m['wall_time_min']} min, "
+                     f"chosen `{m['chosen']}` (epoch {m['best_epoch']}), PublicTest {acc:.2%}"
+                     for m, acc in zip(s["members"], single["members_public_test"]))
+    return dict(members_line=(f"* **Ensemble of {n} networks**: `emolib.models.ensemble` averages the probabilities "
+                              f"of {n} emonets trained with the same recipe and different seeds, side by side (one "
+                              f"process and one thread each, at the same time). Members: {runs}. PublicTest of the "
+                              f"average: {single['public_test']:.2%}.\n"),
+                run_line=(f"* **Training runs**: {n} runs at the same time, {s['wall_time_min']} min wall clock (the "
+                          f"longer run); each selected on PublicTest only, {selection}.\n  Hardware: {hardware}."))
+
+
+def _reproduce_words(s: dict) -> str:
+    """How to rebuild the shipped network: the two-hour recipe, an ensemble, a distilled or a fine-tuned run."""
+    if s["config"].get("init_from"):
+        return ("the network it starts from (`make reproduce-2h` for the two-hour one), then the fine-tuning run "
+                "with `--init` (`docs/TRAINING.md`, *Fine-tuning*), then `python -m emolib ship run RUN`")
     if s["config"].get("teachers"):
-        reproduce = ("its teachers first, then the run with `--teacher` and `--distill-alpha` (`docs/TRAINING.md`, "
-                     "*Knowledge distillation*), then `python -m emolib ship run RUN`")
-    init = s["config"].get("init_from")
-    if init:
-        reproduce = ("the network it starts from (`make reproduce-2h` for the two-hour one), then the fine-tuning run "
-                     "with `--init` (`docs/TRAINING.md`, *Fine-tuning*), then `python -m emolib ship run RUN`")
-    seeds = ", ".join(str(m["seed"]) for m in s["members"]) if n else str(s["seed"])
+        return ("its teachers first, then the run with `--teacher` and `--distill-alpha` (`docs/TRAINING.md`, "
+                "*Knowledge distillation*), then `python -m emolib ship run RUN`")
+    if s["members"]:
+        return ("`python -m emolib ship run " + " ".join(m["run"] for m in s["members"]) + "` on runs trained "
+                "side by side (`python benchmarks/benchmark_recipes.py emonet-bf16-ensemble2-full` trains two)")
+    return "`make reproduce` (that is `make reproduce-2h`: `make train-full`, then `make ship`)"
+
+
+def _views_fields(s: dict) -> dict:
+    """The test-time views inside the file (or the time per face without them), and the flip row of the table."""
     views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
-    if views > 1:
-        others = "; ".join(f"{v} view{'s' * (int(v) > 1)}: {c['public_test']:.2%}, {c['latency_ms_litert']} ms"
-                           for v, c in s.get("tta_candidates", {}).items())
-        tta_line = (f"* **Test-time augmentation inside the model**: the file wraps the {'ensemble' if n else 'network'} in "
-                    f"`emolib.models.with_tta(..., flip=True, batched=True)`, which averages the predictions for "
-                    f"{views} views of each face: {TTA_WORDS.get(views, 'shifted and mirrored copies')}. Candidates "
-                    f"measured when it shipped (PublicTest accuracy of the Keras file, LiteRT int8 time per face): "
-                    f"{others}; `ship_model.py --tta auto`, the default, ships the most accurate on PublicTest whose "
-                    f"LiteRT copy classifies a face in under {MAX_LATENCY_MS:g} ms. "
-                    f"Time per face in Keras (batch of 1): {single['latency_ms']} ms for the network alone, "
-                    f"{s['latency_ms']} ms for the file.\n")
-        tta_row = ""
-    else:
-        tta_line = f"* **Time per face** (batch of 1): {s['latency_ms']} ms.\n"
-        tta_row = f"| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |\n"
+    if views == 1:
+        return dict(views_line=f"* **Time per face** (batch of 1): {s['latency_ms']} ms.\n",
+                    flip_row=f"| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |\n")
+    others = "; ".join(f"{v} view{'s' * (int(v) > 1)}: {c['public_test']:.2%}, {c['latency_ms_litert']} ms"
+                       for v, c in s.get("tta_candidates", {}).items())
+    return dict(flip_row="", views_line=(
+        f"* **Test-time augmentation inside the model**: the file wraps the {'ensemble' if s['members'] else 'network'} "
+        f"in `emolib.models.with_tta(..., flip=True, batched=True)`, which averages the predictions for "
+        f"{views} views of each face: {TTA_WORDS.get(views, 'shifted and mirrored copies')}. Candidates "
+        f"measured when it shipped (PublicTest accuracy of the Keras file, LiteRT int8 time per face): "
+        f"{others}; `--tta auto`, the default of `python -m emolib ship`, ships the most accurate on PublicTest whose "
+        f"LiteRT copy classifies a face in under {MAX_LATENCY_MS:g} ms. "
+        f"Time per face in Keras (batch of 1): {s['without_tta_inside']['latency_ms']} ms for the network alone, "
+        f"{s['latency_ms']} ms for the file.\n"))
+
+
+def _precise_bn_line(s: dict) -> str:
+    """The **Precise BatchNorm** line, empty when the step was not tried."""
     bn = s.get("precise_bn")
-    bn_line = "" if not bn else (
-        f"* **Precise BatchNorm** (`emolib.train.recalibrate_batchnorm`): after training, each BatchNormalization "
-        f"layer's moving mean and variance were recomputed over the {bn['images']:,} training faces as the network "
-        f"sees them at inference (central crop, no augmentation, no dropout) instead of the running averages over "
-        f"augmented batches kept in training; {bn['seconds']} s on {bn.get('measured_on', 'this machine')}. PublicTest, "
-        f"network alone: {bn['public_test_before']:.2%} before, {bn['public_test_after']:.2%} after; "
-        + ("kept." if bn["kept"] else "not kept (no better on PublicTest).") + "\n")
-    bf16_line = ("\n  Trained under mixed bfloat16 precision (`--bf16`: bfloat16 compute, float32 weights); "
-                 "the shipped file computes in float32." if s["config"].get("bf16") else "")
-    erase = (" + random erasing (a mid-grey patch on about half the crops, `--aug crop40-erase`)"
-             if s["config"].get("model_kwargs", {}).get("aug") == "crop40-erase" else "")
-    a = s["config"].get("mixup_alpha")
+    if not bn:
+        return ""
+    return (f"* **Precise BatchNorm** (`emolib.train.recalibrate_batchnorm`): after training, each BatchNormalization "
+            f"layer's moving mean and variance were recomputed over the {bn['images']:,} training faces as the network "
+            f"sees them at inference (central crop, no augmentation, no dropout) instead of the running averages over "
+            f"augmented batches kept in training; {bn['seconds']} s on {bn.get('measured_on', 'this machine')}. "
+            f"PublicTest, network alone: {bn['public_test_before']:.2%} before, {bn['public_test_after']:.2%} after; "
+            + ("kept." if bn["kept"] else "not kept (no better on PublicTest).") + "\n")
+
+
+def _recipe_fields(s: dict) -> dict:
+    """The training recipe in words: where the weights started, augmentation, mixup, distillation, schedule."""
+    config = s["config"]
+    init, a, d = config.get("init_from"), config.get("mixup_alpha"), config.get("distill_alpha")
     mix = (f", then mixup in the input pipeline (each face and its label blended with another's of the batch, "
            f"weights drawn from Beta({a}, {a}), `--mixup {a}`)" if a else "")
-    d = s["config"].get("distill_alpha")
-    if s["config"].get("teachers"):
-        ls = s["config"].get("distill_label_smoothing", 0.1)
+    if config.get("teachers"):
+        ls = config.get("distill_label_smoothing", 0.1)
         mix += (f", and knowledge distillation: each training face's target is {d:g} × its teachers' averaged "
                 f"probabilities for the plain face + {1 - d:g} × its label smoothed by {ls:g} (`--teacher`, "
                 f"`--distill-alpha {d:g}`; teachers in the Compute line)")
@@ -526,168 +559,234 @@ def write_card(s: dict, hardware: str) -> None:
     if init:
         origin = (f"fine-tuned from `{init['model']}` (sha256 {init['sha256'][:12]}..., a network trained from scratch "
                   "on the same faces; the Compute line counts it), its weights the starting point of the recipe below")
-    card = f"""# Model card: emonet (shipped with emolib)
-
-* **Task**: 7-class facial-expression recognition (FER2013 order: angry, disgust, fear, happy, sad, surprise, neutral).
-* **Input**: raw grayscale pixels, shape (N, 48, 48, 1), values 0..255 (rescaling and augmentation are layers inside the model).
-  **Output**: 7 softmax probabilities. Loads with `keras.models.load_model` alone, or `emolib.models.load_pretrained()`.
-* **Architecture**: `emolib.models.build_emonet({build_args})`: 4 VGG-style blocks of two 3x3 conv + BatchNormalization + ReLU
-  ({filters} filters), max-pooling and Dropout {drop:g} after each; global average pooling; Dense 256, Dropout {2 * drop:g}; softmax.
-  **{s['params']:,} parameters**{each}, file size {s['size_mb']} MB (no optimizer state).
-{members_line}{bn_line}{tta_line}{litert_card_line(s['litert'])}* **Training data**: FER2013 `Training` (28,709 images), {origin}; model selected on `PublicTest` (3,589) only.
-* **Recipe**: random 40x40 crops + horizontal flip + ±10° rotation + 10 % zoom{erase} (inside the model){mix}, AdamW
-  (lr {s['config']['base_lr']:.3g}, weight decay 0.05), label smoothing 0.1, batch {s['config']['batch_size']},
-  {s['config']['warmup_epochs']}-epoch warm-up then cosine decay over the epoch or wall-clock budget, whichever ends first
-  ({s['config']['epochs']} epochs / {s['config']['budget_s'] / 60 if s['config']['budget_s'] else 0:.0f} min), seed {seeds}.{bf16_line}
-  Reproduce: {reproduce}.
-{run_line}
-{compute_line(s, hardware)}
-## Results (measured by loading the shipped file and predicting raw pixels)
-
-| split | accuracy |
-|---|---|
-| PublicTest (validation, used for selection) | {s['public_test']:.2%} |
-| PrivateTest (test, reported) | **{s['private_test']:.2%}** |
-{tta_row}| PrivateTest top-2 | {s['private_top2']:.2%} |
-
-Per-class recall on PrivateTest:
-
-| class | recall |
-|---|---|
-{rows}
-
-## Limitations
-
-FER2013 faces are 48x48, mostly frontal, web-scraped and noisily labelled (human agreement is often quoted near 65 %).
-The weakest classes are those with the lowest recall above (on FER2013 usually fear and sad, which are often
-confused with each other and with neutral); `disgust` has only 436 training images. The model has not been audited for bias across age,
-gender or skin tone; do not use it for decisions about people.
-"""
-    (ASSETS / "MODEL_CARD.md").write_text(card)
+    return dict(
+        origin=origin, mix=mix,
+        erase=(" + random erasing (a mid-grey patch on about half the crops, `--aug crop40-erase`)"
+               if config.get("model_kwargs", {}).get("aug") == "crop40-erase" else ""),
+        base_lr=f"{config['base_lr']:.3g}", batch_size=config["batch_size"], warmup_epochs=config["warmup_epochs"],
+        epochs=config["epochs"], budget_min=f"{config['budget_s'] / 60 if config['budget_s'] else 0:.0f}",
+        seeds=", ".join(str(m["seed"]) for m in s["members"]) if s["members"] else str(s["seed"]),
+        bf16_line=("\n  Trained under mixed bfloat16 precision (`--bf16`: bfloat16 compute, float32 weights); "
+                   "the shipped file computes in float32." if config.get("bf16") else ""),
+        reproduce=_reproduce_words(s))
 
 
-def shipped_before() -> dict | None:
-    """The shipped network's sha256, results.json entry and hardware (for :func:`teacher_compute`), or None."""
-    from emolib.train import file_sha256
+def card_fields(s: dict, hardware: str) -> dict:
+    """Every ``$name`` of :data:`CARD_TEMPLATE`, from the shipped model's ``results.json`` entry ``s``."""
+    return dict(
+        **_architecture_fields(s), **_run_lines(s, hardware), **_views_fields(s), **_recipe_fields(s),
+        precise_bn_line=_precise_bn_line(s), litert_line=litert_card_line(s["litert"]),
+        compute_line=compute_line(s, hardware), public_test=f"{s['public_test']:.2%}",
+        private_test=f"{s['private_test']:.2%}", private_top2=f"{s['private_top2']:.2%}",
+        recall_rows="\n".join(f"| {c} | {r:.1%} |" for c, r in s["private_recall"].items()))
 
-    results_file, model_file = ASSETS / "results.json", ASSETS / "emonet.keras"
+
+def render_card(s: dict, hardware: str) -> str:
+    """MODEL_CARD.md's text for the shipped model's ``results.json`` entry ``s``."""
+    return string.Template(CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(card_fields(s, hardware))
+
+
+def write_card(s: dict, hardware: str, assets: Path = ASSETS) -> Path:
+    """Write :func:`render_card` to ``assets/MODEL_CARD.md``; returns its path."""
+    path = Path(assets) / "MODEL_CARD.md"
+    path.write_text(render_card(s, hardware), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- shipping
+def shipped_before(assets: Path = ASSETS) -> dict | None:
+    """The network shipped in ``assets``: its sha256, results.json entry and hardware (for
+    :func:`teacher_compute`), or None."""
+    from .train import file_sha256
+
+    results_file, model_file = Path(assets) / "results.json", Path(assets) / "emonet.keras"
     if not (results_file.is_file() and model_file.is_file()):
         return None
     results = json.loads(results_file.read_text())
-    entry = next((m for m in results.get("models", []) if m.get("name") == "emonet (shipped)"), None)
+    entry = next((m for m in results.get("models", []) if m.get("name") == SHIPPED), None)
     return entry and dict(sha256=file_sha256(model_file), entry=entry, hardware=results.get("hardware", ""))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", type=Path, nargs="*",
-                   help="a finished run folder; several runs (trained side by side) ship as one ensemble")
-    p.add_argument("--baseline", type=Path, default=None)
-    p.add_argument("--baseline-only", action="store_true",
-                   help="keep the shipped model and its card; only (re)measure the baseline into results.json")
-    p.add_argument("--litert-only", action="store_true",
-                   help="keep the shipped model; only (re)write its LiteRT copy emonet.tflite and its figures")
-    p.add_argument("--tta-only", action="store_true",
-                   help="keep the shipped network; choose its test-time views again (--tta) and rewrite "
-                        "emonet.keras, its LiteRT copy, results.json and the card")
-    p.add_argument("--precise-bn-only", action="store_true",
-                   help="keep the shipped network's weights; recalibrate its BatchNorm statistics on the training "
-                        "faces, keep that when PublicTest improves, then choose its test-time views again as --tta-only")
-    p.add_argument("--no-precise-bn", action="store_true",
-                   help="ship the run's BatchNorm statistics as trained (by default they are recalibrated on the "
-                        "training faces when that improves PublicTest)")
-    p.add_argument("--replace", action="store_true",
-                   help="ship even when the run does not beat the shipped model on PublicTest")
-    p.add_argument("--tta", choices=["auto"] + [str(v) for v in TTA_CHOICES], default="auto",
-                   help="test-time views inside the shipped file: auto (default) picks the best on PublicTest "
-                        f"among those under {MAX_LATENCY_MS:g} ms per face in LiteRT")
-    p.add_argument("--hardware", default="2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU")
-    args = p.parse_args(argv)
-    tta = args.tta if args.tta == "auto" else int(args.tta)
-    if not args.run and not (args.litert_only or args.tta_only or args.precise_bn_only or args.baseline_only):
-        p.error("give one or more run folders (or --litert-only, --tta-only, --precise-bn-only or --baseline-only)")
-    if args.run or args.baseline:
-        check_runs(args.run + ([args.baseline] if args.baseline else []))
-    from emolib.data import DataError, load_fer2013
+def _read_results(assets: Path) -> dict:
+    """``assets/results.json``, or an empty one."""
+    path = Path(assets) / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else {"models": []}
 
-    try:
-        data = load_fer2013(progress=False)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    ASSETS.mkdir(exist_ok=True)
-    if args.litert_only or args.tta_only or args.precise_bn_only:
-        results_file = ASSETS / "results.json"
-        results = json.loads(results_file.read_text()) if results_file.is_file() else {"models": []}
-        s = next((m for m in results["models"] if m["name"] == "emonet (shipped)"), None)
-        if s is None or not (ASSETS / "emonet.keras").is_file():
-            print(f"error: no shipped model to work on: {ASSETS} needs emonet.keras and results.json with an "
-                  "'emonet (shipped)' entry (ship a run first)", file=sys.stderr)
-            return 2
-        if args.tta_only or args.precise_bn_only:
-            from emolib.models import load_model_file, without_tta
 
-            t_ship = time.time()
-            candidate = ASSETS / "emonet.candidate.keras"
-            network = without_tta(load_model_file(ASSETS / "emonet.keras"))
-            if args.precise_bn_only:
-                network, s["precise_bn"] = precise_batchnorm(network, data)
-            s.update(finish(network, data, candidate, tta))
-            if s.get("compute"):  # this work adds to the shipping time
-                s["compute"]["shipping_s"] = round(s["compute"]["shipping_s"] + time.time() - t_ship, 1)
-                if args.precise_bn_only:
-                    s["compute"]["precise_bn_s"] = (s["compute"].get("precise_bn_s") or 0) + s["precise_bn"]["seconds"]
-            s.pop("flip_tta_inside", None)  # replaced by tta_views
-            candidate.replace(ASSETS / "emonet.keras")
-        s["litert"] = ship_litert(data)
-        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
-        write_card(s, results.get("hardware", args.hardware))
-        print(json.dumps(s, indent=1))
-        return 0
-    if args.baseline_only:
-        results = json.loads((ASSETS / "results.json").read_text())
-        base = dict(summarize(args.baseline, data, tta=1, precise_bn=False), name="seed CNN (baseline)")
-        results["models"] = [m for m in results["models"] if m["name"] != base["name"]] + [base]
-        (ASSETS / "results.json").write_text(json.dumps(results, indent=1))
-        print(json.dumps(base, indent=1))
-        return 0
-    before = shipped_before()  # read before it is replaced: a teacher may be the network shipped now
+def _write_results(results: dict, assets: Path) -> None:
+    (Path(assets) / "results.json").write_text(json.dumps(results, indent=1))
+
+
+def _beats_shipped(shipped: dict, current: Path, data) -> bool:
+    """Whether the new network beats the one in ``current`` on PublicTest; like with like: the networks alone,
+    each seeing every face once."""
+    from .evaluate import evaluate
+    from .models import load_model_file, without_tta
+
+    now = float(evaluate(without_tta(load_model_file(current)), data.val).accuracy)
+    new = shipped["without_tta_inside"]["public_test"]
+    if new <= now:
+        print(f"not shipped: PublicTest {new:.4f} does not beat the shipped network's {now:.4f} "
+              "(--replace ships it anyway)")
+        return False
+    print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
+    return True
+
+
+def _baseline_entry(baseline: Path, data) -> dict:
+    """The seed baseline's results.json entry: its weights selected on PublicTest, no views, no recalibration."""
+    return dict(summarize(Path(baseline), data, tta=1, precise_bn=False), name=BASELINE)
+
+
+def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path | None = None,
+              tta: str | int = "auto", precise_bn: bool = True, replace: bool = False,
+              hardware: str = DEFAULT_HARDWARE) -> bool:
+    """Ship finished runs (several: one ensemble) into ``assets``: :func:`summarize`, then, when the network beats
+    the one shipped there on PublicTest (or ``replace``), emonet.keras, its LiteRT copy, history.json,
+    results.json (with ``baseline`` measured, or the baseline measured before) and MODEL_CARD.md.
+    Returns whether it shipped."""
+    runs = [Path(r) for r in runs]
+    check_runs(runs + ([Path(baseline)] if baseline else []))
+    assets = Path(assets)
+    assets.mkdir(parents=True, exist_ok=True)
+    before = shipped_before(assets)  # read before it is replaced: a teacher may be the network shipped now
     t_ship = time.time()
-    candidate = ASSETS / "emonet.candidate.keras"
-    shipped = summarize(args.run, data, candidate, tta=tta, precise_bn=not args.no_precise_bn)
-    current = ASSETS / "emonet.keras"
-    if current.is_file() and not args.replace:
-        from emolib.evaluate import evaluate
-        from emolib.models import load_model_file, without_tta
-
-        # like with like: the networks alone, each seeing every face once
-        now = float(evaluate(without_tta(load_model_file(current)), data.val).accuracy)
-        new = shipped["without_tta_inside"]["public_test"]
-        if new <= now:
-            candidate.unlink()
-            print(f"not shipped: PublicTest {new:.4f} does not beat the shipped network's {now:.4f} "
-                  "(--replace ships it anyway)")
-            return 1
-        print(f"shipped: PublicTest {new:.4f} against {now:.4f} for the network shipped before", flush=True)
+    candidate, current = assets / "emonet.candidate.keras", assets / "emonet.keras"
+    shipped = summarize(runs, data, candidate, tta=tta, precise_bn=precise_bn)
+    if current.is_file() and not replace and not _beats_shipped(shipped, current, data):
+        candidate.unlink()
+        return False
     candidate.replace(current)
-    shipped["litert"] = ship_litert(data)
+    shipped["litert"] = ship_litert(data, assets)
     # an ensemble's history is its first member's
-    (ASSETS / "history.json").write_text(json.dumps(corrected_history(args.run[0], shipped["candidate_scores"]), indent=1))
-    shipped["compute"] = dict(runs=[run_compute(r, before) for r in args.run], shipping_s=round(time.time() - t_ship, 1),
+    (assets / "history.json").write_text(json.dumps(corrected_history(runs[0], shipped["candidate_scores"]), indent=1))
+    shipped["compute"] = dict(runs=[run_compute(r, before) for r in runs], shipping_s=round(time.time() - t_ship, 1),
                               shipping_cores=cores_in(cpu_name()) or 1,
                               precise_bn_s=(shipped.get("precise_bn") or {}).get("seconds"))
-    models = [dict(shipped, name="emonet (shipped)")]
-    if args.baseline:
-        models.append(dict(summarize(args.baseline, data, tta=1, precise_bn=False), name="seed CNN (baseline)"))
-    elif (ASSETS / "results.json").is_file():  # keep the baseline measured before (its run may be gone)
-        models += [m for m in json.loads((ASSETS / "results.json").read_text())["models"]
-                   if m["name"] == "seed CNN (baseline)"]
-    (ASSETS / "results.json").write_text(json.dumps({"hardware": args.hardware, "models": models}, indent=1))
-
-    write_card(shipped, args.hardware)
+    models = [dict(shipped, name=SHIPPED)]
+    if baseline:
+        models.append(_baseline_entry(baseline, data))
+    else:  # keep the baseline measured before (its run may be gone)
+        models += [m for m in _read_results(assets)["models"] if m["name"] == BASELINE]
+    _write_results({"hardware": hardware, "models": models}, assets)
+    write_card(shipped, hardware, assets)
     print(json.dumps(models, indent=1))
+    return True
+
+
+def _shipped_entry(results: dict, assets: Path) -> dict:
+    """The shipped model's entry of ``results``; :class:`ShipError` when ``assets`` holds no shipped model."""
+    s = next((m for m in results["models"] if m["name"] == SHIPPED), None)
+    if s is None or not (Path(assets) / "emonet.keras").is_file():
+        raise ShipError(f"no shipped model to work on: {assets} needs emonet.keras and results.json with an "
+                        f"'{SHIPPED}' entry (ship a run first)")
+    return s
+
+
+def reship(data, assets: Path = ASSETS, *, views: bool = True, precise_bn: bool = False, tta: str | int = "auto",
+           hardware: str = DEFAULT_HARDWARE) -> dict:
+    """Work on the network shipped in ``assets`` without a run: recalibrate its BatchNorm (``precise_bn``), choose
+    its test-time views again (``views``; always with ``precise_bn``), then rewrite its LiteRT copy, results.json
+    and card. With neither, only the LiteRT copy and its figures. Returns its new results.json entry."""
+    assets = Path(assets)
+    results = _read_results(assets)
+    s = _shipped_entry(results, assets)
+    if views or precise_bn:
+        from .models import load_model_file, without_tta
+
+        t_ship = time.time()
+        candidate = assets / "emonet.candidate.keras"
+        network = without_tta(load_model_file(assets / "emonet.keras"))
+        if precise_bn:
+            network, s["precise_bn"] = precise_batchnorm(network, data)
+        s.update(finish(network, data, candidate, tta))
+        if s.get("compute"):  # this work adds to the shipping time
+            s["compute"]["shipping_s"] = round(s["compute"]["shipping_s"] + time.time() - t_ship, 1)
+            if precise_bn:
+                s["compute"]["precise_bn_s"] = (s["compute"].get("precise_bn_s") or 0) + s["precise_bn"]["seconds"]
+        s.pop("flip_tta_inside", None)  # replaced by tta_views
+        candidate.replace(assets / "emonet.keras")
+    s["litert"] = ship_litert(data, assets)
+    _write_results(results, assets)
+    write_card(s, results.get("hardware", hardware), assets)
+    print(json.dumps(s, indent=1))
+    return s
+
+
+def measure_baseline(baseline: Path, data, assets: Path = ASSETS) -> dict:
+    """(Re)measure the seed baseline into ``assets/results.json``, keeping the shipped model and its card."""
+    check_runs([Path(baseline)])
+    results = _read_results(assets)
+    _shipped_entry(results, assets)
+    base = _baseline_entry(baseline, data)
+    results["models"] = [m for m in results["models"] if m["name"] != BASELINE] + [base]
+    _write_results(results, assets)
+    print(json.dumps(base, indent=1))
+    return base
+
+
+# --------------------------------------------------------------------------- python -m emolib ship
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """``python -m emolib ship`` and its subcommands, under ``subparsers`` (emolib.__main__'s)."""
+    ship = subparsers.add_parser("ship", help="ship a finished run as emolib's pretrained model, with its card",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ship.add_subparsers(dest="ship_command", required=True, metavar="{run,views,precise-bn,litert,baseline}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--assets", type=Path, default=ASSETS,
+                        help="the folder the shipped model lives in (default: emolib/assets)")
+    common.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
+    views = argparse.ArgumentParser(add_help=False)
+    views.add_argument("--tta", choices=["auto"] + [str(v) for v in TTA_CHOICES], default="auto",
+                       help="test-time views inside the shipped file: auto (default) picks the best on PublicTest "
+                            f"among those under {MAX_LATENCY_MS:g} ms per face in LiteRT")
+    hardware = argparse.ArgumentParser(add_help=False)
+    hardware.add_argument("--hardware", default=DEFAULT_HARDWARE,
+                          help=f"the training hardware the card names (default: {DEFAULT_HARDWARE})")
+    r = sub.add_parser("run", parents=[common, views, hardware], help="ship one or more finished training runs")
+    r.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                   help="a finished run folder; several runs (trained side by side) ship as one ensemble")
+    r.add_argument("--baseline", type=Path, default=None, help="also measure this seed-baseline run")
+    r.add_argument("--no-precise-bn", action="store_true",
+                   help="ship the run's BatchNorm statistics as trained (by default they are recalibrated on the "
+                        "training faces when that improves PublicTest)")
+    r.add_argument("--replace", action="store_true",
+                   help="ship even when the run does not beat the shipped model on PublicTest")
+    sub.add_parser("views", parents=[common, views, hardware],
+                   help="keep the shipped network; choose its test-time views again (--tta) and rewrite "
+                        "emonet.keras, its LiteRT copy, results.json and the card")
+    sub.add_parser("precise-bn", parents=[common, views, hardware],
+                   help="recalibrate the shipped network's BatchNorm statistics on the training faces, keep that "
+                        "when PublicTest improves, then choose its test-time views again as `views`")
+    sub.add_parser("litert", parents=[common, hardware],
+                   help="keep the shipped model; only (re)write its LiteRT copy emonet.tflite and its figures")
+    b = sub.add_parser("baseline", parents=[common],
+                       help="keep the shipped model and its card; only (re)measure the baseline into results.json")
+    b.add_argument("baseline", type=Path, metavar="RUN", help="the seed baseline's run folder")
+    ship.set_defaults(func=main)
+    return ship
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run a parsed ``python -m emolib ship`` command: 0 when done, 1 when the run did not beat the shipped
+    network, 2 with a message when it cannot start."""
+    from .data import DataError, load_fer2013
+
+    tta = getattr(args, "tta", "auto")
+    tta = tta if tta == "auto" else int(tta)
+    for folder in getattr(args, "runs", []) + [b for b in [getattr(args, "baseline", None)] if b]:
+        check_runs([folder])  # before the data is read
+    if args.ship_command != "run":
+        _shipped_entry(_read_results(args.assets), args.assets)
+    try:
+        data = load_fer2013(args.data, progress=False)
+    except DataError as err:
+        raise ShipError(str(err)) from None
+    if args.ship_command == "run":
+        return 0 if ship_runs(args.runs, data, args.assets, baseline=args.baseline, tta=tta,
+                              precise_bn=not args.no_precise_bn, replace=args.replace, hardware=args.hardware) else 1
+    if args.ship_command == "baseline":
+        measure_baseline(args.baseline, data, args.assets)
+    else:
+        reship(data, args.assets, views=args.ship_command == "views", precise_bn=args.ship_command == "precise-bn",
+               tta=tta, hardware=args.hardware)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
