@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The experiments of notebook 03, each with 3 seeds, on the real FER2013 -> results/lesson_experiments.csv.
 
-Every run is the class recipe (``emolib.train.RECIPES["class"]``) shortened to 6 epochs on a stratified
-8,000-face subset, in batches of 64 (750 steps: with fewer, the validation accuracy of a short run still depends
+Every run is the class recipe (``emolib.train.RECIPES["class"]``) without its teacher (labels only), shortened to
+6 epochs on a stratified 8,000-face subset, in batches of 64 (750 steps: with fewer, the validation accuracy of a short run still depends
 on how far BatchNorm's running statistics have caught up), with one change:
 
 * ``cosine``: none (the baseline);
