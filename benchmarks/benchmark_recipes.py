@@ -38,13 +38,12 @@ RECIPES: dict[str, tuple[dict, float]] = {
     # the class recipe (emolib.train.RECIPES["class"]) and the candidates measured on the way to it: fixed work, no
     # budget (None), so every machine trains the same network
     "class": (dict(EMOLIB_RECIPES["class"]), None),
+    "class-no-teacher-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
+                                   bf16=True, seed=0, model_kwargs={"width": 24, "size": 32, "dropout": 0.0}), None),
     "class-s32-c1222-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
                                   bf16=True, model_kwargs={"size": 32, "convs": [1, 2, 2, 2]}), None),
     "class-s32-w24-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
                                 bf16=True, model_kwargs={"size": 32, "width": 24}), None),
-    "class-distill-15ep": (dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1,
-                                bf16=True, model_kwargs={"size": 32, "width": 24, "dropout": 0.0},
-                                teachers=["emolib/assets/emonet.keras"], distill_alpha=0.5), None),
     "emonet-8k-4epochs": (dict(arch="emonet", schedule="cosine", epochs=4, train_size=8000, warmup_epochs=1), 10),
     "emonet-cosine-10min": (dict(arch="emonet", schedule="cosine", epochs=8, warmup_epochs=1), 10),
     "emonet-plateau-10min": (dict(arch="emonet", schedule="plateau", epochs=8, patience=4), 10),
