@@ -10,6 +10,9 @@ For each setting it also reports how far it strays from looking at every frame
 afresh: the share of that reference's (frame, face) rows matched by a box
 (IoU >= 0.5) with the same label, and the mean IoU of the matched boxes.
 
+It also times the classifier with 1, 2 and 6 test-time views per face (what ``--views auto`` chooses
+from) next to each one's accuracy from ``emolib/assets/results.json``.
+
 Run it on a quiet machine (about 2 minutes on a fast 2-core one):
 ``flock /tmp/locks/cpu.lock python benchmarks/benchmark_video.py --write``
 writes ``results/video.json`` and ``results/VIDEO.md``, naming the machine.
@@ -70,19 +73,29 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=6.0, help="length of each clip (default 6 s = 180 frames)")
     ap.add_argument("--repeats", type=int, default=2, help="runs per setting; the median is kept (default 2)")
+    ap.add_argument("--views", default="6", choices=["auto", "1", "2", "6"],
+                    help="test-time views per face for the clips (default 6, the shipped file's)")
     ap.add_argument("--write", action="store_true", help="write results/video.json and results/VIDEO.md")
     args = ap.parse_args(argv)
 
     from machine import describe
 
-    from emolib.predict import get_fast_model, predict_video
+    from emolib.predict import VIEW_BUDGET_MS, choose_views, get_fast_model, predict_video, view_choices, view_times
 
     machine = describe()
+    # the classifier's time per face with each number of test-time views (what "auto" chooses from)
+    ms, accuracy = view_times(), view_choices()
+    views_rows = [dict(views=v, ms_per_face=round(ms[v], 2), public_test=accuracy.get(v)) for v in sorted(ms)]
+    for r in views_rows:
+        print(f"{r['views']} view(s): {r['ms_per_face']:5.2f} ms per face (8 in a batch), "
+              f"PublicTest accuracy {100 * r['public_test']:.2f} % (results.json)")
+    auto = choose_views()
+    print(f"auto chooses {auto} view(s) (budget {VIEW_BUDGET_MS:g} ms per face); the clips run with {args.views}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clips = make_clips(tmp, args.seconds)
-        get_fast_model()
+        views = get_fast_model(args.views).views
         predict_video(next(iter(clips.values())))             # warm-up: detector and classifier loaded
         for name, clip in clips.items():
             ref = None
@@ -111,14 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         out = HERE / "results"
         out.mkdir(exist_ok=True)
         stamp = time.strftime("%Y-%m-%d")
-        (out / "video.json").write_text(json.dumps(dict(machine=machine, date=stamp, seconds=args.seconds,
-                                                        repeats=args.repeats, rows=rows), indent=1) + "\n")
+        (out / "video.json").write_text(json.dumps(dict(
+            machine=machine, date=stamp, seconds=args.seconds, repeats=args.repeats, views=views, rows=rows,
+            views_per_face=views_rows, auto_views=auto, view_budget_ms=VIEW_BUDGET_MS), indent=1) + "\n")
         lines = [f"# Video: frames per second of predict_video on 640x480, 30 fps clips",
                  "",
                  f"Measured {stamp} on {machine['machine']} by `benchmarks/benchmark_video.py` "
                  f"({args.seconds:g} s clips, median of {args.repeats} runs; the real-time factor is frames/s "
                  f"over the clip's 30 frames/s). *same label* and *box IoU* compare each setting with the first "
-                 f"(every frame detected and classified afresh).",
+                 f"(every frame detected and classified afresh). Each face gets {views} test-time views.",
                  "",
                  "| clip | faces/frame | detect every | classify every | annotated video | frames/s | x real time "
                  "| same label | box IoU |",
@@ -127,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {r['clip']} | {r['faces_per_frame']} | {r['detect_every']} | {r['reclassify']} | "
                          f"{'yes' if r['annotated_video'] else 'no'} | {r['frames_per_s']} | "
                          f"{r['real_time_factor']} | {100 * r['same_label']:.1f} % | {r['box_iou']:.3f} |")
+        lines += ["", "## Test-time views that fit the machine", "",
+                  f"The classifier's time per face (8 faces in one batch, fastest of 5 runs: what "
+                  f"`emolib.predict.choose_views` times when the model loads) and the shipped network's PublicTest "
+                  f"accuracy with each (`emolib/assets/results.json`). With a budget of {VIEW_BUDGET_MS:g} ms per "
+                  f"face, `--views auto` chose {auto} here.", "",
+                  "| views | ms per face | PublicTest accuracy |", "|---:|---:|---:|"]
+        lines += [f"| {r['views']} | {r['ms_per_face']:.2f} | {100 * r['public_test']:.2f} % |" for r in views_rows]
         (out / "VIDEO.md").write_text("\n".join(lines) + "\n")
         print(f"wrote {out / 'video.json'} and {out / 'VIDEO.md'}")
     return 0

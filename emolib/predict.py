@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -336,6 +337,43 @@ def scale_results(results: list[FaceResult], from_size: tuple[int, int],
 
 
 LITERT_PATH = ASSETS_DIR / "emonet.tflite"
+#: The shipped network alone (no views inside), int8 LiteRT, for views made outside it
+#: (:class:`LiteRTModel` with ``views``): written from ``emonet.keras`` by
+#: ``export_litert(without_tta(model), path, quantize=True)``.
+LITERT_1VIEW_PATH = ASSETS_DIR / "emonet_1view.tflite"
+#: Test-time views: number of views -> (shifts (dy, dx), mirror each too), as ``emolib.ship.TTA_CHOICES``
+#: and ``emolib.models.with_tta`` define them. The shipped file holds 6.
+VIEWS: dict[int, tuple[tuple[tuple[int, int], ...], bool]] = {
+    1: (((0, 0),), False),                          # the face alone
+    2: (((0, 0),), True),                           # the face and its mirror image
+    6: (((0, 0), (3, 3), (-3, -3)), True),          # and each moved 3 pixels down-right and up-left
+}
+#: "auto" views: the most views whose time per face (classifier only, faces in one batch), timed when
+#: the model loads, stays within this budget, so that a 40-face photo is classified in well under a second.
+VIEW_BUDGET_MS = 10.0
+
+
+def make_views(x: np.ndarray, views: int) -> np.ndarray:
+    """The ``views`` test-time views of faces (N, 48, 48, 1) stacked along the batch axis, view by view
+    (the order of ``emolib.models.tta_views``): the face moved by each shift (zeros come in at the
+    edges), then the same for its mirror image.
+
+    >>> make_views(np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1), 2)[:, :, :, 0].tolist()
+    [[[0.0, 1.0], [2.0, 3.0]], [[1.0, 0.0], [3.0, 2.0]]]
+    """
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {sorted(VIEWS)}, not {views!r}")
+    shifts, mirror = VIEWS[views]
+    faces = [x, x[:, :, ::-1]] if mirror else [x]
+    out = []
+    for face in faces:
+        for dy, dx in shifts:
+            moved = np.zeros_like(face)
+            h, w = face.shape[1:3]
+            moved[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+                face[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+            out.append(moved)
+    return np.concatenate(out)
 
 
 class LiteRTModel:
@@ -350,6 +388,8 @@ class LiteRTModel:
     ``predict_on_batch`` (and ``predict``, as in Keras) take (N, 48, 48, 1) or
     (N, 48, 48) raw pixels, 0..255, so :func:`emolib.evaluate.evaluate` accepts it.
     Thread-safe (one call at a time). ``num_threads`` defaults to the CPU count, at most 4.
+    ``views`` > 1 (2 or 6, see :data:`VIEWS`): for a file holding the network alone
+    (:data:`LITERT_1VIEW_PATH`), average over these test-time views, made here and run in one batch.
 
     >>> m = LiteRTModel()                                   # the shipped model
     >>> m.predict_on_batch(np.zeros((2, 48, 48, 1), np.float32)).shape
@@ -360,8 +400,13 @@ class LiteRTModel:
     FileNotFoundError: LiteRT model file not found: no/such/model.tflite
     """
 
-    def __init__(self, path: str | os.PathLike[str] = LITERT_PATH, num_threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] = LITERT_PATH, num_threads: int | None = None,
+                 views: int = 1) -> None:
         from .faces import quiet_native_stderr
+
+        if views not in VIEWS:
+            raise ValueError(f"views must be one of {sorted(VIEWS)}, not {views!r}")
+        self.views = views
 
         path = Path(path)
         if not path.is_file():
@@ -390,6 +435,13 @@ class LiteRTModel:
         x = np.asarray(x, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
         if len(x) == 0:
             return np.zeros((0, len(CLASS_NAMES)), np.float32)
+        if getattr(self, "views", 1) > 1:       # every view of every face in one batch, then the mean
+            n = len(x)
+            x = make_views(x, self.views)
+            return self._run(x).reshape(self.views, n, -1).mean(axis=0)
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
             if self._batch != len(x):
                 self._interp.resize_tensor_input(self._in, x.shape, strict=True)
@@ -428,14 +480,98 @@ def get_model():
         return _MODEL
 
 
-def get_fast_model() -> LiteRTModel:
-    """The shipped model as LiteRT (``assets/emonet.tflite``), loaded once per process:
-    what :func:`classify_faces` uses when no model is given."""
+def get_fast_model(views: int | str | None = None) -> LiteRTModel:
+    """The shipped model as LiteRT, loaded once per process: what :func:`classify_faces` uses
+    when no model is given.
+
+    ``views``: how many test-time views each face gets (1, 2 or 6; more views, a little more
+    accuracy, see :func:`view_choices`, and more time), or ``"auto"``: the most views that
+    :func:`choose_views` times within VIEW_BUDGET_MS per face on this machine. ``None`` keeps
+    the model already loaded, else takes ``$EMOLIB_VIEWS``, else ``"auto"``. 6 views is the
+    shipped file ``assets/emonet.tflite`` (the views inside it); 1 and 2 run
+    ``assets/emonet_1view.tflite`` with the views made outside it. ``model.views`` says which.
+    """
     global _FAST_MODEL
     with _MODEL_LOCK:
-        if _FAST_MODEL is None:
-            _FAST_MODEL = LiteRTModel()
+        if _FAST_MODEL is not None and views is None:
+            return _FAST_MODEL
+        want = views if views is not None else os.environ.get("EMOLIB_VIEWS", "auto")
+        if str(want) == "auto":
+            want = choose_views()
+        want = _views_number(want)
+        if _FAST_MODEL is None or _FAST_MODEL.views != want:
+            _FAST_MODEL = _views_model(want)
         return _FAST_MODEL
+
+
+def _views_number(views: int | str) -> int:
+    try:
+        n = int(views)
+    except (TypeError, ValueError):
+        n = None
+    if n not in VIEWS:
+        raise ValueError(f"views must be one of {sorted(VIEWS)} or 'auto', not {views!r}")
+    return n
+
+
+def _views_model(views: int, num_threads: int | None = None) -> LiteRTModel:
+    if views == 6 or not LITERT_1VIEW_PATH.is_file():
+        model = LiteRTModel(LITERT_PATH, num_threads)       # the shipped file, its 6 views inside
+        model.views = 6
+        return model
+    return LiteRTModel(LITERT_1VIEW_PATH, num_threads, views=views)
+
+
+_VIEW_TIMES: dict[int, float] = {}
+
+
+def choose_views(budget_ms: float = VIEW_BUDGET_MS, faces: int = 8) -> int:
+    """The most test-time views (6, 2 or 1) whose time per face stays within ``budget_ms`` on this
+    machine: each choice classifies ``faces`` faces in one batch a few times (the fastest run
+    counts, so a busy moment does not decide), once per process (:data:`view_times`).
+    1 view when even that is over budget.
+
+    >>> choose_views(budget_ms=1e9)
+    6
+    >>> choose_views(budget_ms=0)
+    1
+    """
+    if not LITERT_1VIEW_PATH.is_file():
+        return 6                                                # only the shipped file: its 6 views
+    if not _VIEW_TIMES:
+        x = np.full((faces, IMAGE_SIZE, IMAGE_SIZE, 1), 128, np.float32)
+        for v in sorted(VIEWS):
+            m = _views_model(v)
+            m.predict_on_batch(x)                               # the first call allocates
+            best = float("inf")
+            for _ in range(5):
+                t = time.perf_counter()
+                m.predict_on_batch(x)
+                best = min(best, time.perf_counter() - t)
+            _VIEW_TIMES[v] = 1000 * best / faces
+    fits = [v for v in VIEWS if _VIEW_TIMES[v] <= budget_ms]
+    return max(fits, default=1)
+
+
+def view_times() -> dict[int, float]:
+    """Milliseconds per face of each number of views, as :func:`choose_views` timed them on this machine."""
+    if not _VIEW_TIMES:
+        choose_views()
+    return dict(_VIEW_TIMES)
+
+
+def view_choices() -> dict[int, float]:
+    """PublicTest accuracy of the shipped network with each number of test-time views, read from
+    ``assets/results.json`` (measured when it was shipped, ``python -m emolib ship``).
+
+    >>> sorted(view_choices()) == sorted(VIEWS)
+    True
+    """
+    import json
+
+    entry = next(m for m in json.loads((ASSETS_DIR / "results.json").read_text())["models"]
+                 if m["name"] == "emonet (shipped)")
+    return {int(v): float(c["public_test"]) for v, c in entry["tta_candidates"].items() if int(v) in VIEWS}
 
 
 def classify_faces(faces: np.ndarray, model=None) -> np.ndarray:

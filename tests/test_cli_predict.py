@@ -88,3 +88,19 @@ def test_json_boxes_and_size_of_a_large_photo_are_its_own_pixels(tmp_path, capsy
     assert abs(entry["annotated_scale"] - 2048 / 2400) < 1e-3 and ref["annotated_scale"] == 1.0
     assert main(["predict", str(big), "--out", str(tmp_path / "out")]) == 0
     assert "(drawn 1748x2048, 0.853 of the photo's 2048x2400" in capsys.readouterr().out
+
+
+def test_views_option_and_the_views_in_the_json(capsys):
+    from emolib.predict import get_fast_model
+
+    before = get_fast_model().views
+    photo = sample_paths()[0]
+    try:
+        assert main(["predict", str(photo), "--json", "--views", "1"]) == 0
+        (entry,) = json.loads(capsys.readouterr().out)
+        assert entry["views"] == 1 and len(entry["faces"]) == 1
+    finally:
+        get_fast_model(before)
+    with pytest.raises(SystemExit):
+        main(["predict", str(photo), "--views", "3"])
+    assert "invalid choice: '3'" in capsys.readouterr().err

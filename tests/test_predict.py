@@ -343,3 +343,74 @@ def test_rotated_large_jpeg_reports_its_upright_size():
     exif[0x0112] = 6
     photo = load_photo(_jpeg(Image.new("RGB", (4000, 3000), (90, 90, 90)), exif=exif.tobytes()))
     assert photo.size == (3000, 4000) and photo.rgb.shape == (2000, 1500, 3)
+
+
+# ------------------------------------------------------------------------- test-time views that fit the machine
+def test_views_are_the_ones_the_shipped_file_may_hold():
+    from emolib.predict import VIEWS
+    from emolib.ship import TTA_CHOICES
+
+    assert sorted(VIEWS) == sorted(TTA_CHOICES)
+    for n, (shifts, mirror) in VIEWS.items():
+        assert (TTA_CHOICES[n] or ((0, 0),)) == shifts and mirror == (n > 1)
+
+
+def test_make_views_moves_and_mirrors_like_with_tta():
+    from emolib.predict import make_views
+
+    x = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    v = make_views(x, 6)
+    assert v.shape == (18, 48, 48, 1)
+    assert np.array_equal(v[:3], x) and np.array_equal(v[9:12], x[:, :, ::-1])
+    assert np.array_equal(v[3:6, 3:, 3:], x[:, :-3, :-3]) and not v[3:6, :3].any()     # 3 down-right, zeros in
+    assert np.array_equal(v[6:9, :-3, :-3], x[:, 3:, 3:]) and not v[6:9, -3:].any()    # 3 up-left
+    with pytest.raises(ValueError, match="views must be one of"):
+        make_views(x, 4)
+
+
+def test_views_made_outside_the_network_give_the_shipped_files_probabilities():
+    """The network alone (emonet_1view.tflite) with its 6 views made in numpy gives what the shipped file,
+    its 6 views inside, gives; fewer views give nearly the same."""
+    from emolib.predict import LITERT_1VIEW_PATH, LITERT_PATH
+
+    faces = np.stack([r.face for p in sample_paths() for r in predict_image(p)]
+                     + [f for f in np.random.default_rng(1).integers(0, 256, (4, 48, 48), np.uint8)])
+    shipped = LiteRTModel(LITERT_PATH).predict_on_batch(faces)
+    for views, tol in ((6, 0.03), (2, 0.15), (1, 0.25)):
+        p = LiteRTModel(LITERT_1VIEW_PATH, views=views).predict_on_batch(faces)
+        assert p.shape == shipped.shape and np.allclose(p.sum(1), 1, atol=1e-3)
+        assert np.abs(p - shipped).max() < tol, views
+
+
+def test_views_auto_chosen_by_time_or_set(monkeypatch):
+    import emolib.predict as P
+
+    before = get_fast_model().views
+    try:
+        assert get_fast_model(2).views == 2 and get_fast_model().views == 2       # kept until changed
+        assert get_fast_model("1").views == 1
+        assert set(P.view_times()) == {1, 2, 6} and P.view_times()[1] < P.view_times()[6]
+        monkeypatch.setattr(P, "_VIEW_TIMES", {1: 1.0, 2: 4.0, 6: 12.0})          # a slower machine
+        assert P.choose_views() == 2 and get_fast_model("auto").views == 2
+        monkeypatch.setenv("EMOLIB_VIEWS", "1")
+        assert P.get_fast_model(None).views == 2                                  # None keeps what is loaded
+        with pytest.raises(ValueError, match="views must be one of"):
+            get_fast_model("many")
+        acc = P.view_choices()
+        assert set(acc) == {1, 2, 6} and acc[1] < acc[2] <= acc[6]
+    finally:
+        get_fast_model(before)
+
+
+@pytest.mark.slow
+def test_the_one_view_file_is_the_shipped_network():
+    """emonet_1view.tflite is the network inside emonet.keras (without its views), int8: re-export it
+    (export_litert(without_tta(model), path, quantize=True)) whenever the shipped network changes."""
+    from emolib.models import without_tta
+    from emolib.predict import LITERT_1VIEW_PATH
+
+    faces = np.random.default_rng(2).integers(0, 256, (16, 48, 48, 1)).astype(np.float32)
+    keras_p = np.asarray(without_tta(get_model()).predict(faces, verbose=0))
+    lite_p = LiteRTModel(LITERT_1VIEW_PATH).predict_on_batch(faces)
+    assert np.abs(keras_p - lite_p).max() < 0.05
+    assert (keras_p.argmax(1) == lite_p.argmax(1)).mean() >= 0.9
