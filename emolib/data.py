@@ -7,8 +7,8 @@ Three sources are understood:
   ``icml_face_data.csv`` variant,
 * either of the above inside a downloaded ``.zip`` archive.
 
-The result is cached as an ``.npz`` file under ``data/`` so that the
-second load takes about a second.
+The result is cached as an ``.npz`` file in your user cache folder (:func:`default_cache_dir`), so that a
+second load only reads that file instead of decoding every image again.
 
 Example
 -------
@@ -41,6 +41,8 @@ SPLITS = ("train", "val", "test")
 USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 CACHE_VERSION = 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: The repository's ``data/`` folder (git-ignored): where ``data/fer2013`` is looked for, and where caches were
+#: written before they moved to the user cache folder (still read there, :func:`load_fer2013`).
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 HOW_TO_GET = (
@@ -429,9 +431,34 @@ def _signature(source: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def user_cache_dir() -> Path:
+    """This user's cache folder for emolib: ``platformdirs.user_cache_dir("emolib")`` when platformdirs is installed
+    (``~/.cache/emolib`` on Linux, honouring ``XDG_CACHE_HOME``; ``~/Library/Caches/emolib`` on macOS;
+    ``%LOCALAPPDATA%\\emolib\\Cache`` on Windows), else ``$XDG_CACHE_HOME/emolib`` or ``~/.cache/emolib``."""
+    try:
+        import platformdirs
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(base).expanduser() / "emolib"
+    return Path(platformdirs.user_cache_dir("emolib", appauthor=False))
+
+
 def default_cache_dir() -> Path:
-    """``EMOLIB_CACHE`` if set, else the repo's ``data/`` folder (git-ignored)."""
-    return Path(os.environ.get("EMOLIB_CACHE", REPO_DATA_DIR))
+    """Where :func:`load_fer2013` keeps its cache: ``EMOLIB_CACHE`` if set, else :func:`user_cache_dir` (never
+    inside the installed package or the dataset's folder, which may be read-only)."""
+    env = os.environ.get("EMOLIB_CACHE")
+    return Path(env).expanduser() if env else user_cache_dir()
+
+
+def clear_cache() -> list[Path]:
+    """Delete every FER2013 cache file in :func:`default_cache_dir` and in the repository's ``data/`` folder, where
+    older versions wrote them (``make clean-cache``); returns the files deleted. Deleting them is always safe."""
+    removed = []
+    for folder in dict.fromkeys([default_cache_dir(), REPO_DATA_DIR]):
+        for path in sorted(folder.glob("fer2013-cache-*.npz")):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def load_fer2013(
@@ -445,7 +472,9 @@ def load_fer2013(
 
     Looks in ``root``, else ``$EMOLIB_DATA``, else ``data/fer2013``; ``root`` may be
     a Kaggle-layout folder, a ``.csv`` file, a ``.zip`` archive, or a folder holding
-    one of those. Never downloads anything.
+    one of those. Never downloads anything. The decoded arrays are cached in ``cache_dir``
+    (default: :func:`default_cache_dir`); with the default, a cache that an older version
+    wrote into the repository's ``data/`` folder is still read.
 
     >>> fer = load_fer2013()                        # doctest: +SKIP
     >>> len(fer.train), len(fer.val), len(fer.test)  # doctest: +SKIP
@@ -456,13 +485,17 @@ def load_fer2013(
     if cache:
         cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         cache_file = cdir / f"fer2013-cache-{_signature(source)}.npz"
-        if cache_file.is_file():
+        found = cache_file
+        if cache_dir is None and not os.environ.get("EMOLIB_CACHE") and not found.is_file():
+            legacy = REPO_DATA_DIR / cache_file.name  # written there by an older version: still read
+            found = legacy if legacy.is_file() else found
+        if found.is_file():
             try:
-                splits = _load_cache(cache_file)
+                splits = _load_cache(found)
                 return FER2013(**splits, source=str(source))
-            except Exception as err:  # a damaged cache is rebuilt, never trusted
-                warnings.warn(f"the cache {cache_file} is damaged ({err}); rebuilding it", stacklevel=2)
-                cache_file.unlink(missing_ok=True)
+            except Exception as err:  # a damaged cache is rebuilt (in cdir), never trusted
+                warnings.warn(f"the cache {found} is damaged ({err}); rebuilding it", stacklevel=2)
+                found.unlink(missing_ok=True)
     if source.is_dir():
         splits = _read_folders(source, progress)
     elif source.suffix.lower() == ".zip":

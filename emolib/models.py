@@ -517,8 +517,9 @@ def with_tta(model: keras.Model, shifts: tuple[tuple[int, int], ...] = ((0, 0),)
     reads it without emolib; :func:`without_tta` gives the network back.
     ``batched=True`` stacks the views along the batch axis and runs the network
     once on them (``keras.ops`` concatenate, reshape and mean, which plain Keras
-    also reads): the same predictions, and about 13 % faster per face in LiteRT
-    for 6 views on our 2-core machine (3.3 against 3.8 ms).
+    also reads): the same predictions from one larger call of the network, usually
+    faster per face than one call per view (``benchmarks/benchmark_tta.py`` times
+    the views on your machine).
 
     >>> import numpy as np
     >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.CenterCrop(40, 40), layers.Flatten(),
@@ -637,11 +638,11 @@ def export_litert(model: keras.Model, path: str | "os.PathLike[str]", quantize: 
     ``ai-edge-litert`` package, without TensorFlow. Float32 by default: the
     Keras model's probabilities to about 1e-6. ``quantize=True`` stores the
     weights as 8-bit integers and quantizes activations on the fly (LiteRT's
-    dynamic-range quantization, no calibration data): a quarter of the size and,
-    on our 2-core AMD machine, about 1.1 ms per face for the 2-view model shipped
-    before against 4.7 ms in float32. Probabilities then differ slightly (by up
-    to about 0.03 for that model, whose top class stayed the same on 99.5 % of
-    PublicTest), so check the accuracy of a quantized file.
+    dynamic-range quantization, no calibration data): a quarter of the size, and
+    faster on CPUs with fast 8-bit arithmetic (``benchmarks/benchmark_quantization.py``
+    measures both copies on yours). Probabilities then differ slightly from the
+    float32 model's, so check the accuracy of a quantized file (the shipped copy's
+    figures are in its model card).
 
     >>> export_litert(build_emonet(width=8), "emonet8.tflite", quantize=True) > 0   # doctest: +SKIP
     True

@@ -6,6 +6,8 @@ the real FER2013 (through the ``real_data`` fixture).
 from __future__ import annotations
 
 import os
+import re
+import sys
 import time
 import warnings
 import zipfile
@@ -451,6 +453,65 @@ def test_cache_with_wrong_contents_is_rebuilt(tmp_path):
 def test_no_cache_writes_nothing(tmp_path):
     load(make_folders(tmp_path / "fer"), tmp_path, cache=False)
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.fixture
+def user_cache(monkeypatch, tmp_path):
+    """No EMOLIB_CACHE: the cache goes to the user cache folder, here $XDG_CACHE_HOME=tmp/xdg; the repository's
+    data/ folder is tmp/repo_data."""
+    monkeypatch.delenv("EMOLIB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data, "REPO_DATA_DIR", tmp_path / "repo_data")
+    return tmp_path / "xdg" / "emolib"
+
+
+@pytest.mark.skipif(os.name != "posix" or sys.platform == "darwin", reason="the XDG layout is Linux's")
+@pytest.mark.parametrize("platformdirs", ["installed", "missing"])
+def test_default_cache_is_the_user_cache_folder(user_cache, monkeypatch, tmp_path, platformdirs):
+    """$XDG_CACHE_HOME/emolib (through platformdirs when it is there), ~/.cache/emolib without XDG_CACHE_HOME,
+    and EMOLIB_CACHE over both."""
+    if platformdirs == "missing":
+        monkeypatch.setitem(sys.modules, "platformdirs", None)  # import platformdirs raises ImportError
+    assert data.default_cache_dir() == user_cache
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.default_cache_dir() == tmp_path / "home" / ".cache" / "emolib"
+    monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path / "elsewhere"))
+    assert data.default_cache_dir() == tmp_path / "elsewhere"
+
+
+def test_cache_goes_to_the_user_cache_folder_not_the_repository(user_cache, tmp_path):
+    root = make_folders(tmp_path / "fer")
+    load_fer2013(root, progress=False)
+    assert len(list(user_cache.glob("fer2013-cache-*.npz"))) == 1
+    assert not (tmp_path / "repo_data").exists() and not list(root.rglob("*.npz"))
+
+
+def test_a_cache_left_in_the_repository_is_still_read(user_cache, tmp_path, monkeypatch):
+    """A cache an older version wrote into data/ is read (no decoding, nothing new written), unless a cache folder
+    is asked for; clear_cache (make clean-cache) deletes caches in both places."""
+    root = make_folders(tmp_path / "fer")
+    first = load_fer2013(root, cache_dir=tmp_path / "repo_data", progress=False)  # as older versions did
+    monkeypatch.setattr(data, "_read_folders", lambda *a: pytest.fail("the repository's cache was not used"))
+    again = load_fer2013(root, progress=False)
+    assert np.array_equal(first.train.images, again.train.images) and not user_cache.exists()
+    with pytest.raises(pytest.fail.Exception):
+        load_fer2013(root, cache_dir=tmp_path / "asked", progress=False)  # an explicit folder: only that one
+    monkeypatch.undo()
+    monkeypatch.delenv("EMOLIB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data, "REPO_DATA_DIR", tmp_path / "repo_data")
+    load_fer2013(root, cache_dir=user_cache, progress=False)
+    removed = data.clear_cache()
+    assert sorted(p.parent for p in removed) == sorted([tmp_path / "repo_data", user_cache])
+    assert not list((tmp_path / "repo_data").glob("*.npz")) and not list(user_cache.glob("*.npz"))
+
+
+def test_make_clean_cache_clears_the_cache_where_it_is():
+    """`make clean-cache` calls data.clear_cache instead of naming one folder."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^clean-cache:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "clear_cache()" in recipe and "data/" not in recipe
 
 
 # ---------------------------------------------------------------- duplicates & stats
