@@ -34,7 +34,7 @@ import traitlets as T
 from .data import CLASS_NAMES
 from .faces import detect
 from .predict import (CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, classify_detections, emoji_image,
-                      load_image, predict_image)
+                      MAX_FILE_BYTES, load_image, predict_image)
 
 #: The browser side of the widgets (anywidget ES modules and their styles, loaded by path:
 #: editors and eslint read them as JavaScript; ``ANYWIDGET_HMR=1`` reloads them on save).
@@ -115,6 +115,84 @@ def probability_chart(result: FaceResult, title: str = "") -> bytes:
 
 #: At most this many photos of one upload are predicted and shown.
 MAX_UPLOADS = 20
+#: Uploads travel to the kernel in pieces of at most this many bytes, one message each: well under
+#: the roughly 10 MiB a Jupyter or Voila server's websocket takes in one message.
+CHUNK_BYTES = 4 * 2**20
+
+
+class PhotoUpload(anywidget.AnyWidget):
+    """A *Photos* button: the browser sends the chosen files to the kernel in pieces of ``chunk_bytes``
+    (``emolib/static/upload.js``), so a photo of any size up to ``max_bytes`` arrives whole,
+    whatever the server's websocket message limit.
+
+    Files over ``max_bytes`` are not sent; only the first ``max_files`` of a choice are. Callbacks
+    given to :meth:`on_upload` receive the files as ``[{"name", "type", "size", "content"}, ...]``
+    (an ``"error"`` instead of ``"content"`` for a file refused or arrived incomplete) and the
+    number of files chosen. ``count`` (shown on the button) is the number of files last received.
+    """
+
+    _esm = STATIC_DIR / "upload.js"
+    _css = STATIC_DIR / "widget.css"
+    description = T.Unicode("Photos").tag(sync=True)
+    accept = T.Unicode("image/*,.heic,.heif").tag(sync=True)
+    disabled = T.Bool(False).tag(sync=True)
+    max_files = T.Int(MAX_UPLOADS).tag(sync=True)
+    max_bytes = T.Int(MAX_FILE_BYTES).tag(sync=True)
+    chunk_bytes = T.Int(CHUNK_BYTES).tag(sync=True)
+    count = T.Int(0).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._batch: dict | None = None
+        self._callbacks: list = []
+        self.on_msg(self._on_msg)
+
+    def on_upload(self, callback) -> None:
+        """Call ``callback(files, total)`` when the browser has sent a choice of files."""
+        self._callbacks.append(callback)
+
+    def _on_msg(self, widget: Any, content: dict, buffers: list) -> None:
+        kind, batch = content.get("type"), content.get("batch")
+        if kind == "start":
+            limit = f"the limit is {self.max_bytes / 1e6:.0f} MB"
+            files = [dict(name=str(f.get("name", "upload")), type=str(f.get("type", "")), size=int(f.get("size", 0)),
+                          data=bytearray()) for f in content.get("files", ())]
+            refused = [dict(name=str(f.get("name", "upload")), size=int(f.get("size", 0)),
+                            error=f"file too large: {int(f.get('size', 0)) / 1e6:.0f} MB; {limit}")
+                       for f in content.get("refused", ())]
+            self._batch = dict(id=batch, files=files, refused=refused, total=int(content.get("total", len(files))))
+            return
+        current = self._batch
+        if current is None or batch != current["id"]:
+            return                      # pieces of a choice the browser has replaced since
+        if kind in ("chunk", "unreadable"):
+            index = content.get("index")
+            if not isinstance(index, int) or not 0 <= index < len(current["files"]):
+                return
+            f = current["files"][index]
+            if kind == "unreadable":
+                f["error"] = f"the browser could not read the file ({content.get('error', 'Error')})"
+            elif "error" not in f and buffers and content.get("offset") == len(f["data"]):
+                f["data"] += bytes(buffers[0])
+                if len(f["data"]) > self.max_bytes:
+                    f["error"] = f"file too large: more than {self.max_bytes / 1e6:.0f} MB"
+            elif "error" not in f:
+                f["error"] = "a piece of the file arrived out of order; upload it again"
+        elif kind == "end":
+            self._batch = None
+            items = []
+            for f in current["files"]:
+                data = f.pop("data")
+                if "error" not in f and len(data) != f["size"]:
+                    f["error"] = f"arrived incomplete ({len(data)} of {f['size']} bytes); upload it again"
+                items.append(f if "error" in f else dict(f, content=bytes(data)))
+            items += current["refused"]
+            try:
+                for callback in self._callbacks:
+                    callback(items, current["total"])
+            finally:
+                self.count = len(items)
+                self.send({"type": "received", "batch": batch})
 #: A webcam face is classified again every this many frames (see ``EmotionDemo._track``).
 RECLASSIFY = 3
 
@@ -130,7 +208,7 @@ class EmotionDemo(W.VBox):
     """Upload photos or start the webcam; every face gets a box, a label and (few faces) a probability chart.
 
     Everything is driven from Python, so it can be tested without a browser:
-    :meth:`process_upload` takes a FileUpload value, :meth:`process_frame` a
+    :meth:`process_upload` takes the uploaded files, :meth:`process_frame` a
     webcam frame as the browser sends it (raw RGBA pixels, or JPEG bytes).
     ``model`` is a Keras model or an :class:`emolib.predict.LiteRTModel`; by
     default the shipped model's LiteRT copy. Nothing is written to disk.
@@ -143,7 +221,7 @@ class EmotionDemo(W.VBox):
 
     def __init__(self, model=None, **kwargs: Any) -> None:
         self._model = model
-        self.upload = W.FileUpload(accept="image/*,.heic,.heif", multiple=True, description="Photos")
+        self.upload = PhotoUpload()
         self.emoji = W.ToggleButton(value=False, description="emoji", icon="smile-o",
                                     tooltip="paste an emoji over each face")
         self.panels = W.ToggleButton(value=False, description="all charts", icon="bar-chart",
@@ -166,7 +244,7 @@ class EmotionDemo(W.VBox):
         self._fps_shown_at = 0.0
         self.frames_processed = 0
 
-        self.upload.observe(lambda ch: self.process_upload(ch["new"]), names="value")
+        self.upload.on_upload(self.process_upload)
         self.emoji.observe(lambda ch: self._render_gallery(), names="value")
         self.panels.observe(self._toggle_panels, names="value")
         self.cam_button.observe(self._toggle_camera, names="value")
@@ -178,12 +256,18 @@ class EmotionDemo(W.VBox):
         super().__init__([controls, self.status, self.camera, self.gallery], **kwargs)
 
     # ------------------------------------------------------------------ uploads
-    def process_upload(self, value: Iterable[dict]) -> None:
-        """Predict every uploaded file (a FileUpload ``value``); bad files get a status message."""
+    def process_upload(self, value: Iterable[dict], total: int | None = None) -> None:
+        """Predict every uploaded file (``[{"name": ..., "content": bytes}, ...]``, as :class:`PhotoUpload`
+        gives them, or a FileUpload ``value``); bad files get a status message. ``total``: the number of
+        files chosen, if more were chosen than sent."""
         self._shown, errors = [], []
         items = list(value or ())
+        total = max(len(items), total or 0)
         for item in items[:MAX_UPLOADS]:
             name = str(item.get("name", "upload"))
+            if item.get("error"):
+                errors.append(f"{name}: {item['error']}")
+                continue
             try:
                 rgb = load_image(bytes(item.get("content", b"")))
                 self._shown.append((name, rgb, predict_image(rgb, self._model)))
@@ -191,8 +275,8 @@ class EmotionDemo(W.VBox):
                 errors.append(f"{name}: {str(err).replace('uploaded data: ', '')}")
             except Exception as err:  # never let a callback die silently
                 errors.append(f"{name}: {type(err).__name__}: {err}")
-        if len(items) > MAX_UPLOADS:
-            errors.append(f"{len(items)} files at once: only the first {MAX_UPLOADS} are shown; "
+        if total > MAX_UPLOADS:
+            errors.append(f"{total} files at once: only the first {MAX_UPLOADS} are shown; "
                           f"upload the others in smaller groups")
         found = sum(len(r) for _, _, r in self._shown)
         msg = f"{len(self._shown)} image(s), {found} face(s) found" if self._shown else ""

@@ -147,6 +147,81 @@ def test_app_camera_refused_or_missing(app, flags, message):
     assert list(work.iterdir()) == []
 
 
+def phone_jpeg(mib: float, seed: int = 0) -> bytes:
+    """A 48-megapixel (8000x6000) JPEG of about ``mib`` MiB, as phones take them: the 12-face group
+    photo, 4x enlarged, in the middle of noise whose strength sets the file's size (within 0.5 MiB)."""
+    import cv2
+    import numpy as np
+
+    from emolib.predict import GROUP_SAMPLE
+
+    group = cv2.imread(str(GROUP_SAMPLE))
+    group = cv2.resize(group, (group.shape[1] * 4, group.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    tile = np.random.default_rng(seed).normal(0, 1, (1000, 1000, 3)).astype(np.float32)
+    lo, hi, amp = 0.0, None, 0.65 * mib
+    for _ in range(12):
+        img = np.tile((128 + amp * tile).clip(0, 255).astype(np.uint8), (6, 8, 1))
+        y, x = (6000 - group.shape[0]) // 2, (8000 - group.shape[1]) // 2
+        img[y:y + group.shape[0], x:x + group.shape[1]] = group
+        buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        if abs(len(buf) / 2**20 - mib) < 0.5:
+            return buf
+        lo, hi = (amp, hi) if len(buf) / 2**20 < mib else (lo, amp)
+        amp = (lo + hi) / 2 if hi is not None else amp * 1.5
+    raise AssertionError(f"no noise strength gives a {mib} MiB JPEG")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_app_phone_photos_large_and_heic(app, tmp_path):
+    """48-megapixel JPEGs of 12 and 25 MiB and a HEIC are labelled in Chromium (the browser sends them in
+    pieces under the websocket's message limit); a file over the app's limit is named with the limit, unsent.
+    No websocket of the page closes on the way."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+    from playwright.sync_api import expect, sync_playwright
+
+    from emolib.predict import GROUP_SAMPLE, MAX_FILE_BYTES
+
+    url, _, work = app
+    files = {}
+    for mib in (12, 25):
+        files[mib] = tmp_path / f"IMG_48MP_{mib}MiB.jpg"
+        files[mib].write_bytes(phone_jpeg(mib))
+    pillow_heif.register_heif_opener()
+    heic = io.BytesIO()
+    Image.open(GROUP_SAMPLE).save(heic, "HEIF", quality=80)
+    too_big = tmp_path / "IMG_panorama.jpg"
+    too_big.write_bytes(files[25].read_bytes() * 3)              # 75 MiB: over the app's 50 MB
+    closed = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = _open(browser, url)
+            page.on("websocket", lambda ws: ws.on("close", lambda w: closed.append(w.url)))
+            status = page.locator(".emo-status")
+            for mib in (12, 25):
+                _upload(page, str(files[mib]))
+                expect(status).to_have_text("1 image(s), 12 face(s) found", timeout=120_000)
+                expect(page.locator(".emo-caption").first).to_contain_text(files[mib].name)
+                expect(page.locator(".emo-upload-progress")).to_have_text("", timeout=30_000)
+            _upload(page, [{"name": "IMG_0002.HEIC", "mimeType": "image/heic", "buffer": heic.getvalue()}])
+            expect(status).to_have_text("1 image(s), 12 face(s) found", timeout=120_000)
+            expect(page.locator(".emo-caption").first).to_contain_text("IMG_0002.HEIC")
+            _upload(page, [str(too_big), str(files[12])])
+            limit = f"the limit is {MAX_FILE_BYTES / 1e6:.0f} MB"
+            expect(status).to_contain_text(f"IMG_panorama.jpg: file too large: "
+                                           f"{too_big.stat().st_size / 1e6:.0f} MB; {limit}", timeout=120_000)
+            expect(status).to_contain_text("1 image(s), 12 face(s) found")
+            expect(page.locator(".widget-upload")).to_contain_text("Photos (2)")
+        finally:
+            browser.close()
+    assert closed == [], f"websockets closed during the uploads: {closed}"
+    assert list(work.iterdir()) == []
+
+
 def test_app_without_voila_says_how_to_install(monkeypatch, capsys):
     import importlib.util
 

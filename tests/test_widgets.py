@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from emolib.predict import sample_paths
-from emolib.widgets import EmotionDemo, WebcamCapture, probability_chart
+from emolib.widgets import EmotionDemo, PhotoUpload, WebcamCapture, probability_chart
 
 HOPPER = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0].read_bytes()
 
@@ -36,9 +36,51 @@ def test_upload_one_photo(demo):
     assert annotated.value[:4] == b"\x89PNG" and len(charts.children) == 1
 
 
-def test_upload_through_the_traitlet(demo):
-    demo.upload.value = _upload(("a.jpg", HOPPER), ("b.jpg", HOPPER))
+def browser_sends(upload, files, batch=1):
+    """What upload.js sends when ``files`` ([(name, bytes)]) are chosen: a start message, each file in
+    pieces of ``chunk_bytes``, an end message. Returns the kernel's answers."""
+    sent = []
+    upload.send = lambda content, buffers=None: sent.append(content)
+    fits = [(n, c) for n, c in files[:upload.max_files] if len(c) <= upload.max_bytes]
+    upload._on_msg(upload, {"type": "start", "batch": batch, "total": len(files),
+                            "files": [{"name": n, "size": len(c), "type": "image/jpeg"} for n, c in fits],
+                            "refused": [{"name": n, "size": len(c)} for n, c in files[:upload.max_files]
+                                        if len(c) > upload.max_bytes]}, [])
+    for i, (_, c) in enumerate(fits):
+        for offset in range(0, len(c), upload.chunk_bytes):
+            upload._on_msg(upload, {"type": "chunk", "batch": batch, "index": i, "offset": offset},
+                           [memoryview(c[offset:offset + upload.chunk_bytes])])
+    upload._on_msg(upload, {"type": "end", "batch": batch}, [])
+    return sent
+
+
+def test_upload_through_the_browser_messages(demo):
+    demo.upload.chunk_bytes = 10_000         # the photo arrives in several pieces
+    assert len(HOPPER) > 3 * 10_000
+    answers = browser_sends(demo.upload, [("a.jpg", HOPPER), ("b.jpg", HOPPER)], batch=7)
     assert "2 image(s), 2 face(s)" in demo.status.value and len(demo.gallery.children) == 2
+    assert answers == [{"type": "received", "batch": 7}] and demo.upload.count == 2
+
+
+def test_upload_over_the_limit_is_named_with_the_limit_and_not_sent(demo):
+    demo.upload.max_bytes = len(HOPPER) + 10
+    big = HOPPER + bytes(100)
+    browser_sends(demo.upload, [("big.jpg", big), ("ok.jpg", HOPPER)])
+    s = demo.status.value
+    assert "1 image(s), 1 face(s)" in s and "big.jpg: file too large: 0 MB; the limit is 0 MB" in s
+    # the kernel checks too: pieces beyond the limit, pieces out of order, a file arrived incomplete
+    up = demo.upload
+    up._on_msg(up, {"type": "start", "batch": 2, "total": 3, "files": [
+        {"name": "liar.jpg", "size": 10}, {"name": "shuffled.jpg", "size": len(HOPPER)},
+        {"name": "cut.jpg", "size": len(HOPPER)}]}, [])
+    up._on_msg(up, {"type": "chunk", "batch": 2, "index": 0, "offset": 0}, [memoryview(big)])
+    up._on_msg(up, {"type": "chunk", "batch": 2, "index": 1, "offset": 5}, [memoryview(HOPPER)])
+    up._on_msg(up, {"type": "chunk", "batch": 2, "index": 2, "offset": 0}, [memoryview(HOPPER[:100])])
+    up._on_msg(up, {"type": "chunk", "batch": 1, "index": 2, "offset": 100}, [memoryview(HOPPER[100:])])  # stale
+    up._on_msg(up, {"type": "end", "batch": 2}, [])
+    s = demo.status.value
+    assert "liar.jpg: file too large: more than" in s and "shuffled.jpg: a piece of the file arrived out of order" in s
+    assert "cut.jpg: arrived incomplete (100 of" in s and demo.gallery.children == ()
 
 
 def test_bad_uploads_show_a_message_and_keep_the_good_ones(demo):
@@ -174,7 +216,7 @@ def test_bad_input_gets_a_message_and_nothing_is_written(demo, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     demo.process_upload(_upload(("huge.png", _png_header(20000, 20000))))
     assert "huge.png: image too large" in demo.status.value and demo.gallery.children == ()
-    demo.process_upload(_upload(*[(f"p{i}.jpg", HOPPER) for i in range(50)]))
+    browser_sends(demo.upload, [(f"p{i}.jpg", HOPPER) for i in range(50)])   # the browser sends 20 of 50
     assert "20 image(s), 20 face(s)" in demo.status.value and "50 files at once" in demo.status.value
     assert len(demo.gallery.children) == 20
     demo.cam_button.value = True
@@ -191,7 +233,7 @@ def test_the_browser_code_is_files_sent_to_the_browser():
     from emolib.widgets import STATIC_DIR
 
     assert STATIC_DIR == STATIC
-    for widget, files in ((WebcamCapture(), ("widget.js", "widget.css")),):
+    for widget, files in ((WebcamCapture(), ("widget.js", "widget.css")), (PhotoUpload(), ("upload.js", "widget.css"))):
         esm, css = files
         assert widget._esm == (STATIC / esm).read_text() and widget._css == (STATIC / css).read_text()
     for js in STATIC.glob("*.js"):   # self-contained: nothing fetched from a CDN when a page opens
