@@ -406,7 +406,8 @@ class LiteRTModel:
 
         if views not in VIEWS:
             raise ValueError(f"views must be one of {sorted(VIEWS)}, not {views!r}")
-        self.views = views
+        self.views = views              # views per face in all (the shipped file: 6, all inside it)
+        self._outside = views           # views made here, around the file's network
 
         path = Path(path)
         if not path.is_file():
@@ -435,10 +436,10 @@ class LiteRTModel:
         x = np.asarray(x, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
         if len(x) == 0:
             return np.zeros((0, len(CLASS_NAMES)), np.float32)
-        if getattr(self, "views", 1) > 1:       # every view of every face in one batch, then the mean
+        if self._outside > 1:                   # every view of every face in one batch, then the mean
             n = len(x)
-            x = make_views(x, self.views)
-            return self._run(x).reshape(self.views, n, -1).mean(axis=0)
+            x = make_views(x, self._outside)
+            return self._run(x).reshape(self._outside, n, -1).mean(axis=0)
         return self._run(x)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
@@ -517,7 +518,7 @@ def _views_number(views: int | str) -> int:
 def _views_model(views: int, num_threads: int | None = None) -> LiteRTModel:
     if views == 6 or not LITERT_1VIEW_PATH.is_file():
         model = LiteRTModel(LITERT_PATH, num_threads)       # the shipped file, its 6 views inside
-        model.views = 6
+        model.views = 6                                     # (none made outside it)
         return model
     return LiteRTModel(LITERT_1VIEW_PATH, num_threads, views=views)
 

@@ -414,3 +414,17 @@ def test_the_one_view_file_is_the_shipped_network():
     lite_p = LiteRTModel(LITERT_1VIEW_PATH).predict_on_batch(faces)
     assert np.abs(keras_p - lite_p).max() < 0.05
     assert (keras_p.argmax(1) == lite_p.argmax(1)).mean() >= 0.9
+
+
+def test_the_shipped_file_is_run_once_per_face_with_its_views_inside(monkeypatch):
+    """6 views from the shipped file: its own 6 views, no more made around it (one face, one row)."""
+    import emolib.predict as P
+
+    m = P._views_model(6)
+    seen = []
+    real = m._run
+    monkeypatch.setattr(m, "_run", lambda x: seen.append(len(x)) or real(x))
+    m.predict_on_batch(np.zeros((3, 48, 48, 1), np.float32))
+    assert m.views == 6 and seen == [3]
+    assert np.allclose(m.predict_on_batch(np.zeros((2, 48, 48), np.float32)),
+                       LiteRTModel().predict_on_batch(np.zeros((2, 48, 48), np.float32)))
