@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student lint-js
+.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student grade-demo slides lint-js
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ lint-js:              ## lint the widgets' JavaScript (emolib/static/*.js) with 
 
 student: setup        ## the student version of every notebook (solutions replaced by stubs, through nbgrader) -> student/
 	$(BIN)/python tools/make_student.py --out student
+
+grade-demo: setup     ## nbgrader's whole loop (generate_assignment, two simulated submissions, autograde, feedback, grades.csv) -> out/grade-demo/; needs FER2013 (EMOLIB_DATA)
+	$(BIN)/python tools/grade_demo.py --course out/grade-demo
+
+slides: setup         ## a lecture deck per notebook (reveal.js HTML through jupyter nbconvert --to slides) -> out/slides/
+	$(BIN)/jupyter nbconvert --to slides --SlidesExporter.reveal_scroll=True --output-dir out/slides notebooks/0*.ipynb
 
 screenshots: setup    ## refresh the README's demo screenshots (figures/demo_*.png) with the browser tests (notebook widget, app)
 	EMOLIB_SCREENSHOTS=figures $(BIN)/python -m pytest tests/test_browser.py tests/test_app.py

@@ -45,6 +45,11 @@ def role(cell) -> str | None:
     return None
 
 
+def is_questionnaire(cell) -> bool:
+    """The questionnaire's answer cell at the end of a notebook (``nb01-quiz-answer``), graded like an answer."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id", "").endswith("-quiz-answer")
+
+
 def exercise_of(cell) -> str:
     """``nb03-ex2`` for the cells ``nb03-ex2``, ``nb03-ex2-answer`` and ``nb03-ex2-check``."""
     return re.sub(r"-(answer|check)$", "", cell.metadata["nbgrader"]["grade_id"])
@@ -88,7 +93,7 @@ def test_every_exercise_has_a_solution_and_every_notebook_a_check(name):
     prefix = "nb" + name[:2] + "-"
     headings = [h for c in nb.cells if c.cell_type == "markdown"
                 for h in re.findall(r"^#+ Exercise \d+", c.source, re.M)]
-    solved = {exercise_of(c) for c in nb.cells if role(c) == "solution"}
+    solved = {exercise_of(c) for c in nb.cells if role(c) == "solution" and not is_questionnaire(c)}
     checks = [c for c in nb.cells if role(c) == "check"]
     assert headings, f"{name} has no '### Exercise N' cell"
     assert len(solved) == len(headings), f"{name}: {len(headings)} exercises but solutions for {sorted(solved)}"
