@@ -53,6 +53,9 @@ def test_notebook_01_runs_from_a_read_only_copy(tmp_path, real_data):
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                "--ExecutePreprocessor.timeout=600", "--output-dir", str(out), str(course / "notebooks" / NOTEBOOK.name)]
     env = {k: v for k, v in os.environ.items() if k != "EMOLIB_OUTPUT"}
+    from emolib.data import default_cache_dir
+
+    env["EMOLIB_CACHE"] = str(default_cache_dir())  # the FER2013 cache of this account, not a new one under HOME
     env["HOME"] = str(home)
     if os.geteuid() == 0:
         if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
