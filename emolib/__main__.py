@@ -8,79 +8,55 @@ from pathlib import Path
 from . import ship
 
 
+#: The option of ``train`` that sets each TrainConfig field whose name differs, so that errors name the option.
+_OPTIONS = {"mixup_alpha": "--mixup", "distill_alpha": "--distill-alpha", "warmup_epochs": "--warmup-epochs",
+            "init_from": "--init", "dropout": "--dropout", "ema": "--ema", "epochs": "--epochs",
+            "batch_size": "--batch-size"}
+
+
 def _train(args: argparse.Namespace) -> int:
     from .train import set_threads
 
     set_threads(args.threads)
     from .data import DataError, load_fer2013
-    from .models import ARCHITECTURES
-    from .train import RECIPES, train
+    from .train import RECIPES, TrainConfig, train
 
     # the recipe's settings, then every option given on the command line over them
     settings = dict(arch="emonet", epochs=60, batch_size=64, schedule="cosine", patience=10, seed=0, bf16=False)
     settings.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in RECIPES.get(args.recipe, {}).items()})
-    for key in ("arch", "epochs", "batch_size", "schedule", "patience", "seed", "bf16"):
+    for key in ("arch", "epochs", "batch_size", "schedule", "patience", "seed", "bf16", "warmup_epochs",
+                "class_weight"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    args.arch = settings["arch"]
-    if args.arch not in ARCHITECTURES:  # before the data is read
-        print(f"error: unknown architecture {args.arch!r}; choose one of {sorted(ARCHITECTURES)}", file=sys.stderr)
-        return 2
-    if (args.width or args.aug or args.ema is not None or args.optimizer or args.dropout is not None) \
-            and args.arch != "emonet":
-        print("error: --width, --aug, --ema, --optimizer and --dropout apply to --arch emonet only", file=sys.stderr)
-        return 2
-    if args.dropout is not None and not 0 <= args.dropout < 0.5:
-        print(f"error: --dropout is a rate from 0 to below 0.5 (the head's is twice it), not {args.dropout}",
-              file=sys.stderr)
-        return 2
-    if args.ema is not None and not 0 < args.ema < 1:
-        print(f"error: --ema is a momentum between 0 and 1 (e.g. 0.999), not {args.ema}", file=sys.stderr)
-        return 2
-    if args.mixup is not None and not args.mixup > 0:
-        print(f"error: --mixup is a positive alpha (e.g. 0.2), not {args.mixup}", file=sys.stderr)
-        return 2
     if args.teacher:  # teachers given replace the recipe's; "none" trains on the labels alone
         settings["teachers"] = None if args.teacher == ["none"] else args.teacher
     if args.distill_alpha is not None and not settings.get("teachers"):
         print("error: --distill-alpha needs at least one --teacher", file=sys.stderr)
         return 2
-    if args.distill_alpha is not None:
-        settings["distill_alpha"] = args.distill_alpha
-    if args.distill_alpha is not None and not 0 < args.distill_alpha <= 1:
-        print(f"error: --distill-alpha is the teachers' share of the target, above 0 and at most 1, "
-              f"not {args.distill_alpha}", file=sys.stderr)
-        return 2
-    if settings.get("teachers") or args.init:  # before the data is read
-        from .models import ModelFileError
-        from .train import check_model_files
-
-        try:
-            check_model_files([("teacher", settings.get("teachers")), ("--init", args.init)])
-        except ModelFileError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    if args.warmup_epochs is not None and args.warmup_epochs < 0:
-        print(f"error: --warmup-epochs is a count of epochs, 0 or more, not {args.warmup_epochs}", file=sys.stderr)
-        return 2
-    try:
-        data = load_fer2013(args.data)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    for key, option in (("distill_alpha", args.distill_alpha), ("mixup_alpha", args.mixup),
+                        ("learning_rate", args.lr), ("init_from", args.init)):
+        if option is not None:
+            settings[key] = option
     if args.budget_minutes is not None:
         settings["budget_s"] = args.budget_minutes * 60
     model_kwargs = dict(settings.pop("model_kwargs", None) or {})
     model_kwargs.update({k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
                                            ("optimizer", args.optimizer), ("dropout", args.dropout))
                          if v is not None})
+    try:  # every setting is checked here, before the data is read
+        config = TrainConfig(**settings, model_kwargs=model_kwargs or None)
+    except ValueError as err:  # e.g. a missing teacher file (ModelFileError is a ValueError)
+        message = str(err)
+        setting = message.split(" ", 1)[0]
+        print(f"error: {_OPTIONS.get(setting, setting)}{message[len(setting):]}", file=sys.stderr)
+        return 2
     try:
-        result = train(
-            data=data, out_dir=args.out, learning_rate=args.lr, class_weight=args.class_weight,
-            verbose=2 if args.log_epochs else "auto", mixup_alpha=args.mixup,
-            **({"warmup_epochs": args.warmup_epochs} if args.warmup_epochs is not None else {}),
-            init_from=args.init, model_kwargs=model_kwargs or None, **settings,
-        )
+        data = load_fer2013(args.data)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        result = train(data=data, out_dir=args.out, config=config, verbose=2 if args.log_epochs else "auto")
     except ValueError as err:  # e.g. --init from a network of another width
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -296,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="cosine schedule: epochs of linear warm-up before the decay (default 2)")
     t.add_argument("--budget-minutes", type=float, default=None, help="wall-clock budget; training stops in time")
     t.add_argument("--patience", type=int, default=None, help="plateau schedule: epochs without progress (default 10)")
-    t.add_argument("--class-weight", action="store_true")
+    t.add_argument("--class-weight", action="store_true", default=None)
     t.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="train under mixed bfloat16 precision (faster on CPUs with bf16 units such as AMX; "

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps 
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The named training recipes, as :func:`train` keyword arguments (``python -m emolib train --recipe NAME``).
 #:
@@ -71,7 +75,7 @@ def recipe_of(config: dict) -> str | None:
 def _setting(config: dict, key: str):
     """A run's setting as a recipe writes it: teachers by name (a run's config keeps their fingerprints too)."""
     value = config.get(key)
-    if key == "teachers" and value:
+    if key == "teachers" and value and not isinstance(value, str):
         names = [t["teacher"] if isinstance(t, dict) else t for t in value]
         return names[0] if len(names) == 1 else names
     return value
@@ -544,32 +548,176 @@ def set_threads(threads: int | None) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
+@dataclass
+class TrainConfig:
+    """Every setting of a training run, checked once when it is made (a bad one is a ``ValueError`` naming it).
+
+    :func:`train` takes these as keyword arguments and the command line builds one from ``--recipe`` and its options;
+    a named recipe is ``TrainConfig(**RECIPES[name])``. See :func:`train` for what each setting does.
+
+    >>> TrainConfig(**RECIPES["class"]).epochs
+    15
+    >>> TrainConfig(schedule="linear")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown schedule 'linear'; choose 'plateau' or 'cosine'
+    """
+
+    arch: str = "emonet"
+    epochs: int = 60
+    batch_size: int = 64
+    schedule: str = "plateau"
+    learning_rate: float | None = None
+    warmup_epochs: int = 2
+    budget_s: float | None = None
+    patience: int = 10
+    class_weight: bool = False
+    train_size: int | None = None
+    seed: int = 0
+    bf16: bool = False
+    model_kwargs: dict | None = None
+    mixup_alpha: float | None = None
+    teachers: Teacher | Sequence[Teacher] | None = None
+    distill_alpha: float = 0.5
+    init_from: str | os.PathLike | keras.Model | None = None
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        if self.schedule not in ("plateau", "cosine"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose 'plateau' or 'cosine'")
+        if not self.epochs >= 1:
+            raise ValueError(f"epochs is a count of passes over the training faces, 1 or more, not {self.epochs!r}")
+        if not self.batch_size >= 1:
+            raise ValueError(f"batch_size is a count of faces, 1 or more, not {self.batch_size!r}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs is a count of epochs, 0 or more, not {self.warmup_epochs!r}")
+        if self.mixup_alpha is not None and not self.mixup_alpha > 0:
+            raise ValueError(f"mixup_alpha is a positive alpha (e.g. 0.2), not {self.mixup_alpha!r}")
+        kwargs = self.model_kwargs or {}
+        emonet_only = sorted(set(kwargs) & {"width", "aug", "ema", "optimizer", "dropout", "size", "convs"})
+        if self.arch != "emonet" and emonet_only:
+            raise ValueError(f"the model settings {', '.join(emonet_only)} apply to emonet only, not to {self.arch!r}")
+        if kwargs.get("dropout") is not None and not 0 <= kwargs["dropout"] < 0.5:
+            raise ValueError(f"dropout is a rate from 0 to below 0.5 (the head's is twice it), not {kwargs['dropout']}")
+        if kwargs.get("ema") is not None and not 0 < kwargs["ema"] < 1:
+            raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {kwargs['ema']}")
+        if self.teachers is not None:
+            self.teachers = _as_list(self.teachers)
+            if not 0 < self.distill_alpha <= 1:
+                raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, "
+                                 f"not {self.distill_alpha!r}")
+        # files missing: an emolib.models.ModelFileError (a ValueError), before any data is read
+        check_model_files([("teacher", [t for t in self.teachers or [] if t != SHIPPED_TEACHER]),
+                           ("init_from", self.init_from)])
+
+
+def _build(config: TrainConfig, strategy: tf.distribute.Strategy) -> keras.Model:
+    """The run's compiled model, built in ``strategy``'s scope under its precision policy; ``init_from``'s weights."""
+    kwargs = dict(config.model_kwargs or {})
+    if config.learning_rate is not None:
+        kwargs["learning_rate"] = config.learning_rate
+    source = None
+    if config.init_from is not None:
+        from .models import load_model_file, without_tta
+
+        init = config.init_from
+        source = without_tta(init if isinstance(init, keras.Model) else load_model_file(init))
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.bf16 else "float32")
+    try:
+        with strategy.scope():
+            model = build_model(config.arch, seed=config.seed, **kwargs)
+    finally:  # layers keep their policy; later code in this process is not affected
+        keras.mixed_precision.set_global_policy(policy)
+    if source is not None:
+        copy_weights(source, model)
+    return model
+
+
+def _distill(model: keras.Model, config: TrainConfig, split: Split, out: Path, strategy: tf.distribute.Strategy,
+             verbose: bool) -> tuple[np.ndarray, dict, float]:
+    """The teachers' mixed targets for ``split``, the model recompiled to take them as they are, and what the run's
+    config records of it; returns ``(targets, record, seconds of the teachers' pass)``."""
+    probs, ids, seconds = cached_teacher_targets(out, config.teachers, split.images, verbose=verbose)
+    smoothing = float(getattr(model.loss, "label_smoothing", 0.0) or 0.0)
+    targets = distillation_targets(split.labels, probs, config.distill_alpha, smoothing)
+    with strategy.scope():  # the smoothing is in the targets now: the loss takes them as they are
+        model.compile(optimizer=model.optimizer, loss=keras.losses.CategoricalCrossentropy(),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    return targets, dict(teachers=ids, distill_alpha=config.distill_alpha, distill_label_smoothing=smoothing), seconds
+
+
+def _callbacks(config: TrainConfig, model: keras.Model, out: Path, steps: int, base_lr: float,
+               best_so_far: float | None) -> list[keras.callbacks.Callback]:
+    """The built-in callbacks, in the order they must run: checkpoint (and early stop), schedule, log, backup."""
+    best_path = out / "best.keras"
+    # on resume, only an epoch better than the interrupted run's best replaces best.keras
+    checkpoint = keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
+                                                 initial_value_threshold=best_so_far if best_path.is_file() else None)
+    keepers: list[keras.callbacks.Callback] = [checkpoint]  # the callbacks that save or restore weights
+    cbs: list[keras.callbacks.Callback] = [EpochTimer()]
+    if config.schedule == "plateau":
+        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5,
+                                                     patience=max(2, config.patience // 3), min_lr=1e-6, verbose=1))
+        keepers.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
+                                                     restore_best_weights=True, verbose=1))
+    else:
+        cbs.append(CosineByBudget(base_lr, config.epochs * steps, config.warmup_epochs * steps, config.budget_s))
+    # after the schedulers, which add the epoch's learning_rate to the logs it writes
+    cbs.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=True))
+    # an epoch counts as done for a resume only once it is logged
+    cbs.append(keras.callbacks.BackupAndRestore(str(out / "backup")))
+    if config.budget_s:
+        cbs.append(TimeBudget(config.budget_s))
+    if getattr(model.optimizer, "use_ema", False):
+        # validation has used the averaged weights already; the swap puts them in the model until the next
+        # epoch, so the keepers save them (the backup above keeps the raw ones, as a resume needs)
+        return cbs + [SwapEMAWeights(swap_on_epoch=True)] + keepers
+    return keepers + cbs
+
+
+def _best_so_far(out: Path) -> float | None:
+    """The best validation accuracy an interrupted run in ``out`` logged, or None (a fresh run, or no readable log)."""
+    if not (out / "backup" / "training_metadata.json").is_file() or not (out / "history.csv").is_file():
+        return None
+    import pandas as pd
+
+    try:
+        return float(pd.read_csv(out / "history.csv")["val_accuracy"].max())
+    except Exception:  # an unreadable log: keep the checkpoint logic's default
+        return None
+
+
+def _history(out: Path) -> "pd.DataFrame":
+    """Every logged epoch of the run in ``out`` (those of an interrupted earlier run too), also as history.json."""
+    import pandas as pd
+
+    full = pd.read_csv(out / "history.csv")
+    if "epoch" in full.columns:  # an epoch re-run after an interruption is logged twice: keep the last
+        full = full.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+    (out / "history.json").write_text(json.dumps({c: full[c].tolist() for c in full.columns}, indent=1))
+    return full
+
+
 def train(
-    arch: str,
-    data: FER2013,
-    out_dir: str | os.PathLike,
+    arch: str | None = None,
+    data: FER2013 | None = None,
+    out_dir: str | os.PathLike | None = None,
     *,
-    epochs: int = 60,
-    batch_size: int = 64,
-    schedule: str = "plateau",
-    learning_rate: float | None = None,
-    warmup_epochs: int = 2,
-    budget_s: float | None = None,
-    patience: int = 10,
-    class_weight: bool = False,
-    train_size: int | None = None,
-    seed: int = 0,
-    bf16: bool = False,
+    config: TrainConfig | None = None,
     strategy: tf.distribute.Strategy | None = None,
     verbose: int | str = "auto",
-    model_kwargs: dict | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
-    mixup_alpha: float | None = None,
-    teachers: Teacher | Sequence[Teacher] | None = None,
-    distill_alpha: float = 0.5,
-    init_from: str | os.PathLike | keras.Model | None = None,
+    **settings,
 ) -> TrainResult:
-    """Train ``arch`` on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
+    """Train on ``data.train``, select on ``data.val`` (PublicTest); never touches ``data.test``.
+
+    The run's settings are a :class:`TrainConfig` (``config``), or its fields as keyword arguments (``arch`` and
+    ``**settings``, e.g. ``train(data=fer, out_dir="runs/class", **RECIPES["class"])``); they are checked before
+    anything is read or written. Run-time arguments: ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds
+    the model in its scope, the same code on one CPU or several GPUs; ``verbose`` is Keras'; ``callbacks`` are extra
+    Keras callbacks, run after the built-in ones.
 
     Callbacks: EarlyStopping (on val accuracy, best weights restored) and
     ReduceLROnPlateau as in the seed (``schedule="plateau"``), or warm-up +
@@ -584,9 +732,6 @@ def train(
     ``bf16=True`` trains under Keras' ``mixed_bfloat16`` policy (bfloat16 compute,
     float32 weights), faster on CPUs with AMX or AVX512-BF16; the saved models keep
     that policy, and :func:`emolib.models.to_float32` makes a float32 copy.
-    ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) builds the model
-    in its scope; the same code runs on one CPU or several GPUs.
-    ``callbacks`` are extra Keras callbacks, run after the built-in ones.
     ``mixup_alpha`` (e.g. 0.2) blends the training images and labels in pairs
     (see :func:`mixup`); the logged training accuracy is then measured on those
     blends, validation is not.
@@ -617,137 +762,67 @@ def train(
     (weights and epoch from ``backup/``, history appended); on the folder of a
     finished run it starts afresh and replaces the history.
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    if schedule not in ("plateau", "cosine"):
-        raise ValueError(f"unknown schedule {schedule!r}; choose 'plateau' or 'cosine'")
-    if mixup_alpha is not None and not mixup_alpha > 0:
-        raise ValueError(f"mixup alpha must be positive (e.g. 0.2), not {mixup_alpha!r}")
-    if teachers is not None:
-        teachers = _as_list(teachers)
-        if not 0 < distill_alpha <= 1:
-            raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, "
-                             f"not {distill_alpha!r}")
-        teacher_ids(teachers)  # a missing file fails here, before anything is written
-    source = None
-    if init_from is not None:  # read it before anything is written
-        from .models import load_model_file, without_tta
-
-        source = without_tta(init_from if isinstance(init_from, keras.Model) else load_model_file(init_from))
+    if config is None:
+        config = TrainConfig(**({"arch": arch} if arch is not None else {}), **settings)
+    elif arch is not None or settings:
+        raise TypeError("give the settings either as config or as keyword arguments, not both")
+    if data is None or out_dir is None:
+        raise TypeError("train() needs data (an emolib.data.FER2013) and out_dir (the run's folder)")
     check_split(data.train, "train")
     check_split(data.val, "val (PublicTest)")
+    keras.utils.set_random_seed(config.seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    model = _build(config, strategy)  # reads init_from before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    best_so_far = _best_so_far(out)
     resuming = (out / "backup" / "training_metadata.json").is_file()
-    best_so_far = None
-    if resuming and (out / "history.csv").is_file():
-        import pandas as pd
-
-        try:
-            best_so_far = float(pd.read_csv(out / "history.csv")["val_accuracy"].max())
-        except Exception:  # an unreadable log: keep the checkpoint logic's default
-            best_so_far = None
-    keras.utils.set_random_seed(seed)
-    train_split = stratified_subset(data.train, train_size, seed) if train_size else data.train
-    strategy = strategy or tf.distribute.get_strategy()
-    kwargs = dict(model_kwargs or {})
-    if learning_rate is not None:
-        kwargs["learning_rate"] = learning_rate
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
-    try:
-        with strategy.scope():
-            model = build_model(arch, seed=seed, **kwargs)
-    finally:  # layers keep their policy; later code in this process is not affected
-        keras.mixed_precision.set_global_policy(policy)
-    if source is not None:
-        copy_weights(source, model)
+    train_split = stratified_subset(data.train, config.train_size, config.seed) if config.train_size else data.train
     if not resuming:  # a fresh run: do not append to the history of an earlier, finished run
         (out / "history.csv").unlink(missing_ok=True)
     base_lr = float(model.optimizer.learning_rate.numpy())
-    global_batch = batch_size * strategy.num_replicas_in_sync
-    targets = distill = None
-    if teachers is not None:
-        probs, ids, teacher_s = cached_teacher_targets(out, teachers, train_split.images, verbose=verbose != 0)
-        smoothing = float(getattr(model.loss, "label_smoothing", 0.0) or 0.0)
-        targets = distillation_targets(train_split.labels, probs, distill_alpha, smoothing)
-        with strategy.scope():  # the smoothing is in the targets now: the loss takes them as they are
-            model.compile(optimizer=model.optimizer, loss=keras.losses.CategoricalCrossentropy(),
-                          metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-        distill = dict(teachers=ids, distill_alpha=distill_alpha, distill_label_smoothing=smoothing)
-    train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=seed, targets=targets)
-    if mixup_alpha:
-        train_ds = mixup(train_ds, mixup_alpha, seed)
-    val_ds = make_dataset(data.val, 256)
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    targets, distill, teacher_s = None, {}, None
+    if config.teachers is not None:
+        targets, distill, teacher_s = _distill(model, config, train_split, out, strategy, verbose != 0)
+    train_ds = make_dataset(train_split, global_batch, shuffle=True, seed=config.seed, targets=targets)
+    if config.mixup_alpha:
+        train_ds = mixup(train_ds, config.mixup_alpha, config.seed)
     steps = math.ceil(len(train_split) / global_batch)
-
-    best_path = out / "best.keras"
-    # on resume, only an epoch better than the interrupted run's best replaces best.keras
-    checkpoint = keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_accuracy", mode="max", save_best_only=True,
-                                                 initial_value_threshold=best_so_far if best_path.is_file() else None)
-    # the callbacks that save or restore weights
-    keepers: list[keras.callbacks.Callback] = [checkpoint]
-    cbs: list[keras.callbacks.Callback] = [EpochTimer()]
-    if schedule == "plateau":
-        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5,
-                                                     patience=max(2, patience // 3), min_lr=1e-6, verbose=1))
-        keepers.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
-                                                     restore_best_weights=True, verbose=1))
-    else:
-        cbs.append(CosineByBudget(base_lr, epochs * steps, warmup_epochs * steps, budget_s))
-    # after the schedulers, which add the epoch's learning_rate to the logs it writes
-    cbs.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=True))
-    # an epoch counts as done for a resume only once it is logged
-    cbs.append(keras.callbacks.BackupAndRestore(str(out / "backup")))
-    if budget_s:
-        cbs.append(TimeBudget(budget_s))
-    if getattr(model.optimizer, "use_ema", False):
-        # validation has used the averaged weights already; the swap puts them in the model until the next
-        # epoch, so the keepers save them (the backup above keeps the raw ones, as a resume needs)
-        cbs.append(SwapEMAWeights(swap_on_epoch=True))
-        cbs += keepers
-    else:
-        cbs = keepers + cbs
-    cbs += list(callbacks or [])
+    cbs = _callbacks(config, model, out, steps, base_lr, best_so_far) + list(callbacks or [])
 
     cw = None
-    if class_weight:
+    if config.class_weight:
         counts = train_split.class_counts()
         cw = {i: float(len(train_split) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}
-    config = dict(arch=arch, epochs=epochs, batch_size=batch_size, schedule=schedule, base_lr=base_lr,
-                  warmup_epochs=warmup_epochs, budget_s=budget_s, patience=patience,
-                  class_weight=class_weight, train_size=len(train_split), seed=seed, bf16=bf16,
-                  model_kwargs=kwargs, replicas=strategy.num_replicas_in_sync, mixup_alpha=mixup_alpha,
-                  teachers=None, distill_alpha=None,
-                  init_from=None if init_from is None else {
-                      ("model" if k == "teacher" else k): v for k, v in teacher_ids([init_from])[0].items()})
-    if distill:
-        config.update(distill)
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    model_kwargs = dict(config.model_kwargs or {}, **({"learning_rate": config.learning_rate}
+                                                       if config.learning_rate is not None else {}))
+    record = dict(arch=config.arch, epochs=config.epochs, batch_size=config.batch_size, schedule=config.schedule,
+                  base_lr=base_lr, warmup_epochs=config.warmup_epochs, budget_s=config.budget_s,
+                  patience=config.patience, class_weight=config.class_weight, train_size=len(train_split),
+                  seed=config.seed, bf16=config.bf16, model_kwargs=model_kwargs,
+                  replicas=strategy.num_replicas_in_sync, mixup_alpha=config.mixup_alpha, teachers=None,
+                  distill_alpha=None,
+                  init_from=None if config.init_from is None else {
+                      ("model" if k == "teacher" else k): v for k, v in teacher_ids([config.init_from])[0].items()})
+    record.update(distill)
+    (out / "config.json").write_text(json.dumps(record, indent=2))
 
     t0 = time.time()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, shuffle=False,
-                        class_weight=cw, verbose=verbose)
+    model.fit(train_ds, validation_data=make_dataset(data.val, 256), epochs=config.epochs, callbacks=cbs,
+              shuffle=False, class_weight=cw, verbose=verbose)
     wall = time.time() - t0
     model.save(out / "last.keras")  # the final weights, next to the best-on-val checkpoint
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    # the CSV log holds every epoch, also those of an interrupted earlier run
-    import pandas as pd
-
-    full = pd.read_csv(out / "history.csv")
-    if "epoch" in full.columns:  # an epoch re-run after an interruption is logged twice: keep the last
-        full = full.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
-    (out / "history.json").write_text(json.dumps({c: full[c].tolist() for c in full.columns}, indent=1))
+    full = _history(out)
     val_acc = full["val_accuracy"].to_numpy()
     result = TrainResult(
-        arch=arch, out_dir=str(out), model_path=str(best_path), epochs_run=int(len(full)),
+        arch=config.arch, out_dir=str(out), model_path=str(out / "best.keras"), epochs_run=int(len(full)),
         best_epoch=int(np.argmax(val_acc)) + 1, best_val_accuracy=float(val_acc.max()),
         wall_time_s=round(wall, 1), train_images=len(train_split), params=int(model.count_params()),
-        seed=seed, config=config, cores=training_cores(),
+        seed=config.seed, config=record, cores=training_cores(),
         train_time_s=round(float(full["epoch_time_s"].fillna(0).sum()), 1) if "epoch_time_s" in full else None,
-        teacher_targets_s=teacher_s if teachers is not None else None,
+        teacher_targets_s=teacher_s,
     )
-    del hist
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
     return result
 

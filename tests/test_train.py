@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import subprocess
@@ -20,7 +19,8 @@ from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import build_emonet, ensemble, load_model_file, with_tta, without_tta
 from emolib.train import (CLASS_RUN_DIR, CLASS_RUN_FILES, RECIPES, SHIPPED_TEACHER, CosineByBudget, TimeBudget,
                           check_split, load_class_network, load_history, make_dataset, mixup, recalibrate_batchnorm,
-                          recipe_of, ship_class_run, stratified_subset, teacher_ids, train)
+                          recipe_of, ship_class_run, stratified_subset, teacher_ids, train,
+                          TrainConfig)
 
 SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
 REPO = Path(__file__).resolve().parent.parent
@@ -260,7 +260,7 @@ def test_train_with_mixup_feeds_the_blends(tiny, tmp_path, monkeypatch):
     assert np.isfinite(history(tmp_path)["loss"]).all()
     train("emonet", tiny, tmp_path / "plain", epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
     assert seen == [0.2], "no mixup unless asked"
-    with pytest.raises(ValueError, match="mixup alpha must be positive"):
+    with pytest.raises(ValueError, match="mixup_alpha is a positive alpha"):
         train("emonet", tiny, tmp_path, mixup_alpha=-1)
 
 
@@ -361,7 +361,7 @@ def test_cli_unknown_arch_exit_code_2(tmp_path, monkeypatch, capsys):
 def test_cli_emonet_options_with_seed_arch_exit_code_2(tmp_path, capsys):
     code = main(["train", "--arch", "seed", "--ema", "0.999", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert code == 2
-    assert "--width, --aug, --ema, --optimizer and --dropout apply to --arch emonet only" in capsys.readouterr().err
+    assert "the model settings ema apply to emonet only, not to 'seed'" in capsys.readouterr().err
     for option, value in (("--optimizer", "sgd"), ("--dropout", "0.1"), ("--dropout", "0")):
         code = main(["train", "--arch", "seed", option, value, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
         assert code == 2, (option, value)
@@ -734,8 +734,10 @@ def test_cli_train_with_teachers(tmp_path, monkeypatch, capsys):
         "emonet", "run", "run/best.keras", 1, 1, 0.5, 1.0, 42, 1, 0))
     code = main(["train", "--data", str(tmp_path / "fer2013.csv"), "--teacher", str(tmp_path / "t1.keras"),
                  "--out", str(tmp_path / "default")])
-    assert code == 0 and calls[0]["teachers"] == [str(tmp_path / "t1.keras")] and "distill_alpha" not in calls[0]
-    assert inspect.signature(train).parameters["distill_alpha"].default == 0.5, "the CLI's documented default"
+    config = calls[0]["config"]
+    assert code == 0 and config.teachers == [str(tmp_path / "t1.keras")] and config.distill_alpha == 0.5, \
+        "the CLI's documented default"
+    assert TrainConfig().distill_alpha == 0.5
 
 
 # --------------------------------------------------------------------------- fine-tuning (init_from)
