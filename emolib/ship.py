@@ -375,6 +375,47 @@ def teacher_compute(teacher: dict, shipped: dict | None = None, seen: frozenset 
     return dict(teacher=name, sha256=sha, core_hours=None, source="not recorded")
 
 
+def _recorded_cost(c: dict) -> tuple[float, float, set, list[str], list[dict], list[dict]]:
+    """From ``compute`` as :func:`ship_runs` records it: wall seconds, own core-seconds, core counts, words,
+    teachers and starting networks."""
+    runs = c["runs"]
+    wall = max(r["training_s"] + r["teacher_targets_s"] for r in runs)  # runs side by side count once
+    core_s = sum((r["training_s"] + r["teacher_targets_s"]) * (r["cores"] or 1) for r in runs)
+    cores = {r["cores"] for r in runs}
+    targets = sum(r["teacher_targets_s"] for r in runs)
+    parts = [f"training {max(r['training_s'] for r in runs) / 60:.1f} min"
+             + (" (runs side by side)" if len(runs) > 1 else "")
+             + (f", the teachers' targets {targets / 60:.1f} min" if targets else "")]
+    if c.get("shipping_s") is not None:
+        wall += c["shipping_s"]
+        core_s += c["shipping_s"] * c["shipping_cores"]
+        cores.add(c["shipping_cores"])
+        bn = f", precise BatchNorm {c['precise_bn_s'] / 60:.1f} min of it" if c.get("precise_bn_s") else ""
+        parts.append(f"`python -m emolib ship` {c['shipping_s'] / 60:.1f} min (weight selection{bn}, test-time "
+                     f"views, export)")
+    return (wall, core_s, cores, parts, [t for r in runs for t in r["teachers"]],
+            [r["init"] for r in runs if r.get("init")])
+
+
+def _estimated_cost(s: dict, hardware: str) -> tuple[float, float, set, list[str], list[dict], list[dict]]:
+    """For an entry shipped before ``compute`` was recorded: the training wall time on the cores ``hardware``
+    names, and the precise BatchNorm seconds on the cores its ``measured_on`` names."""
+    train_cores = cores_in(hardware) or 1
+    wall = s["wall_time_min"] * 60
+    core_s, cores, parts = wall * train_cores, {train_cores}, [f"training {s['wall_time_min']:.1f} min"]
+    bn = s.get("precise_bn")
+    if bn:
+        bn_cores = cores_in(bn.get("measured_on")) or train_cores
+        wall += bn["seconds"]
+        core_s += bn["seconds"] * bn_cores
+        cores.add(bn_cores)
+        parts.append(f"precise BatchNorm {bn['seconds'] / 60:.1f} min")
+    parts.append("weight selection, test-time views and export not recorded")
+    teachers = [dict(teacher=t.get("teacher", "?"), core_hours=None, source="not recorded")
+                for t in s.get("config", {}).get("teachers") or []]
+    return wall, core_s, cores, parts, teachers, []
+
+
 def compute_summary(s: dict, hardware: str) -> dict:
     """Wall-clock hours and core-hours behind a shipped model, from its results.json entry ``s``.
 
@@ -387,42 +428,7 @@ def compute_summary(s: dict, hardware: str) -> dict:
     (words for the card).
     """
     c = s.get("compute")
-    parts, teachers, starts = [], [], []
-    if c:
-        runs = c["runs"]
-        train_wall = max(r["training_s"] + r["teacher_targets_s"] for r in runs)
-        own_core_s = sum((r["training_s"] + r["teacher_targets_s"]) * (r["cores"] or 1) for r in runs)
-        cores = {r["cores"] for r in runs}
-        targets = sum(r["teacher_targets_s"] for r in runs)
-        parts.append(f"training {max(r['training_s'] for r in runs) / 60:.1f} min"
-                     + (" (runs side by side)" if len(runs) > 1 else "")
-                     + (f", the teachers' targets {targets / 60:.1f} min" if targets else ""))
-        teachers = [t for r in runs for t in r["teachers"]]
-        starts = [r["init"] for r in runs if r.get("init")]
-        if c.get("shipping_s") is not None:
-            train_wall += c["shipping_s"]
-            own_core_s += c["shipping_s"] * c["shipping_cores"]
-            cores.add(c["shipping_cores"])
-            bn = f", precise BatchNorm {c['precise_bn_s'] / 60:.1f} min of it" if c.get("precise_bn_s") else ""
-            parts.append(f"`python -m emolib ship` {c['shipping_s'] / 60:.1f} min (weight selection{bn}, test-time views, "
-                         f"export)")
-        wall = train_wall
-    else:
-        train_cores = cores_in(hardware) or 1
-        wall = s["wall_time_min"] * 60
-        own_core_s = wall * train_cores
-        cores = {train_cores}
-        parts.append(f"training {s['wall_time_min']:.1f} min")
-        bn = s.get("precise_bn")
-        if bn:
-            bn_cores = cores_in(bn.get("measured_on")) or train_cores
-            wall += bn["seconds"]
-            own_core_s += bn["seconds"] * bn_cores
-            cores.add(bn_cores)
-            parts.append(f"precise BatchNorm {bn['seconds'] / 60:.1f} min")
-        parts.append("weight selection, test-time views and export not recorded")
-        teachers = [dict(teacher=t.get("teacher", "?"), core_hours=None, source="not recorded")
-                    for t in s.get("config", {}).get("teachers") or []]
+    wall, own_core_s, cores, parts, teachers, starts = _recorded_cost(c) if c else _estimated_cost(s, hardware)
     # a network that is both a teacher and the starting point (or teaches twice) counts once
     unique = {t.get("sha256") or t["teacher"]: t["core_hours"] for t in teachers + starts}
     known = list(unique.values())
