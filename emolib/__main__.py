@@ -190,27 +190,10 @@ def _views_accuracy() -> str:
 
 
 def _app(args: argparse.Namespace) -> int:
-    """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila."""
-    import importlib.util
-    import os
-    import subprocess
-    from pathlib import Path
+    """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila (emolib/app.py)."""
+    from .app import serve
 
-    if importlib.util.find_spec("voila") is None:
-        print("error: the app needs Voila: pip install 'voila>=0.5,<0.6'", file=sys.stderr)
-        return 2
-    app = Path(__file__).resolve().parent / "assets" / "app.ipynb"
-    cmd = [sys.executable, "-m", "voila", str(app), f"--port={args.port}", f"--Voila.ip={args.ip}",
-           "--theme=light", "--show_tracebacks=False", "--Voila.port_retries=0"]
-    if not args.browser:
-        cmd.append("--no-browser")
-    print(f"Emojimation app on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", flush=True)
-    if os.name == "posix":     # become Voila: a signal that stops this process stops the server and its kernels
-        os.execv(sys.executable, cmd)
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 0
+    return serve(args)
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -302,10 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                         "classify a face within 10 ms on this computer, timed when the model loads")
     p.set_defaults(func=_predict)
     a = sub.add_parser("app", help="serve the demo as a web page without code (Voila): upload photos or use the webcam")
-    a.add_argument("--port", type=int, default=8866)
-    a.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: this computer only)")
-    a.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True, help="open a browser tab")
-    a.set_defaults(func=_app)
+    from .app import parser as app_options
+
+    app_options(a).set_defaults(func=_app)
     d = sub.add_parser("download", help="download FER2013 from Kaggle (msambare/fer2013; needs your Kaggle token) "
                                          "into data/fer2013 and check it")
     d.add_argument("--to", default=None, help="destination folder (default: $EMOLIB_DATA, else data/fer2013)")

@@ -85,8 +85,9 @@ class WebcamCapture(anywidget.AnyWidget):
                          class_names=list(CLASS_NAMES), **kwargs)
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+def _jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    """An annotated photo for the browser: a JPEG, several times smaller than a PNG of a photo."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes()
 
 
@@ -290,8 +291,11 @@ class EmotionDemo(W.VBox):
     def _render_gallery(self) -> None:
         rows = []
         for name, rgb, results in self._shown:
-            img = W.Image(value=_png(annotate(rgb, results, emoji=self.emoji.value, bars=False)), format="png",
-                          layout=W.Layout(max_width="480px"))
+            # as large as the page allows (up to the working copy's own size), so that the labels of a
+            # 40-face class photo can be read; the charts beside it, or below when it takes the width
+            img = W.Image(value=_jpeg(annotate(rgb, results, emoji=self.emoji.value, bars=False)), format="jpeg",
+                          layout=W.Layout(width="auto", height="auto", max_width="100%"))
+            img.add_class("emo-photo")
             few = len(results) <= PANEL_MAX_FACES or self.panels.value
             charts = [W.Image(value=probability_chart(r, f"face {i + 1}: {r.label} {100 * r.score:.0f}%"),
                               format="png") for i, r in enumerate(results)] if few else [
@@ -299,7 +303,8 @@ class EmotionDemo(W.VBox):
             caption = W.HTML(f"<b>{html.escape(name)}</b>: " + (", ".join(
                 f"{r.label} {100 * r.score:.0f}%" for r in results) or "no face found"))
             caption.add_class("emo-caption")
-            rows.append(W.VBox([caption, W.HBox([img, W.VBox(charts)])]))
+            rows.append(W.VBox([caption, W.Box([img, W.VBox(charts)], layout=W.Layout(
+                flex_flow="row wrap", align_items="flex-start"))]))
         self.gallery.children = rows
 
     def _toggle_panels(self, change: dict) -> None:

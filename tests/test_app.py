@@ -92,6 +92,9 @@ def test_app_upload_bad_files_and_webcam(app):
             expect(status).to_contain_text("1 image(s), 12 face(s) found", timeout=120_000)
             expect(page.locator(".emo-caption").first).to_contain_text("%")
             page.locator(".emo-gallery img").first.screenshot(path=str(shots / "demo_group.png"))
+            shown = page.locator(".emo-gallery img.emo-photo").first.evaluate(
+                "e => [e.getBoundingClientRect().width, e.naturalWidth]")
+            assert shown[0] >= min(900, shown[1]) - 1, shown     # large: the photo's own width, or the page's
 
             # bad files: each named with its problem; the good one still labelled
             _upload(page, [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"},
@@ -243,3 +246,151 @@ def test_app_notebook_ships_with_the_package():
     assert len(code) == 1 and all(not c["outputs"] for c in code)    # Voila runs it fresh for each visitor
     text = "".join("".join(c["source"]) for c in nb["cells"])
     assert "not a felt emotion" in text and "2024/1689" in text
+
+
+def _served(monkeypatch, capsys, *argv):
+    """Run ``python -m emolib app ARGV`` up to the point where it becomes Voila: (command, stdout, stderr)."""
+    import os
+
+    from emolib.__main__ import main
+
+    ran = []
+
+    def execv(path, cmd):
+        ran.append(cmd)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execv", execv)
+    monkeypatch.setattr(os, "name", "posix")
+    with pytest.raises(SystemExit):
+        main(["app", "--no-browser", *argv])
+    out, err = capsys.readouterr()
+    return ran[0], out, err
+
+
+def _option(cmd, name):
+    (value,) = [c.split("=", 1)[1] for c in cmd if c.startswith(f"--{name}=")]
+    return value
+
+
+def test_app_on_this_computer_needs_no_token(monkeypatch, capsys):
+    cmd, out, err = _served(monkeypatch, capsys)
+    assert _option(cmd, "Voila.ip") == "127.0.0.1" and _option(cmd, "Voila.token") == ""
+    assert "http://127.0.0.1:8866/\n" in out and "?token" not in out and "WARNING" not in err
+    assert _option(cmd, "VoilaConfiguration.default_pool_size") == "1"    # one kernel ready for the first visitor
+
+
+def test_app_shared_on_the_network_gets_a_token_and_a_warning(monkeypatch, capsys):
+    import re
+
+    cmd, out, err = _served(monkeypatch, capsys, "--ip", "0.0.0.0", "--port", "9000")
+    token = _option(cmd, "Voila.token")
+    assert re.fullmatch(r"[0-9a-f]{48}", token)                               # generated, as Jupyter's
+    assert f"http://127.0.0.1:9000/?token={token}" in out and "share this address" in out
+    assert "WARNING: the app listens on 0.0.0.0:9000" in err and "cannot run code" in err and "never saved" in err
+    assert _option(cmd, "MappingKernelManager.cull_idle_timeout") == "1200"     # 20 minutes
+    assert _option(cmd, "MappingKernelManager.cull_connected") == "True"
+    assert _option(cmd, "VoilaConfiguration.multi_kernel_manager_class") == "emolib.appserver.AppKernelManager"
+    assert _option(cmd, "VoilaConfiguration.preheat_kernel") == "True"
+    assert _option(cmd, "VoilaConfiguration.default_pool_size") == "8"
+    again, out, _ = _served(monkeypatch, capsys, "--ip", "0.0.0.0")
+    assert _option(again, "Voila.token") != token                             # a new one each time
+    given, out, _ = _served(monkeypatch, capsys, "--ip", "192.168.1.20", "--token", "class-7b", "--kernels", "30",
+                            "--cull-minutes", "5")
+    assert _option(given, "Voila.token") == "class-7b" and "http://192.168.1.20:8866/?token=class-7b" in out
+    assert _option(given, "VoilaConfiguration.default_pool_size") == "30"
+    assert _option(given, "MappingKernelManager.cull_idle_timeout") == "300"
+    none, _, _ = _served(monkeypatch, capsys, "--kernels", "0", "--cull-minutes", "0")
+    assert not any("preheat" in c for c in none) and _option(none, "MappingKernelManager.cull_idle_timeout") == "0"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ip", "0.0.0.0", "--token", ""], "--ip 0.0.0.0 lets other computers in, so the app needs a token"),
+    (["--kernels", "-1"], "--kernels is a number of kernels, 0 or more, not -1"),
+])
+def test_app_refuses_an_open_door(argv, message, capsys):
+    from emolib.__main__ import main
+
+    assert main(["app", "--no-browser", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_idle_visitors_kernels_are_culled_but_not_the_pool():
+    """AppKernelManager culls as Jupyter's does, except the pre-started kernels waiting in Voila's pool."""
+    import asyncio
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from emolib.appserver import AppKernelManager, pooled_kernel_ids
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        manager = AppKernelManager(cull_idle_timeout=60, cull_connected=True)
+        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        spec = SimpleNamespace(metadata={})
+        manager._kernels = {k: SimpleNamespace(execution_state="idle", last_activity=old, kernel_name="python3",
+                                               kernel_spec=spec) for k in ("visitor", "pooled", "starting")}
+        done = loop.create_future()
+        done.set_result({"kernel_id": "pooled"})
+        manager._pools = {"app.ipynb": [done, loop.create_future()]}       # one ready, one still starting
+        assert pooled_kernel_ids(manager) == {"pooled"}
+        culled = []
+
+        async def shutdown_kernel(kernel_id, *a, **k):
+            culled.append(kernel_id)
+
+        manager.shutdown_kernel = shutdown_kernel
+        await manager.cull_kernels()
+        assert culled == ["visitor", "starting"]
+        manager._kernels["pooled"].execution_state = "dead"                 # a dead one goes, pooled or not
+        await manager.cull_kernels()
+        assert "pooled" in culled
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_shared_app_needs_its_token_and_culls_idle_visitors(tmp_path):
+    """``--ip 0.0.0.0``: Chromium without the token gets the login page, not the app; with the printed address
+    it gets the app (a pre-started kernel) and a photo labelled. The visitor's kernel is culled after its idle
+    time (here 6 s); the pre-started kernel waiting for the next visitor is not."""
+    import re
+    import time
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from emolib.predict import sample_paths
+
+    _require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               IPYTHONDIR=str(tmp_path / "ipython"), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    port, log = _free_port(), tmp_path / "app.log"
+    cmd = [sys.executable, "-m", "emolib", "app", "--ip=0.0.0.0", f"--port={port}", "--no-browser", "--kernels=1",
+           "--cull-minutes=0.1"]
+    with serving(cmd, work, env, log, lambda: socket.create_connection(("127.0.0.1", port), 2).close()):
+        (token,) = set(re.findall(r"\?token=([0-9a-f]{48})", log.read_text()))
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+                assert "/login" in page.url and page.locator(".emo-status").count() == 0
+                expect(page.locator("input[type=password]").first).to_be_visible()
+                page = _open(browser, f"http://127.0.0.1:{port}/?token={token}")
+                _upload(page, str([p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]))
+                expect(page.locator(".emo-status")).to_contain_text("1 image(s), 1 face(s) found", timeout=60_000)
+                deadline = time.time() + 60
+                while "Culling 'idle' kernel" not in log.read_text() and time.time() < deadline:
+                    time.sleep(1)
+            finally:
+                browser.close()
+        text = log.read_text()
+    (visitor,) = re.findall(r"Using pre-heated kernel: ([0-9a-f-]+)", text)
+    started = set(re.findall(r"Kernel started: ([0-9a-f-]+)", text))
+    culled = set(re.findall(r"Culling 'idle' kernel '\w+' \(([0-9a-f-]+)\)", text))
+    assert culled == {visitor}, text[-3000:]
+    assert len(started) == 2 and started - culled           # the refilled pool's kernel stays
+    assert list(work.iterdir()) == []

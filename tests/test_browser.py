@@ -1,6 +1,6 @@
 """The demo widget in a real browser: JupyterLab + headless Debian Chromium via Playwright.
 
-Uploads a sample photo through the FileUpload and checks the annotated result;
+Uploads a sample photo through the Photos button and checks the annotated result;
 then starts the webcam (Chromium's fake camera, fed with a Y4M video made here
 from a sample photo) and checks that predictions come back. The screenshots
 (demo_upload.png, demo_webcam.png) go to the test's temporary folder, so a test
@@ -182,7 +182,7 @@ def test_upload_and_webcam_in_chromium(lab):
             status = page.locator(".emo-status")
             expect(status).to_be_visible(timeout=120_000)
 
-            # --- upload a photo through the FileUpload's <input type=file>
+            # --- upload a photo through the Photos button (its <input type=file>)
             with page.expect_file_chooser(timeout=30_000) as chooser:
                 page.locator(".jp-OutputArea .jupyter-widgets.widget-upload").click()
             chooser.value.set_files(str(hopper))

@@ -33,7 +33,8 @@ def test_upload_one_photo(demo):
     caption, body = row.children
     assert "hopper.jpg" in caption.value
     annotated, charts = body.children
-    assert annotated.value[:4] == b"\x89PNG" and len(charts.children) == 1
+    assert annotated.value[:3] == b"\xff\xd8\xff" and len(charts.children) == 1   # a JPEG
+    assert annotated.layout.max_width == "100%" and annotated.layout.width == "auto"   # as wide as the page allows
 
 
 def browser_sends(upload, files, batch=1):
