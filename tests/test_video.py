@@ -232,3 +232,21 @@ def test_predict_video_error_midway_writes_no_video(face_clip, tmp_path, monkeyp
     with pytest.raises(RuntimeError):
         predict_video(face_clip, annotated=tmp_path / "a.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mp4", "mp4v"), (".avi", "MJPG"), (".mov", "mp4v"), (".webm", "VP80"),
+                                          (".mkv", "MJPG")])
+def test_the_containers_opencv_reads(tmp_path, suffix, codec):
+    """mp4, avi, mov, webm and mkv clips (written here with OpenCV's own FFmpeg) are read frame by frame."""
+    import cv2
+
+    path = tmp_path / f"clip{suffix}"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 15, (96, 64))
+    assert w.isOpened()
+    for i in range(8):
+        w.write(np.full((64, 96, 3), 30 * i, np.uint8))
+    w.release()
+    reader = VideoReader(path)
+    assert reader.info.width == 96 and reader.info.height == 64 and reader.info.fps == 15
+    assert sum(1 for _ in reader) == 8
+    assert predict_video(path).attrs["frames"] == 8
