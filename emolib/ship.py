@@ -7,7 +7,8 @@
     python -m emolib ship baseline runs/seed
 
 ``run`` writes emolib/assets/emonet.keras (without optimizer state), its LiteRT copy emonet.tflite (dynamic-range
-int8; what ``emolib.predict`` runs by default), history.json, results.json and MODEL_CARD.md (every subcommand
+int8; what ``emolib.predict`` runs by default), the network alone as emonet_1view.tflite (int8, for the views
+``emolib.predict`` makes itself), history.json, results.json and MODEL_CARD.md (every subcommand
 takes ``--assets DIR`` to write elsewhere). The accuracies in the card are measured here by loading the saved file
 and predicting raw pixels. The run replaces the shipped model only when its network scores higher on PublicTest
 (or with ``--replace``). ``--tta`` sets how many test-time views the file averages over
@@ -168,15 +169,18 @@ def litert_latency_ms(model, face, quantize: bool = True) -> float:
 def ship_litert(data, assets: Path = ASSETS) -> dict:
     """Write ``emonet.tflite`` (dynamic-range int8) from ``emonet.keras`` in ``assets`` and measure it against
     the Keras file: size, time per face (batch of 1) for both, PublicTest/PrivateTest accuracy, and on
-    PublicTest the share of faces whose top class is unchanged and the largest probability difference."""
+    PublicTest the share of faces whose top class is unchanged and the largest probability difference.
+    Also writes ``emonet_1view.tflite``, the network alone (its views taken off), int8, which ``emolib.predict``
+    runs when it makes fewer views itself."""
     import numpy as np
 
     from .evaluate import evaluate
-    from .models import export_litert, load_model_file
+    from .models import export_litert, load_model_file, without_tta
     from .predict import LiteRTModel
 
     keras_model = load_model_file(assets / "emonet.keras")
     size = export_litert(keras_model, assets / "emonet.tflite", quantize=True)
+    export_litert(without_tta(keras_model), assets / "emonet_1view.tflite", quantize=True)
     lite = LiteRTModel(assets / "emonet.tflite")
     val, keras_val = evaluate(lite, data.val), evaluate(keras_model, data.val)
     diff = float(np.abs(val.probs - keras_val.probs).max())
@@ -764,7 +768,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="recalibrate the shipped network's BatchNorm statistics on the training faces, keep that "
                         "when PublicTest improves, then choose its test-time views again as `views`")
     sub.add_parser("litert", parents=[common, hardware],
-                   help="keep the shipped model; only (re)write its LiteRT copy emonet.tflite and its figures")
+                   help="keep the shipped model; only (re)write its LiteRT copies (emonet.tflite, emonet_1view.tflite) "
+                        "and their figures")
     b = sub.add_parser("baseline", parents=[common],
                        help="keep the shipped model and its card; only (re)measure the baseline into results.json")
     b.add_argument("baseline", type=Path, metavar="RUN", help="the seed baseline's run folder")

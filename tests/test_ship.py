@@ -275,7 +275,7 @@ def test_ship_a_run_into_a_folder_then_rework_it(tmp_path):
     assets = tmp_path / "assets"
     before = {p.name: p.stat().st_mtime_ns for p in ASSETS.iterdir() if p.is_file()}
     assert ship.ship_runs([run], data, assets, baseline=run, tta=1, replace=True, hardware="test machine")
-    assert {"emonet.keras", "emonet.tflite", "history.json", "results.json", "MODEL_CARD.md"} <= \
+    assert {"emonet.keras", "emonet.tflite", "emonet_1view.tflite", "history.json", "results.json", "MODEL_CARD.md"} <= \
         {p.name for p in assets.iterdir()}
     assert not (assets / "emonet.candidate.keras").exists()
     results = json.loads((assets / "results.json").read_text())
