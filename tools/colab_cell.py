@@ -42,7 +42,7 @@ if "google.colab" in sys.modules:
     if REPOSITORY is None:
         print("emolib is NOT installed: this copy of the course does not name its repository yet. Ask your "
               "instructor, or run the course on your own computer (see the README). Maintainers: set "
-              "[project.urls] Repository in pyproject.toml, then run  python scripts/colab_cell.py")
+              "[project.urls] Repository in pyproject.toml, then run  python tools/colab_cell.py")
     else:
         pip = [sys.executable, "-m", "pip", "install", "--quiet"]
         subprocess.run(pip + ["--no-deps", f"emolib @ git+{{REPOSITORY}}"], check=True)
