@@ -72,16 +72,17 @@ WRONG: dict[str, list[str]] = {
     "nb04-ex3-check": ['my_table = comparison_table(recorded.to_dict("records") + mine[:2])  # no class-recipe row'],
     "nb04-ex4-check": ["acc_plain_disagree = float(np.mean(plain == fer.test.labels))  # on every face"],
     "nb04-ex5-check": ["acc10 = acc6  # copied", "ms10, ms6 = ms6, ms10  # swapped"],
+    "nb05-ex1-check": ["my_photo = load_image(photo_path)[..., 0]  # grey", "found = detect_faces(my_photo)  # boxes, no labels"],
+    "nb05-ex2-check": ["framing = np.stack([classify_faces(crop_face(rgb, box, scale=1.18)[None], model)[0]] * 3)  # one crop"],
+    "nb05-ex3-check": ["mirror_diff = 0.0  # the photo against itself"],
+    "nb05-ex4-check": ["sal_corr = float(np.corrcoef(sal_predicted.ravel(), sal_predicted.ravel())[0, 1])  # one map"],
+    "nb05-ex5-check": ["other_results = results  # the same model"],
+    "nb05-ex6-check": ["size_float, size_int8 = size_int8, size_float  # swapped"],
 }
 
 
 # --------------------------------------------------------------------------- fast: points and the documented cost
-#: Notebooks another helper holds while this is written: their points are weighted when they are free.
-PENDING = {"05_emotion_demo"}
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(reason="points pending", strict=False))
-                                  if p.stem in PENDING else p for p in NOTEBOOKS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_points_are_weighted_by_difficulty(path):
     cells = grade_cells(path)
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points") for c in cells}

@@ -17,12 +17,7 @@ slide_metadata = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(slide_metadata)
 
 
-#: Notebooks whose slide metadata is still to come (another helper holds them while this test is written).
-PENDING = {"05_emotion_demo"}
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(reason="slide metadata pending", strict=False))
-                                  if p.stem in PENDING else p for p in NOTEBOOKS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_cell_has_the_slide_type_of_the_rule(path):
     nb = nbformat.read(path, as_version=4)
     for i, cell in enumerate(nb.cells):
@@ -51,7 +46,5 @@ def test_make_slides_builds_a_deck_per_notebook(tmp_path):
         REPO / "Makefile").read_text()
     for path in NOTEBOOKS:
         html = (tmp_path / f"{path.stem}.slides.html").read_text()
-        if path.stem in PENDING:
-            continue
         assert html.count("<section") >= 4 and "reveal" in html.lower(), path.name
         assert "**Answer.**" not in html and "Answer.</strong>" not in html, f"{path.name}: an answer in the deck"
