@@ -41,9 +41,29 @@ SPLITS = ("train", "val", "test")
 USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 CACHE_VERSION = 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-#: The repository's ``data/`` folder (git-ignored): where ``data/fer2013`` is looked for, and where caches were
-#: written before they moved to the user cache folder (still read there, :func:`load_fer2013`).
+#: The repository's ``data/`` folder (git-ignored), where caches were written before they moved to the user cache
+#: folder (still read there, :func:`load_fer2013`).
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def data_home(package_dir: str | os.PathLike | None = None) -> Path:
+    """Where FER2013 goes and is looked for by default (``<data_home>/fer2013``): the ``data/`` folder of the course's
+    checkout when emolib runs from one (the folder above the package holds ``pyproject.toml``), else the user's data
+    folder (platformdirs, else ``$XDG_DATA_HOME/emolib`` or ``~/.local/share/emolib``): never next to an installed
+    package.
+
+    >>> data_home().name
+    'data'
+    """
+    package = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+    if (package.parent / "pyproject.toml").is_file():
+        return package.parent / "data"
+    try:
+        import platformdirs
+    except ImportError:
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(base).expanduser() / "emolib"
+    return Path(platformdirs.user_data_dir("emolib", appauthor=False))
 
 HOW_TO_GET = (
     "Get it with  python -m emolib download  (the Kaggle dataset 'msambare/fer2013'; needs your Kaggle token), or "
@@ -94,13 +114,13 @@ class FER2013:
 
 # --------------------------------------------------------------------------- where
 def candidate_roots(root: str | os.PathLike | None = None) -> list[Path]:
-    """Places searched for the data, in order: argument, ``EMOLIB_DATA``, ``data/fer2013``."""
+    """Places searched for the data, in order: argument, ``EMOLIB_DATA``, ``fer2013`` in :func:`data_home`."""
     if root is not None:
         return [Path(root).expanduser()]
     places = []
     if os.environ.get("EMOLIB_DATA"):
         places.append(Path(os.environ["EMOLIB_DATA"]).expanduser())
-    places.append(REPO_DATA_DIR / "fer2013")
+    places.append(data_home() / "fer2013")
     return places
 
 

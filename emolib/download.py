@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from .data import CLASS_NAMES, IMAGE_EXTENSIONS, REPO_DATA_DIR
+from .data import CLASS_NAMES, IMAGE_EXTENSIONS, data_home
 
 DATASET = "msambare/fer2013"
 DATASET_URL = f"https://www.kaggle.com/datasets/{DATASET}"
@@ -55,10 +55,11 @@ class DownloadError(RuntimeError):
 
 
 def default_destination() -> Path:
-    """Where the course looks for FER2013 first: ``$EMOLIB_DATA`` if set, else ``data/fer2013``."""
+    """Where the course looks for FER2013 first: ``$EMOLIB_DATA`` if set, else ``fer2013`` in
+    :func:`emolib.data.data_home` (``data/fer2013`` in the course's checkout)."""
     if os.environ.get("EMOLIB_DATA"):
         return Path(os.environ["EMOLIB_DATA"]).expanduser()
-    return REPO_DATA_DIR / "fer2013"
+    return data_home() / "fer2013"
 
 
 def count_images(root: str | os.PathLike) -> dict[str, dict[str, int]]:

@@ -45,7 +45,8 @@ DETECTOR_DIR = Path(__file__).resolve().parent / "assets" / "face_detection"
 
 #: Crop side relative to the detector's box side, and the crop centre's shift
 #: (in box sides, positive = down) that make a crop look like a FER2013 face.
-#: Measured with ``scripts/calibrate_crop.py`` on the FER2013 test split.
+#: The script that chose them is not in the repository (it was never committed); ``benchmarks/measure_detector.py``
+#: measures the detector and crops with them.
 CROP_SCALE = 1.18
 CROP_SHIFT_Y = -0.04
 

@@ -34,7 +34,7 @@ from .video import VideoError, VideoReader, VideoWriter
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 SAMPLES_DIR = ASSETS_DIR / "samples"
 #: A group photo composed from the two sample portraits (12 faces of 44-98 px; made by
-#: ``scripts/benchmark_group.py --write-sample``; the true face boxes are in its ``.json``).
+#: ``benchmarks/benchmark_group.py --write-sample``; the true face boxes are in its ``.json``).
 GROUP_SAMPLE = SAMPLES_DIR / "group_of_12.jpg"
 EMOJI_DIR = ASSETS_DIR / "emoji"
 
@@ -903,7 +903,7 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 @lru_cache(maxsize=len(CLASS_NAMES))
 def emoji_image(label: str) -> Image.Image:
-    """The RGBA emoji (256x256) shipped for a class, drawn by ``scripts/make_emoji.py``.
+    """The RGBA emoji (256x256) shipped for a class, drawn by ``tools/make_emoji.py``.
 
     >>> emoji_image("happy").size
     (256, 256)

@@ -167,7 +167,7 @@ def mixup(ds: tf.data.Dataset, alpha: float = 0.2, seed: int = 0) -> tf.data.Dat
     # one key per batch, new ones each epoch (the same sequence for the same seed)
     keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     # one batch at a time: with num_parallel_calls=AUTOTUNE, the map's threads competed with training for
-    # 2 cores and about half the epochs took 40 % longer (scripts/results/FINDINGS.md)
+    # 2 cores and about half the epochs took 40 % longer (benchmarks/FINDINGS.md)
     return tf.data.Dataset.zip((ds, keys)).map(blend)
 
 

@@ -13,7 +13,9 @@ from PIL import Image
 
 from emolib import download
 from emolib.__main__ import main
-from emolib.data import CLASS_NAMES, find_data
+from emolib.data import CLASS_NAMES, data_home, find_data
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: A miniature FER2013: images per split and class (disgust has no PrivateTest image, as can happen).
 SMALL = {split: {cls: 2 for cls in CLASS_NAMES} for split in download.EXPECTED}
@@ -83,9 +85,18 @@ def test_download_from_kagglehub_cache_nested(tmp_path, monkeypatch, small_expec
 
 def test_default_destination(monkeypatch, tmp_path):
     monkeypatch.delenv("EMOLIB_DATA", raising=False)
-    assert download.default_destination() == download.REPO_DATA_DIR / "fer2013"
+    assert download.default_destination() == download.data_home() / "fer2013" == ROOT / "data" / "fer2013"
     monkeypatch.setenv("EMOLIB_DATA", str(tmp_path))
     assert download.default_destination() == tmp_path
+
+
+def test_an_installed_package_keeps_data_in_the_user_folder(monkeypatch, tmp_path):
+    """Outside a checkout (no pyproject.toml above the package, as in site-packages) FER2013 goes to the user's data
+    folder, never next to the installed package."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    (tmp_path / "site-packages" / "emolib").mkdir(parents=True)
+    assert data_home(tmp_path / "site-packages" / "emolib") == tmp_path / "share" / "emolib"
+    assert data_home(ROOT / "emolib") == ROOT / "data"
 
 
 # --------------------------------------------------------------------------- error paths
