@@ -99,6 +99,7 @@ def no_default_places(monkeypatch, tmp_path):
     """Isolate from the real data: no EMOLIB_DATA, repo data dir is an empty tmp dir."""
     monkeypatch.delenv("EMOLIB_DATA", raising=False)
     monkeypatch.setattr(data, "REPO_DATA_DIR", tmp_path / "repo_data")
+    monkeypatch.setattr(data, "data_home", lambda package_dir=None: tmp_path / "repo_data")
     monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path / "cache"))
 
 
