@@ -81,6 +81,22 @@ def _memory(server_pid: int, kernel_ids: set[str]) -> dict:
             "visitor_kernels_measured": len(visitors_rss)}
 
 
+def _cpu_seconds(server_pid: int) -> dict:
+    """CPU seconds used so far: by the Voila server process, by its kernels (living ones), by the whole machine."""
+    import psutil
+
+    server = psutil.Process(server_pid)
+    kernels = 0.0
+    for p in server.children(recursive=True):
+        try:
+            t = p.cpu_times()
+            kernels += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    t, m = server.cpu_times(), psutil.cpu_times()
+    return {"server": t.user + t.system, "kernels": kernels, "machine": m.user + m.system + m.nice}
+
+
 async def _visitor(browser, url: str, photo: Path, start: float, timeout_s: float) -> dict:
     """One visitor: open the page, upload the photo, wait for the labelled answer (the page stays open)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -149,8 +165,12 @@ def run(visitors: int, kernels: int, photo: Path, timeout_s: float, fill_timeout
                 used |= set(re.findall(r"Kernel started: ([0-9a-f-]+)", text)) if not kernels else set()
                 return _memory(proc.pid, used)
 
+            before = _cpu_seconds(proc.pid)
             visits, wall, memory = asyncio.run(_visit(f"http://127.0.0.1:{port}/", visitors, photo, timeout_s,
                                                       measure))
+            after = _cpu_seconds(proc.pid)
+            cpu = {k: round(after[k] - before[k], 1) for k in after}
+            cpu["browsers_and_rest"] = round(cpu["machine"] - cpu["server"] - cpu["kernels"], 1)
         finally:
             proc.terminate()
             try:
@@ -163,7 +183,7 @@ def run(visitors: int, kernels: int, photo: Path, timeout_s: float, fill_timeout
             "pool_filled_s": round(pool_filled_s, 1), "wall_s": round(wall, 1),
             "page_open_s": _percentiles([v["page_open_s"] for v in visits if "page_open_s" in v]),
             "upload_to_labelled_s": _percentiles([v["labelled_s"] for v in answered]),
-            "memory": memory, "errors": errors[:5],
+            "memory": memory, "cpu_s_during_visits": cpu, "errors": errors[:5],
             "answer": answered[0]["answer"] if answered else None}
 
 
@@ -174,15 +194,19 @@ def write_markdown(runs: dict, machine: str) -> str:
              "(`emolib/assets/samples/group_of_12.jpg`) at the same moment. Times in seconds from the moment all "
              "visitors start; memory of the app's processes after every answer.", "",
              "| visitors | pre-started kernels | answers | page open p50 / p95 / max | upload to labelled "
-             "p50 / p95 / max | per visitor's kernel (RSS / PSS) | app in all (RSS / PSS) |",
-             "|---|---|---|---|---|---|---|"]
+             "p50 / p95 / max | per visitor's kernel (RSS / PSS) | app in all (RSS / PSS) | CPU s: app / browsers |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in sorted(runs.values(), key=lambda r: (r["visitors"], r["kernels"])):
-        po, lab, m = r["page_open_s"], r["upload_to_labelled_s"], r["memory"]
+        po, lab, m, c = r["page_open_s"], r["upload_to_labelled_s"], r["memory"], r["cpu_s_during_visits"]
         lines.append(f"| {r['visitors']} | {r['kernels']} | {r['answers']} of {r['visitors']} | "
                      f"{po['p50']} / {po['p95']} / {po['max']} | {lab['p50']} / {lab['p95']} / {lab['max']} | "
                      f"{m['visitor_kernel_rss_mib']} / {m['visitor_kernel_pss_mib']} MiB | "
-                     f"{m['server_total_rss_mib']} / {m['server_total_pss_mib']} MiB |")
-    lines += ["", "Each run: `python benchmarks/app_visitors.py --visitors N --kernels K`, under the shared CPU lock "
+                     f"{m['server_total_rss_mib']} / {m['server_total_pss_mib']} MiB | "
+                     f"{round(c['server'] + c['kernels'])} / {round(c['browsers_and_rest'])} |")
+    lines += ["", "CPU s: CPU seconds used while the visitors ran, by the app (Voila and every kernel, the pool's "
+              "refills included) and by the rest of the machine (the visitors' Chromium, almost all of it). "
+              "Answers: visitors whose photo came back labelled within the per-step timeout (180 s).", "",
+              "Each run: `python benchmarks/app_visitors.py --visitors N --kernels K`, under the shared CPU lock "
               "(nothing else running). PSS shares each library's pages among the processes that map them: the "
               "memory a visitor adds."]
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ with the demo already built, so that many visitors arriving at once each see the
 >>> args = parser().parse_args(["--ip", "0.0.0.0", "--token", "abc", "--no-browser"])
 >>> cmd = voila_command(args, "abc")
 >>> [c for c in cmd if "token" in c or "pool" in c or "cull_idle" in c]
-['--Voila.token=abc', '--MappingKernelManager.cull_idle_timeout=1200', '--VoilaConfiguration.default_pool_size=8']
+['--Voila.token=abc', '--MappingKernelManager.cull_idle_timeout=1200', '--VoilaConfiguration.default_pool_size=30']
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from pathlib import Path
 LOCAL_ADDRESSES = {"127.0.0.1", "localhost", "::1"}
 #: A visitor's kernel without activity for this many minutes is shut down (``--cull-minutes``).
 CULL_MINUTES = 20
-#: Kernels started ahead of visitors (``--kernels``): on this computer only, and when shared.
-KERNELS_LOCAL, KERNELS_SHARED = 1, 8
+#: Kernels started ahead of visitors (``--kernels``): on this computer only, and when shared (a class of 30:
+#: with 8 for 30 visitors at once only 9 got an answer within 3 minutes, benchmarks/results/APP_VISITORS.md).
+KERNELS_LOCAL, KERNELS_SHARED = 1, 30
 APP_NOTEBOOK = Path(__file__).resolve().parent / "assets" / "app.ipynb"
 
 
@@ -45,7 +46,7 @@ def parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p.add_argument("--kernels", type=int, default=None, metavar="N",
                    help=f"kernels started before anyone asks, each with the demo built: N visitors arriving at "
                         f"once see the page without waiting for a kernel (default {KERNELS_LOCAL} on this "
-                        f"computer only, {KERNELS_SHARED} when shared; about 150 MiB each; 0: start one per visitor)")
+                        f"computer only, {KERNELS_SHARED} when shared; each about 160 MiB (RSS), and each one a visitor takes is replaced; 0: start one per visitor)")
     p.add_argument("--cull-minutes", type=float, default=CULL_MINUTES, metavar="MIN",
                    help=f"shut down a visitor's kernel after this many minutes without activity, tab open or not "
                         f"(default {CULL_MINUTES}; the visitor reloads the page to go on; 0: never)")

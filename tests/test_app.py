@@ -292,7 +292,7 @@ def test_app_shared_on_the_network_gets_a_token_and_a_warning(monkeypatch, capsy
     assert _option(cmd, "MappingKernelManager.cull_connected") == "True"
     assert _option(cmd, "VoilaConfiguration.multi_kernel_manager_class") == "emolib.appserver.AppKernelManager"
     assert _option(cmd, "VoilaConfiguration.preheat_kernel") == "True"
-    assert _option(cmd, "VoilaConfiguration.default_pool_size") == "8"
+    assert _option(cmd, "VoilaConfiguration.default_pool_size") == "30"    # a class at once
     again, out, _ = _served(monkeypatch, capsys, "--ip", "0.0.0.0")
     assert _option(again, "Voila.token") != token                             # a new one each time
     given, out, _ = _served(monkeypatch, capsys, "--ip", "192.168.1.20", "--token", "class-7b", "--kernels", "30",
@@ -394,3 +394,21 @@ def test_shared_app_needs_its_token_and_culls_idle_visitors(tmp_path):
     assert culled == {visitor}, text[-3000:]
     assert len(started) == 2 and started - culled           # the refilled pool's kernel stays
     assert list(work.iterdir()) == []
+
+
+def test_teaching_states_the_measured_visitors_figures():
+    """TEACHING's figures for a shared app are read from benchmarks/results/app_visitors.json, never typed anew."""
+    import json
+
+    root = Path(__file__).resolve().parent.parent
+    runs = json.loads((root / "benchmarks" / "results" / "app_visitors.json").read_text())["runs"]
+    text = " ".join((root / "docs" / "TEACHING.md").read_text().split())
+    full, few, ten = runs["30 visitors, 30 kernels"], runs["30 visitors, 8 kernels"], runs["10 visitors, 10 kernels"]
+    cpu = full["cpu_s_during_visits"]
+    for phrase in (f"{full['answers']} of 30 visitors", f"labelled ({full['upload_to_labelled_s']['p50']:.0f} s",
+                   f"page took {full['page_open_s']['p50']:.0f} s to open (p50; {full['page_open_s']['p95']:.0f} s p95)",
+                   f"browsers used {cpu['browsers_and_rest']:.0f} of the {cpu['machine']:.0f} CPU seconds",
+                   f"the app itself used {cpu['server'] + cpu['kernels']:.0f}", f"only {few['answers']} of 30",
+                   f"({full['memory']['server_total_pss_mib'] / 1000:.1f} GB PSS at 30 visitors)",
+                   f"a class of 10 opened in {ten['page_open_s']['p50']:.0f} s"):
+        assert phrase in text, f"TEACHING should say: {phrase}"
