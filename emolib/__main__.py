@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     t.set_defaults(func=_train)
     p = sub.add_parser("predict", help="find faces in photos or videos and name their emotions")
     p.add_argument("photos", nargs="*", metavar="FILE",
-                   help="image files (JPEG, PNG, ...) or video files (mp4, mov, avi, webm, mkv: what OpenCV reads)")
+                   help="image files (JPEG, PNG, HEIC, ...) or video files (mp4, mov, avi, webm, mkv: what OpenCV reads)")
     p.add_argument("--samples", action="store_true", help="also run on the sample photos shipped with emolib")
     p.add_argument("--emoji", action="store_true", help="paste an emoji over each face in the annotated images")
     p.add_argument("--out", default=None, help="folder for the annotated images (PNG); for a video, the annotated "
