@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -42,8 +43,20 @@ STUDENTS = ("solutions", "untouched")
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.M)
 
 
+def with_scripts_on_path() -> None:
+    """Put this interpreter's scripts folder first on PATH: nbgrader's gradebook runs ``alembic`` by name.
+
+    Without it, nbgrader run as ``.venv/bin/python -m nbgrader`` from an unactivated virtual environment
+    fails with "No such file or directory: 'alembic'".
+    """
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def nbgrader(course: Path, *args: str) -> float:
     """Run one nbgrader command in the course folder; its wall time in seconds. Raises with its output on failure."""
+    with_scripts_on_path()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -95,6 +108,7 @@ def scores(course: Path, names: list[str]) -> dict:
     """{assignment: {student: {grade_id: [auto_score, max_score]}}} for the autograded (code) cells."""
     from nbgrader.api import Gradebook
 
+    with_scripts_on_path()
     out: dict = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for name in names:
