@@ -262,6 +262,21 @@ def synthetic_split(per_class: int, seed: int) -> Split:
     return Split(images.astype(np.uint8), labels.astype(np.int64))
 
 
+def assert_each_time_measured_once(entry: dict) -> None:
+    """The shipped file's times per face are one measurement, cited alike in every field that gives them."""
+    timed = entry["tta_candidates"][str(entry["tta_views"])]
+    assert entry["latency_ms"] == entry["litert"]["latency_ms_keras"] == timed["latency_ms_keras"]
+    assert entry["litert"]["latency_ms"] == timed["latency_ms_litert"]
+    if entry["tta_views"] == 1:
+        assert entry["without_tta_inside"]["latency_ms"] == timed["latency_ms_keras"]
+    else:
+        assert entry["without_tta_inside"]["latency_ms"] == entry["tta_candidates"]["1"]["latency_ms_keras"]
+
+
+def test_shipped_times_per_face_are_one_measurement():
+    assert_each_time_measured_once(shipped_entry()[0])
+
+
 @pytest.mark.slow
 def test_ship_a_run_into_a_folder_then_rework_it(tmp_path):
     """ship_runs writes every file of a shipped model into the folder given (emolib/assets untouched), keeps the
@@ -284,6 +299,7 @@ def test_ship_a_run_into_a_folder_then_rework_it(tmp_path):
     entry = results["models"][0]
     assert entry["tta_views"] == 1 and entry["compute"]["runs"][0]["run"] == str(run)
     assert (assets / "MODEL_CARD.md").read_text() == ship.render_card(entry, "test machine")
+    assert_each_time_measured_once(entry)
     # the same run again does not beat itself: nothing replaced, the candidate removed
     shipped = (assets / "emonet.keras").read_bytes()
     assert not ship.ship_runs([run], data, assets, tta=1, precise_bn=False)
@@ -291,6 +307,7 @@ def test_ship_a_run_into_a_folder_then_rework_it(tmp_path):
     # the LiteRT copy alone, then the baseline alone
     entry = ship.reship(data, assets, views=False)
     assert entry["litert"]["quantization"] == "dynamic-range int8"
+    assert_each_time_measured_once(entry)
     assert ship.measure_baseline(run, data, assets)["name"] == ship.BASELINE
     assert [m["name"] for m in json.loads((assets / "results.json").read_text())["models"]] == [ship.SHIPPED, ship.BASELINE]
     assert {p.name: p.stat().st_mtime_ns for p in ASSETS.iterdir() if p.is_file()} == before
