@@ -135,7 +135,7 @@ async def _visit(url: str, n: int, photo: Path, timeout_s: float, measure) -> tu
 
 def run(visitors: int, kernels: int, photo: Path, timeout_s: float, fill_timeout_s: float = 300) -> dict:
     """Serve the app with ``kernels`` pre-started kernels, send ``visitors`` visitors at once; the figures."""
-    from emolib.predict import GROUP_SAMPLE  # noqa: F401  (the package is importable: the app will be)
+    from emolib.images import GROUP_SAMPLE  # noqa: F401  (the package is importable: the app will be)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import describe
 
-    from emolib.predict import GROUP_SAMPLE
+    from emolib.images import GROUP_SAMPLE
 
     machine = describe()["machine"]
     path = RESULTS / "app_visitors.json"

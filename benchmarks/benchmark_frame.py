@@ -38,8 +38,9 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     from emolib.faces import crop_face, detect
-    from emolib.predict import (FaceResult, LiteRTModel, annotate, classify_faces, get_model, load_image,
-                                sample_paths)
+    from emolib.draw import annotate
+    from emolib.images import load_image, sample_paths
+    from emolib.predict import FaceResult, LiteRTModel, classify_faces, get_model
     from emolib.data import CLASS_NAMES
 
     photo = load_image(sample_paths()[1])                        # grace_hopper.jpg, 512x600

@@ -38,7 +38,7 @@ COUNTS = [1, 3, 6, 12, 20, 30, 40]
 def portraits() -> list[tuple[np.ndarray, tuple[float, float, float, float]]]:
     """Each shipped portrait cut to 2.4 face boxes around its face, with the face box in it."""
     from emolib.faces import detect
-    from emolib.predict import load_image, sample_paths
+    from emolib.images import load_image, sample_paths
 
     out = []
     for p in sample_paths():
@@ -203,7 +203,8 @@ def twelve(min_face) -> None:
     import tempfile
 
     from emolib.faces import detect
-    from emolib.predict import load_image, predict_image
+    from emolib.images import load_image
+    from emolib.predict import predict_image
 
     rng = np.random.default_rng(12)
     img, truth = group_photo(rng, (4000, 3000), 40, portraits(), backgrounds(), min_face=90)
@@ -237,7 +238,7 @@ def write_sample(path: Path) -> None:
     astronaut photo's face-free right half (flag and shuttle model)."""
     import json
 
-    from emolib.predict import load_image, sample_paths
+    from emolib.images import load_image, sample_paths
 
     astronaut = load_image([p for p in sample_paths() if p.name == "astronaut.jpg"][0])
     bg = cv2.GaussianBlur(np.ascontiguousarray(astronaut[:, 300:]), (0, 0), 3)

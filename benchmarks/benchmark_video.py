@@ -35,7 +35,7 @@ SETTINGS = [(1, 1, False), (1, 3, False), (2, 3, False), (3, 3, False), (1, 3, T
 
 
 def make_clips(folder: Path, seconds: float) -> dict[str, Path]:
-    from emolib.predict import GROUP_SAMPLE, load_image, sample_paths
+    from emolib.images import GROUP_SAMPLE, load_image, sample_paths
     from emolib.video import pan_zoom_clip
 
     hopper = load_image([p for p in sample_paths() if p.name == "grace_hopper.jpg"][0])

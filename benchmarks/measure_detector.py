@@ -28,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from emolib.faces import CROP_SCALE, CROP_SHIFT_Y, detect
-    from emolib.predict import SAMPLES_DIR, load_image, sample_paths
+    from emolib.images import SAMPLES_DIR, load_image, sample_paths
 
     print("shipped sample photos:")
     for p in sample_paths():

@@ -69,7 +69,9 @@ def _predict(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from .predict import ImageError, annotate, get_fast_model, load_photo, predict_image, sample_paths
+    from .draw import annotate
+    from .images import ImageError, load_photo, sample_paths
+    from .predict import get_fast_model, predict_image
 
     from .video import VideoError, VideoReader, is_video
 

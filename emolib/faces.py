@@ -341,7 +341,7 @@ def get_detector(model: str = "full") -> FaceDetector:
 def _as_rgb(image: np.ndarray) -> np.ndarray:
     a = np.asarray(image)
     if a.dtype != np.uint8:
-        raise TypeError(f"expected a uint8 image, got {a.dtype}; use emolib.predict.load_image first")
+        raise TypeError(f"expected a uint8 image, got {a.dtype}; use emolib.images.load_image first")
     if a.ndim == 2:
         return cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
     if a.ndim == 3 and a.shape[2] == 1:
@@ -379,7 +379,7 @@ def detect_faces(image: np.ndarray, model: str = "full", min_score: float = 0.5,
     (a group photo); ``min_face=None`` is one pass over the whole image (faces
     from about 1/12 of its long side).
 
-    >>> from emolib.predict import load_image, SAMPLES_DIR
+    >>> from emolib.images import load_image, SAMPLES_DIR
     >>> rgb = load_image(SAMPLES_DIR / "grace_hopper.jpg")
     >>> len(detect_faces(rgb))
     1

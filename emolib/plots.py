@@ -672,7 +672,7 @@ def face_crops(
 
 
 def photo_grid(images: Mapping[str, np.ndarray], *, title: str, save: PathLike | None = None) -> Figure:
-    """RGB images side by side, each titled with its key (e.g. photos annotated by ``emolib.predict.annotate``).
+    """RGB images side by side, each titled with its key (e.g. photos annotated by ``emolib.draw.annotate``).
 
     >>> photo_grid({"a": np.zeros((4, 4, 3), np.uint8)}, title="t").axes[0].get_title()
     'a'

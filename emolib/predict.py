@@ -1,4 +1,8 @@
-"""From a photo to emotions: load, find faces, classify them all at once, draw the result.
+"""From a photo to emotions: find faces, classify them all at once, follow them through a video.
+
+Reading photos is :mod:`emolib.images` and drawing the results :mod:`emolib.draw`;
+their names are re-exported here, so ``from emolib.predict import load_image, annotate``
+works as well.
 
 Example
 -------
@@ -13,271 +17,27 @@ Example
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple, Union
+from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .data import CLASS_NAMES, IMAGE_SIZE
-from .faces import MIN_FACE, Box, box_iou, crop_face, detect, face_square
-from .video import VideoError, VideoReader, VideoWriter
+from .draw import CLASS_COLORS, EMOJI_DIR, PANEL_MAX_FACES, Rect, annotate, emoji_image, place_label  # noqa: F401
+from .faces import MIN_FACE, Box, box_iou, crop_face, detect
+from .images import (  # noqa: F401  (re-exported: emolib.predict.load_image and the rest keep working)
+    DRAFT_MIN_FRACTION, GROUP_SAMPLE, MAX_FILE_BYTES, MAX_PIXELS, MAX_SIDE, SAMPLES_DIR, ImageError, ImageSource,
+    Photo, _downscale, _is_rgb, load_image, load_photo, sample_paths, scale_results,
+)
+from .video import VideoError, VideoReader, VideoWriter  # noqa: F401
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-SAMPLES_DIR = ASSETS_DIR / "samples"
-#: A group photo composed from the two sample portraits (12 faces of 44-98 px; made by
-#: ``benchmarks/benchmark_group.py --write-sample``; the true face boxes are in its ``.json``).
-GROUP_SAMPLE = SAMPLES_DIR / "group_of_12.jpg"
-EMOJI_DIR = ASSETS_DIR / "emoji"
-
-#: Images with more pixels than this are refused before decoding (JPEGs are
-#: first decoded at a reduced scale, which is cheap, if that brings them under).
-MAX_PIXELS = 64_000_000
-#: A JPEG larger than the requested side is decoded at a reduced scale (1/2, 1/4
-#: or 1/8, done inside the JPEG decoder, several times faster than decoding it
-#: whole) when that keeps at least this fraction of the requested side: a
-#: 12-megapixel photo (4032x3024) is then read at 2016x1512 instead of 2048x1536.
-DRAFT_MIN_FRACTION = 0.9
-#: Decoded images are downscaled so that their longer side is at most this.
-MAX_SIDE = 2048
-#: Files larger than this are refused unread.
-MAX_FILE_BYTES = 50_000_000
-
-#: One colour per class (RGB), used for boxes and bars.
-CLASS_COLORS: dict[str, tuple[int, int, int]] = {
-    "angry": (220, 50, 47), "disgust": (133, 153, 0), "fear": (108, 113, 196),
-    "happy": (250, 190, 0), "sad": (38, 139, 210), "surprise": (211, 54, 130),
-    "neutral": (147, 161, 161),
-}
-
-ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
-
-
-class ImageError(ValueError):
-    """The input is not a usable image; the message says what is wrong with it."""
-
-
-# ----------------------------------------------------------------------------- loading
-def sample_paths() -> list[Path]:
-    """The sample photos shipped with emolib (public domain, see ``assets/samples/CREDITS.md``).
-
-    >>> [p.name for p in sample_paths()]
-    ['astronaut.jpg', 'grace_hopper.jpg']
-    """
-    return sorted(p for p in SAMPLES_DIR.iterdir()
-                  if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p != GROUP_SAMPLE)
-
-
-def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    if max(h, w) <= max_side:
-        return rgb
-    s = max_side / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
-def _array_to_rgb(a: np.ndarray, bgr: bool) -> np.ndarray:
-    a = np.asarray(a)
-    if a.size == 0:
-        raise ImageError(f"empty image array (shape {a.shape})")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise ImageError(f"not an image array: shape {a.shape}; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)")
-    if a.shape[0] * a.shape[1] > MAX_PIXELS * 4:
-        raise ImageError(f"image too large: {a.shape[1]}x{a.shape[0]} pixels")
-    if a.dtype == np.bool_:
-        a = a.astype(np.uint8) * 255
-    elif a.dtype == np.uint16:
-        a = (a >> 8).astype(np.uint8)
-    elif np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all():
-            raise ImageError("image array contains NaN or infinite values")
-        hi = 1.0 if a.max() <= 1.0 else 255.0
-        a = np.clip(a * (255.0 / hi), 0, 255).round().astype(np.uint8)
-    elif a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.integer):
-            a = np.clip(a, 0, 255).astype(np.uint8)
-        else:
-            raise ImageError(f"unsupported image array dtype {a.dtype}")
-    if a.ndim == 2:
-        rgb = cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
-    elif a.shape[2] == 4:
-        rgb = cv2.cvtColor(a, cv2.COLOR_BGRA2RGB if bgr else cv2.COLOR_RGBA2RGB)
-    else:
-        rgb = cv2.cvtColor(a, cv2.COLOR_BGR2RGB) if bgr else a
-    return np.ascontiguousarray(rgb)
-
-
-def _pil_to_rgb(img: Image.Image) -> np.ndarray:
-    img = ImageOps.exif_transpose(img) or img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(img).astype(np.int64)
-        hi = 65535 if a.max() > 255 else 255
-        return _array_to_rgb((a * 255 // max(hi, 1)).astype(np.uint8), False)
-    if img.mode == "F":
-        return _array_to_rgb(np.asarray(img), False)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA")
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, img)
-    return np.asarray(img.convert("RGB"))
-
-
-#: Brands of a HEIF file's ``ftyp`` box (ISO/IEC 23008-12): HEIC photos of iPhones and Macs, and their kin.
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-
-
-@lru_cache(maxsize=None)
-def _heif_opener() -> bool:
-    """Teach Pillow HEIC/HEIF (phone photos) through pillow-heif, once; False where it is not installed."""
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:
-        return False
-    register_heif_opener()    # libheif applies the photo's rotation (irot), so it comes out upright
-    return True
-
-
-def _heif_kind(data: bytes | None, path: Path | None) -> str:
-    """``"HEIC/HEIF image"`` if the file starts like one, else ``"image"`` (for error messages)."""
-    try:
-        head = data[:12] if data is not None else path.open("rb").read(12)
-    except OSError:
-        return "image"
-    return "HEIC/HEIF image" if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS else "image"
-
-
-def _open(data: bytes | None, path: Path | None, name: str,
-          max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
-    """The decoded RGB image (perhaps at a reduced scale) and the file's own upright (width, height).
-    JPEG, PNG and every format Pillow reads, and HEIC/HEIF through pillow-heif."""
-    heif = _heif_opener()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data) if data is not None else path)
-            w, h = img.size
-            try:
-                turned = img.getexif().get(0x0112) in (5, 6, 7, 8)   # EXIF orientation: a quarter turn
-            except Exception:   # a damaged EXIF block: exif_transpose ignores it too
-                turned = False
-            size = (h, w) if turned else (w, h)
-            if img.format == "JPEG" and (max(w, h) > max_side or w * h > MAX_PIXELS):
-                side = max(1, int(max_side * DRAFT_MIN_FRACTION))
-                if w * h > MAX_PIXELS:
-                    side = min(side, MAX_SIDE)
-                img.draft("RGB", (max(1, w * side // max(w, h)), max(1, h * side // max(w, h))))
-            if w * h > MAX_PIXELS:
-                if img.size[0] * img.size[1] > MAX_PIXELS:
-                    raise ImageError(
-                        f"{name}: image too large: {w}x{h} pixels ({w * h / 1e6:.0f} MP); "
-                        f"the limit is {MAX_PIXELS / 1e6:.0f} MP")
-            img.load()
-            return _pil_to_rgb(img), size
-    except ImageError:
-        raise
-    except UnidentifiedImageError:
-        if _heif_kind(data, path) != "image":
-            raise ImageError(f"{name}: a HEIC/HEIF photo, " + (
-                "damaged or truncated (its header cannot be read)" if heif else
-                "which needs pillow-heif to be read: pip install pillow-heif")) from None
-        raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"{name}: image too large: {err}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as err:
-        raise ImageError(f"{name}: damaged or truncated {_heif_kind(data, path)}: {str(err).strip()}") from None
-
-
-class Photo(NamedTuple):
-    """An image as :func:`load_photo` reads it: ``rgb``, the working copy (RGB uint8, longer side
-    at most ``max_side``), and ``size``, the input's own upright (width, height) in pixels."""
-
-    rgb: np.ndarray
-    size: tuple[int, int]
-
-    @property
-    def scale(self) -> float:
-        """Working copy's longer side over the input's own (1.0: not downscaled)."""
-        return max(self.rgb.shape[:2]) / max(self.size)
-
-
-def load_photo(src: ImageSource, bgr: bool = False, max_side: int = MAX_SIDE) -> Photo:
-    """Like :func:`load_image`, and also the input's own size: a :class:`Photo`.
-
-    :func:`predict_image` given a Photo (or a file) reports boxes in the input's
-    own pixels, and :func:`annotate` given the same Photo draws them on its working copy.
-
-    >>> p = load_photo(np.zeros((3000, 4000, 3), np.uint8))
-    >>> p.rgb.shape, p.size, p.scale
-    ((1536, 2048, 3), (4000, 3000), 0.512)
-    """
-    if isinstance(src, Photo):
-        return src
-    if isinstance(src, np.ndarray):
-        rgb = _array_to_rgb(src, bgr)
-        size = (rgb.shape[1], rgb.shape[0])
-    elif isinstance(src, Image.Image):
-        w, h = src.size
-        if w * h > MAX_PIXELS * 4:
-            raise ImageError(f"image too large: {w}x{h} pixels")
-        rgb = _pil_to_rgb(src)
-        size = (rgb.shape[1], rgb.shape[0])
-    elif isinstance(src, (bytes, bytearray, memoryview)):
-        data = bytes(src)
-        if not data:
-            raise ImageError("empty file (0 bytes)")
-        if len(data) > MAX_FILE_BYTES:
-            raise ImageError(f"file too large: {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
-        rgb, size = _open(data, None, "uploaded data", max_side)
-    elif isinstance(src, (str, os.PathLike)):
-        path = Path(src)
-        if not path.exists():
-            raise ImageError(f"{path}: file not found")
-        if not path.is_file():
-            raise ImageError(f"{path}: not a file")
-        nbytes = path.stat().st_size
-        if nbytes == 0:
-            raise ImageError(f"{path}: empty file (0 bytes)")
-        if nbytes > MAX_FILE_BYTES:
-            raise ImageError(f"{path}: file too large: {nbytes / 1e6:.0f} MB; "
-                             f"the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
-        rgb, size = _open(None, path, str(path), max_side)
-    else:
-        raise ImageError(f"cannot read an image from a {type(src).__name__}")
-    return Photo(_downscale(rgb, max_side), (int(size[0]), int(size[1])))
-
-
-def load_image(src: ImageSource, bgr: bool = False, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Read an image into an RGB uint8 array (H, W, 3), longer side at most ``max_side``.
-
-    ``src`` may be a file path, the file's bytes, a PIL image or a numpy array
-    (grayscale, RGB, or BGR with ``bgr=True`` as OpenCV gives; RGBA; uint8,
-    uint16 or float). Photos are turned upright by their EXIF orientation.
-    Huge images are decoded at reduced scale or refused, never exhausting memory.
-
-    >>> load_image(np.zeros((4000, 3000), np.uint16)).shape
-    (2048, 1536, 3)
-    >>> load_image(b"")
-    Traceback (most recent call last):
-    ...
-    emolib.predict.ImageError: empty file (0 bytes)
-    >>> load_image(b"hello")
-    Traceback (most recent call last):
-    ...
-    emolib.predict.ImageError: uploaded data: not an image (or a format Pillow cannot read)
-
-    :func:`load_photo` also gives the input's own size (boxes in its pixels).
-    """
-    return load_photo(src, bgr, max_side).rgb
 
 
 # ----------------------------------------------------------------------------- predicting
@@ -314,26 +74,6 @@ class FaceResult:
             d["id"] = int(self.face_id)
         return d
 
-
-def scale_results(results: list[FaceResult], from_size: tuple[int, int],
-                  to_size: tuple[int, int]) -> list[FaceResult]:
-    """The same faces with their boxes moved from an image of ``from_size`` = (width, height)
-    to one of ``to_size`` (e.g. from the downscaled working copy to the input's own pixels).
-
-    >>> r = FaceResult((100, 50, 40, 40), "happy", 0.9, {"happy": 0.9})
-    >>> scale_results([r], (2048, 1280), (2400, 1500))[0].box
-    (117, 59, 47, 46)
-    """
-    if tuple(from_size) == tuple(to_size):
-        return list(results)
-    fx, fy = to_size[0] / from_size[0], to_size[1] / from_size[1]
-    out = []
-    for r in results:
-        x, y, w, h = r.box
-        x0, y0 = round(x * fx), round(y * fy)
-        x1, y1 = min(to_size[0], round((x + w) * fx)), min(to_size[1], round((y + h) * fy))
-        out.append(replace(r, box=(x0, y0, max(1, x1 - x0), max(1, y1 - y0))))
-    return out
 
 
 LITERT_PATH = ASSETS_DIR / "emonet.tflite"
@@ -635,11 +375,6 @@ def predict_image(image: ImageSource, model=None, detector: str = "full", min_sc
     return scale_results(results, (photo.rgb.shape[1], photo.rgb.shape[0]), photo.size)
 
 
-def _is_rgb(image: Any) -> bool:
-    return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
-            and image.dtype == np.uint8)
-
-
 def classify_detections(rgb: np.ndarray, dets: list, model=None) -> list[FaceResult]:
     """Crop every detection of an RGB image like FER2013 and classify them all in one batch.
 
@@ -888,160 +623,3 @@ def saliency_map(face: np.ndarray, model=None, label: str | int | None = None,
     g = np.abs(tape.gradient(p, xt).numpy()).mean(0)[:, :, 0]
     g = cv2.GaussianBlur(g, (0, 0), 1.0)
     return (g / g.max()).astype(np.float32) if g.max() > 0 else g.astype(np.float32)
-
-
-# ----------------------------------------------------------------------------- drawing
-@lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont:
-    for name in ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"):
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            pass
-    return ImageFont.load_default(size=size)
-
-
-@lru_cache(maxsize=len(CLASS_NAMES))
-def emoji_image(label: str) -> Image.Image:
-    """The RGBA emoji (256x256) shipped for a class, drawn by ``tools/make_emoji.py``.
-
-    >>> emoji_image("happy").size
-    (256, 256)
-    """
-    if label not in CLASS_NAMES:
-        raise ValueError(f"unknown class {label!r}; choose one of {list(CLASS_NAMES)}")
-    return Image.open(EMOJI_DIR / f"{label}.png").convert("RGBA")
-
-
-@lru_cache(maxsize=256)
-def _emoji_at(label: str, side: int) -> Image.Image:
-    """The emoji for a class, resized to ``side`` pixels (kept: a video draws the same sizes again)."""
-    return emoji_image(label).resize((max(1, side), max(1, side)), Image.LANCZOS)
-
-
-#: Up to this many faces, :func:`annotate` draws each face's probability panel.
-PANEL_MAX_FACES = 3
-
-Rect = tuple[int, int, int, int]   # x0, y0, x1, y1
-
-
-def _overlaps(a: Rect, b: Rect) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def place_label(size: tuple[int, int], box: Box, obstacles: list[Rect], W: int, H: int,
-                gap: int = 2, beside_first: bool = False) -> Rect | None:
-    """Where a ``size`` = (w, h) label for the face in ``box`` fits inside the W x H image
-    without covering any rectangle in ``obstacles`` (the faces, the labels already placed):
-    above the face, below it, then beside it (``beside_first``: beside, then below,
-    then above); the first that fits, or None.
-
-    >>> place_label((40, 12), (50, 50, 30, 30), [], 200, 200)          # above the face
-    (50, 36, 90, 48)
-    >>> place_label((40, 12), (50, 50, 30, 30), [(40, 20, 100, 49)], 200, 200)   # below it
-    (50, 82, 90, 94)
-    """
-    w, h = size
-    x, y, bw, bh = box
-    above = [(x, y - h - gap), (x + bw - w, y - h - gap)]
-    below = [(x, y + bh + gap), (x + bw - w, y + bh + gap)]
-    beside = [(x + bw + gap, y), (x - w - gap, y), (x + bw + gap, y + bh - h), (x - w - gap, y + bh - h)]
-    cands = beside + below + above if beside_first else above + below + beside
-    for cx, cy in cands:
-        cx = min(max(0, cx), W - w)
-        cy = min(max(0, cy), H - h)
-        r = (cx, cy, cx + w, cy + h)
-        if cx >= 0 and cy >= 0 and not any(_overlaps(r, o) for o in obstacles):
-            return r
-    return None
-
-
-def annotate(image: ImageSource, results: list[FaceResult], emoji: bool = False,
-             bars: bool | None = None) -> np.ndarray:
-    """Draw each face's box and a compact label (emoji and word) onto a copy of ``image``.
-
-    Labels never cover another face: each goes above, below or beside its own
-    face where it hits no face and no other label (inside its own box as a last
-    resort). ``bars``: each face's probability panel, placed the same way (left
-    out where it would cover a face); by default (None) only when there are at
-    most PANEL_MAX_FACES faces. With ``emoji=True`` the matching emoji is pasted
-    over each face instead of the box. A tracked face's label starts with its
-    number (``#2 happy 80%``). An RGB uint8 array is drawn on as is; a file,
-    bytes or :class:`Photo` is drawn at its working copy's size (longer side at
-    most MAX_SIDE), with ``results`` taken to be in the input's own pixels, as
-    :func:`predict_image` gives them. Returns an RGB uint8 array.
-
-    >>> out = annotate(np.zeros((100, 120, 3), np.uint8), [])
-    >>> out.shape, out.dtype
-    ((100, 120, 3), dtype('uint8'))
-    """
-    if _is_rgb(image):
-        rgb = image
-    else:
-        photo = load_photo(image)
-        rgb = photo.rgb
-        results = scale_results(results, photo.size, (rgb.shape[1], rgb.shape[0]))
-    canvas = Image.fromarray(np.ascontiguousarray(rgb))
-    draw = ImageDraw.Draw(canvas)
-    H, W = rgb.shape[:2]
-    bars = len(results) <= PANEL_MAX_FACES if bars is None else bars
-    lw = max(2, round(min(W, H) / 300))
-    faces: list[Rect] = [(r.box[0], r.box[1], r.box[0] + r.box[2], r.box[1] + r.box[3]) for r in results]
-    taken: list[Rect] = []
-    for i, r in enumerate(results):
-        x, y, w, h = r.box
-        color = CLASS_COLORS.get(r.label, (255, 255, 255))
-        if emoji:
-            sx, sy, side, _ = face_square(r.box, scale=1.15, shift_y=0.0)
-            em = _emoji_at(r.label, side)
-            canvas.paste(em, (sx, sy), em)
-        else:
-            draw.rectangle([x, y, x + w, y + h], outline=color, width=lw)
-        others = faces + taken     # its own face too: a label beside it, not on it
-        # the label: [emoji] word NN%, as large as fits (from a sixth of the face down to 9 px)
-        for fs in sorted({max(9, min(28, round(w / 6))), max(9, min(28, round(w / 6)) * 3 // 4), 9}, reverse=True):
-            font = _font(fs)
-            text = f"{'' if r.face_id is None else f'#{r.face_id} '}{r.label} {100 * r.score:.0f}%"
-            tb = draw.textbbox((0, 0), text, font=font)
-            th = tb[3] - tb[1]
-            icon = 0 if emoji else th + 4
-            size = (icon + tb[2] - tb[0] + 8, th + 8)
-            spot = place_label(size, r.box, others, W, H)
-            if spot:
-                break
-        if spot is None:   # nowhere outside: over the bottom of its own face
-            spot = (x, y + h - size[1], x + size[0], y + h)
-        taken.append(spot)
-        draw.rectangle(spot, fill=color)
-        if icon:
-            em = _emoji_at(r.label, th + 2)
-            canvas.paste(em, (spot[0] + 3, spot[1] + 3), em)
-        draw.text((spot[0] + 4 + icon, spot[1] + 4 - tb[1]), text, fill=(0, 0, 0), font=font)
-        if bars:
-            _draw_bars(draw, r, W, H, faces + taken, taken)
-    return np.asarray(canvas)
-
-
-def _draw_bars(draw: ImageDraw.ImageDraw, r: FaceResult, W: int, H: int,
-               obstacles: list[Rect], taken: list[Rect]) -> None:
-    """Seven small horizontal probability bars beside (or below) the face, where they cover no other face."""
-    x, y, w, h = r.box
-    fs = max(9, min(18, round(h / 12)))
-    font = _font(fs)
-    row = fs + 3
-    label_w = draw.textlength("surprise ", font=font)
-    bar_w = max(30, min(120, w // 2))
-    total_w = round(label_w + bar_w + 4)
-    spot = place_label((total_w + 4, 7 * row + 4), (x, y, w, h), obstacles, W, H, gap=6, beside_first=True)
-    if spot is None:
-        return
-    taken.append(spot)
-    draw.rectangle(spot, fill=(0, 0, 0))
-    bx, by = spot[0] + 2, spot[1] + 2
-    for i, c in enumerate(CLASS_NAMES):
-        yy = by + i * row
-        draw.text((bx, yy), c, fill=(255, 255, 255), font=font)
-        p = r.probabilities.get(c, 0.0)
-        draw.rectangle([bx + label_w, yy + 2, bx + label_w + bar_w, yy + row - 2], outline=(90, 90, 90))
-        draw.rectangle([bx + label_w, yy + 2, bx + label_w + round(bar_w * p), yy + row - 2],
-                       fill=CLASS_COLORS[c])

@@ -32,9 +32,10 @@ import numpy as np
 import traitlets as T
 
 from .data import CLASS_NAMES
+from .draw import CLASS_COLORS, PANEL_MAX_FACES, annotate, emoji_image
 from .faces import detect
-from .predict import (CLASS_COLORS, PANEL_MAX_FACES, FaceResult, ImageError, annotate, classify_detections, emoji_image,
-                      MAX_FILE_BYTES, load_image, predict_image)
+from .images import MAX_FILE_BYTES, ImageError, load_image
+from .predict import FaceResult, classify_detections, predict_image
 
 #: The browser side of the widgets (anywidget ES modules and their styles, loaded by path:
 #: editors and eslint read them as JavaScript; ``ANYWIDGET_HMR=1`` reloads them on save).

@@ -34,6 +34,24 @@ def _png_header(w: int, h: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
 
 
+# ------------------------------------------------------------------------- the modules
+def test_image_input_and_drawing_names_still_come_from_emolib_predict():
+    """Reading photos lives in emolib.images and drawing in emolib.draw; emolib.predict re-exports them
+    (the same objects), so older code and the notebooks keep importing them from there."""
+    import emolib.draw as D
+    import emolib.images as I
+    import emolib.predict as P
+
+    for module, names in [(I, ["ImageError", "Photo", "ImageSource", "load_image", "load_photo", "sample_paths",
+                               "scale_results", "MAX_PIXELS", "MAX_SIDE", "MAX_FILE_BYTES", "DRAFT_MIN_FRACTION",
+                               "SAMPLES_DIR", "GROUP_SAMPLE"]),
+                          (D, ["annotate", "emoji_image", "place_label", "CLASS_COLORS", "PANEL_MAX_FACES",
+                               "EMOJI_DIR"])]:
+        for name in names:
+            assert getattr(P, name) is getattr(module, name), name
+    assert ImageError.__module__ == "emolib.images" and annotate.__module__ == "emolib.draw"
+
+
 # ------------------------------------------------------------------------- load_image
 def test_sources_path_bytes_pil_array(tmp_path):
     ref = load_image(HOPPER)
