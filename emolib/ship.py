@@ -187,8 +187,8 @@ def ship_litert(data, assets: Path = ASSETS, timed: dict | None = None) -> dict:
     val, keras_val = evaluate(lite, data.val), evaluate(keras_model, data.val)
     diff = float(np.abs(val.probs - keras_val.probs).max())
     same = float(np.mean(val.probs.argmax(1) == keras_val.probs.argmax(1)))
-    face = data.test.images[:1][..., None]
     if timed is None:
+        face = data.test.images[:1][..., None]
         timed = dict(latency_ms_litert=latency_ms(lite, face), latency_ms_keras=latency_ms(keras_model, face))
     info = dict(size_mb=round(size / 1e6, 2), latency_ms=timed["latency_ms_litert"],
                 latency_ms_keras=timed["latency_ms_keras"], num_threads=lite.num_threads,
@@ -257,7 +257,6 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
     from .evaluate import evaluate
     from .models import export_for_inference, load_model_file
 
-    face = data.test.images[:1][..., None]
     views, candidates = choose_views(model, data, tta)
     single = dict(public_test=candidates[1]["public_test"], latency_ms=candidates[1]["latency_ms_keras"])
     model = with_views(model, views)
