@@ -5,7 +5,9 @@ address (``--ip 0.0.0.0`` shares it with a class) requires a token: one is gener
 address to share, like Jupyter's, unless ``--token`` gives it, and a warning says what is exposed.
 Each visitor gets a Python kernel of their own, which is shut down after ``--cull-minutes`` (20) without
 activity. ``--kernels`` kernels are started before anyone asks (Voila's preheated kernel pool), each
-with the demo already built, so that many visitors arriving at once each see the page within seconds.
+with the demo built and its model loaded, so that many visitors arriving at once each see the page within
+seconds. The number of test-time views per face (``--views``) is chosen once, when the app starts, and
+every kernel uses it.
 
 >>> args = parser().parse_args(["--ip", "0.0.0.0", "--token", "abc", "--no-browser"])
 >>> cmd = voila_command(args, "abc")
@@ -27,9 +29,13 @@ from pathlib import Path
 LOCAL_ADDRESSES = {"127.0.0.1", "localhost", "::1"}
 #: A visitor's kernel without activity for this many minutes is shut down (``--cull-minutes``).
 CULL_MINUTES = 20
-#: Kernels started ahead of visitors (``--kernels``): on this computer only, and when shared (a class of 30:
-#: with 8 for 30 visitors at once only 9 got an answer within 3 minutes, benchmarks/results/APP_VISITORS.md).
+#: Kernels started ahead of visitors (``--kernels``): on this computer only, and when shared (a class of 30
+#: at once: with 8, the visitors without one waited up to half a minute for the page,
+#: benchmarks/results/APP_VISITORS.md).
 KERNELS_LOCAL, KERNELS_SHARED = 1, 30
+#: Seconds between a visitor taking a pre-started kernel and its replacement starting: a class arriving at
+#: once gets its pages and first answers before the replacements take the CPU.
+REFILL_DELAY_S = 30
 APP_NOTEBOOK = Path(__file__).resolve().parent / "assets" / "app.ipynb"
 
 
@@ -46,10 +52,18 @@ def parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p.add_argument("--kernels", type=int, default=None, metavar="N",
                    help=f"kernels started before anyone asks, each with the demo built: N visitors arriving at "
                         f"once see the page without waiting for a kernel (default {KERNELS_LOCAL} on this "
-                        f"computer only, {KERNELS_SHARED} when shared; each about 160 MiB (RSS), and each one a visitor takes is replaced; 0: start one per visitor)")
+                        f"computer only, {KERNELS_SHARED} when shared; each about 180 MiB (RSS), and each one a visitor takes is replaced, see --refill-seconds; 0: start one per visitor)")
+    p.add_argument("--refill-seconds", type=float, default=REFILL_DELAY_S, metavar="S",
+                   help=f"start the replacement of a pre-started kernel S seconds after a visitor takes it (default "
+                        f"{REFILL_DELAY_S}: a class arriving at once gets its pages and first answers before the "
+                        f"replacements take the CPU)")
     p.add_argument("--cull-minutes", type=float, default=CULL_MINUTES, metavar="MIN",
                    help=f"shut down a visitor's kernel after this many minutes without activity, tab open or not "
                         f"(default {CULL_MINUTES}; the visitor reloads the page to go on; 0: never)")
+    p.add_argument("--views", choices=["auto", "1", "2", "6"], default=None,
+                   help="test-time views per face for every visitor (more views, a little more accuracy and more "
+                        "time); auto (the default, or $EMOLIB_VIEWS): the most views that classify a face within "
+                        "10 ms on this computer, timed once when the app starts")
     p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True, help="open a browser tab")
     return p
 
@@ -84,7 +98,8 @@ def voila_command(args: argparse.Namespace, token: str) -> list[str]:
            f"--MappingKernelManager.cull_interval={max(1, min(60, idle_s // 2))}",
            "--MappingKernelManager.cull_connected=True"]
     if kernels > 0:   # Voila's preheated kernel pool: each runs app.ipynb before a visitor asks for it
-        cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={kernels}"]
+        cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={kernels}",
+                f"--VoilaKernelManager.fill_delay={max(0.0, args.refill_seconds):g}"]
     if not args.browser:
         cmd.append("--no-browser")
     return cmd
@@ -120,6 +135,16 @@ def serve(args: argparse.Namespace) -> int:
         print(f"error: --ip {args.ip} lets other computers in, so the app needs a token: leave --token out to get "
               f"one generated, or give a non-empty one", file=sys.stderr)
         return 2
+    # timed here, on a machine still quiet, rather than in each kernel as visitors arrive: every visitor
+    # gets the same views, and a kernel's first answer does not pay for the timing
+    from .predict import VIEWS, choose_views
+
+    views = args.views or os.environ.get("EMOLIB_VIEWS", "auto")
+    if views != "auto" and views not in {str(v) for v in VIEWS}:
+        print(f"error: EMOLIB_VIEWS is {views!r}; it takes auto or a number of views: "
+              f"{', '.join(str(v) for v in sorted(VIEWS))}", file=sys.stderr)
+        return 2
+    env = dict(os.environ, EMOLIB_VIEWS=str(choose_views() if views == "auto" else views))
     urls = _addresses(args.ip, args.port, token)
     if not local:
         print(f"WARNING: the app listens on {args.ip}:{args.port}, not on this computer only. Anyone who can reach "
@@ -129,11 +154,13 @@ def serve(args: argparse.Namespace) -> int:
               f"code). Photos stay in memory and are never saved. Plain http: share the address on a network "
               f"you trust, and stop the app (Ctrl+C) after the class.", file=sys.stderr, flush=True)
     print("Emojimation app" + (" (share this address with the token)" if token else "") + ":\n"
-          + "\n".join(f"    {u}" for u in urls) + "\n(Ctrl+C stops it)", flush=True)
+          + "\n".join(f"    {u}" for u in urls) + f"\n{env['EMOLIB_VIEWS']} test-time view(s) per face"
+          + ("" if views != "auto" else " (timed on this computer; --views to choose)") + "\n(Ctrl+C stops it)",
+          flush=True)
     cmd = voila_command(args, token)
     if os.name == "posix":     # become Voila: a signal that stops this process stops the server and its kernels
-        os.execv(sys.executable, cmd)
+        os.execve(sys.executable, cmd, env)
     try:
-        return subprocess.call(cmd)
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
