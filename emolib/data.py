@@ -23,6 +23,7 @@ import csv
 import hashlib
 import io
 import os
+import shutil
 import warnings
 import zipfile
 import zlib
@@ -463,6 +464,10 @@ def user_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("emolib", appauthor=False))
 
 
+#: Folder of :func:`default_cache_dir` where :func:`emolib.evaluate.evaluate` keeps Keras models' predictions.
+PREDICTIONS_DIR = "predictions"
+
+
 def default_cache_dir() -> Path:
     """Where :func:`load_fer2013` keeps its cache: ``EMOLIB_CACHE`` if set, else :func:`user_cache_dir` (never
     inside the installed package or the dataset's folder, which may be read-only)."""
@@ -472,12 +477,17 @@ def default_cache_dir() -> Path:
 
 def clear_cache() -> list[Path]:
     """Delete every FER2013 cache file in :func:`default_cache_dir` and in the repository's ``data/`` folder, where
-    older versions wrote them (``make clean-cache``); returns the files deleted. Deleting them is always safe."""
+    older versions wrote them, and the models' predictions that :func:`emolib.evaluate.evaluate` keeps
+    (``make clean-cache``); returns the files deleted. Deleting them is always safe."""
     removed = []
     for folder in dict.fromkeys([default_cache_dir(), REPO_DATA_DIR]):
         for path in sorted(folder.glob("fer2013-cache-*.npz")):
             path.unlink(missing_ok=True)
             removed.append(path)
+    predictions = default_cache_dir() / PREDICTIONS_DIR
+    if predictions.is_dir():
+        removed += sorted(p for p in predictions.rglob("*") if p.is_file())
+        shutil.rmtree(predictions, ignore_errors=True)
     return removed
 
 

@@ -14,16 +14,21 @@ accuracy 0.6... | top-2 0.8... | macro F1 0.6... | 3589 images
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .data import CLASS_NAMES, IMAGE_SIZE, Split
+from .data import CLASS_NAMES, IMAGE_SIZE, PREDICTIONS_DIR, Split, default_cache_dir
+
+#: :func:`evaluate` keeps the predictions of this many (network, faces) pairs, the most recent.
+CACHED_PREDICTIONS = 32
 
 __all__ = ["EvaluationResult", "PUBLISHED_RESULTS", "check_images", "check_labels", "comparison_table", "evaluate",
-           "from_probabilities", "load_reference", "load_results", "predict_proba", "top_k_accuracy", "training_summary"]
+           "from_probabilities", "load_reference", "load_results", "predict_proba", "prediction_key", "top_k_accuracy",
+           "training_summary"]
 
 
 def check_images(images: Any, what: str = "images") -> np.ndarray:
@@ -176,8 +181,17 @@ def evaluate(
     class_names: Sequence[str] = CLASS_NAMES,
     tta: bool = False,
     batch_size: int = 256,
+    cache: bool = True,
 ) -> EvaluationResult:
     """Evaluate ``model`` on ``split`` (a :class:`~emolib.data.Split` or an ``(images, labels)`` pair).
+
+    ``cache``: keep a Keras model's predictions on disk (``predictions/`` in
+    :func:`emolib.data.default_cache_dir`, the :data:`CACHED_PREDICTIONS` most recent), under a digest of
+    everything they depend on: the network's architecture and weights, the faces, ``tta``, ``batch_size``
+    and the TensorFlow version. Evaluating the same network on the same faces again reads them back
+    instead of predicting; a network changed in any weight is predicted anew. ``make clean-cache``
+    deletes them. Other models (a :class:`~emolib.predict.LiteRTModel`, any object with ``predict``)
+    are always predicted.
 
     >>> from emolib.models import load_pretrained
     >>> from emolib.data import load_fer2013
@@ -200,10 +214,60 @@ def evaluate(
     y_true = check_labels(labels, len(x), len(tuple(class_names)))
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty split")
-    probs = predict_proba(model, x, batch_size=batch_size, tta=tta)
+    key = prediction_key(model, x, batch_size, tta) if cache else None
+    if key is None:
+        probs = predict_proba(model, x, batch_size=batch_size, tta=tta)
+    else:
+        from joblib import Memory
+
+        memory = Memory(default_cache_dir() / PREDICTIONS_DIR, verbose=0)
+        probs = memory.cache(_predict_once, ignore=["model", "x"])(key, model, x, batch_size, tta)
+        memory.reduce_size(items_limit=CACHED_PREDICTIONS)
     if probs.shape[1] != len(tuple(class_names)):
         raise ValueError(f"the model predicts {probs.shape[1]} classes but {len(tuple(class_names))} class names were given")
     return from_probabilities(probs, y_true, class_names, tta=tta)
+
+
+def prediction_key(model: Any, images: Any, batch_size: int = 256, tta: bool = False) -> str | None:
+    """A digest of everything a Keras model's predictions for ``images`` depend on, or None for a model that is
+    not a Keras model (nothing to digest).
+
+    >>> import keras
+    >>> net = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7)])
+    >>> faces = np.zeros((2, 48, 48), np.uint8)
+    >>> key = prediction_key(net, faces)
+    >>> key == prediction_key(net, faces), key == prediction_key(net, faces + 1), key == prediction_key(net, faces, tta=True)
+    (True, False, False)
+    >>> net.layers[-1].bias.assign(np.ones(7))    # doctest: +ELLIPSIS
+    <...>
+    >>> key == prediction_key(net, faces), prediction_key(object(), faces)
+    (False, None)
+    """
+    try:
+        import keras
+
+        if not isinstance(model, keras.Model):
+            return None
+        parts = [model.to_json(), keras.__version__]
+        weights = model.get_weights()
+    except Exception:           # a model Keras cannot describe: predicted every time
+        return None
+    import tensorflow as tf
+
+    x = np.ascontiguousarray(check_images(images))
+    h = hashlib.sha256()
+    for part in parts + [tf.__version__, f"tta={bool(tta)} batch_size={int(batch_size)} faces={x.shape}"]:
+        h.update(part.encode() + b"\0")
+    for w in weights:
+        h.update(f"{w.dtype}{w.shape}".encode())
+        h.update(np.ascontiguousarray(w).tobytes())
+    h.update(x.tobytes())
+    return h.hexdigest()
+
+
+def _predict_once(key: str, model: Any, x: np.ndarray, batch_size: int, tta: bool) -> np.ndarray:
+    """:func:`predict_proba`, cached by :func:`evaluate` under ``key`` (the other arguments are not hashed)."""
+    return predict_proba(model, x, batch_size=batch_size, tta=tta)
 
 
 def from_probabilities(probs: Any, labels: Any, class_names: Sequence[str] = CLASS_NAMES,

@@ -141,6 +141,38 @@ def test_tta_with_a_keras_model_is_flip_invariant():
     assert not np.allclose(predict_proba(model, x), predict_proba(model, x[:, :, ::-1]))
 
 
+def test_a_keras_networks_predictions_are_kept_until_a_weight_changes(tmp_path, monkeypatch):
+    """evaluate() reads back what the same network predicted for the same faces, and predicts anew otherwise."""
+    from emolib import data
+
+    monkeypatch.setenv("EMOLIB_CACHE", str(tmp_path))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(7, activation="softmax")])
+    calls = []
+    predict = model.predict
+    model.predict = lambda *a, **k: calls.append(1) or predict(*a, **k)
+    x = np.random.default_rng(0).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    y = [0, 1, 2, 3, 4, 5]
+    first = evaluate(model, (x, y))
+    again = evaluate(model, (x, y))
+    assert len(calls) == 1 and again.accuracy == first.accuracy
+    np.testing.assert_array_equal(again.probs, first.probs)
+    evaluate(model, (x[::-1], y))                                  # other faces
+    evaluate(model, (x, y), cache=False)                          # asked not to keep them
+    assert len(calls) == 3
+    model.layers[-1].bias.assign(np.arange(7, dtype="float32"))   # a network changed in place
+    changed = evaluate(model, (x, y))
+    assert len(calls) == 4 and not np.allclose(changed.probs, first.probs)
+    oracle = PixelOracle()                                        # not a Keras model: never kept
+    evaluate(oracle, (faces_of([0, 1]), [0, 1]))
+    evaluate(oracle, (faces_of([0, 1]), [0, 1]))
+    assert oracle.calls == 2
+    kept = [p for p in (tmp_path / data.PREDICTIONS_DIR).rglob("*") if p.is_file()]
+    removed = data.clear_cache()                                  # make clean-cache
+    assert kept and set(kept) <= set(removed) and not (tmp_path / data.PREDICTIONS_DIR).exists()
+
+
 @pytest.mark.parametrize("shape, hint", [
     ((48, 48), "for a single face use images"),
     ((2, 48, 48, 3), "converted to grayscale"),
