@@ -70,5 +70,5 @@ benchmark: setup      ## speed of every architecture on this machine
 benchmark-frame: setup  ## end-to-end time per 640x480 webcam frame (detect + crop + classify + annotate)
 	$(BIN)/python benchmarks/benchmark_frame.py
 
-clean-cache: setup  ## delete the FER2013 array caches (your user cache folder, emolib.data.default_cache_dir(), and data/ where older versions wrote them)
+clean-cache: setup  ## delete the FER2013 array caches (your user cache folder, emolib.data.default_cache_dir(), and data/ where older versions wrote them) and the kept predictions of emolib.evaluate
 	$(BIN)/python -c "from emolib.data import clear_cache; [print('removed', p) for p in clear_cache()]"
