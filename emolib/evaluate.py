@@ -15,8 +15,9 @@ accuracy 0.6... | top-2 0.8... | macro F1 0.6... | 3589 images
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ from .data import CLASS_NAMES, IMAGE_SIZE, PREDICTIONS_DIR, Split, default_cache
 CACHED_PREDICTIONS = 32
 
 __all__ = ["EvaluationResult", "PUBLISHED_RESULTS", "check_images", "check_labels", "comparison_table", "evaluate",
-           "from_probabilities", "load_reference", "load_results", "predict_proba", "prediction_key", "top_k_accuracy",
+           "from_probabilities", "load_reference", "load_results", "predict_proba", "prediction_key", "quiet_retracing",
+           "top_k_accuracy",
            "training_summary"]
 
 
@@ -89,6 +91,25 @@ def check_labels(labels: Any, n: int, num_classes: int = len(CLASS_NAMES)) -> np
     return y
 
 
+@contextmanager
+def quiet_retracing() -> Iterator[None]:
+    """Keep TensorFlow's "triggered tf.function retracing" warnings out while inside: expected when one
+    process predicts with many networks, or with batches of several sizes, as evaluations do.
+
+    >>> with quiet_retracing():
+    ...     pass
+    """
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def predict_proba(model: Any, images: Any, batch_size: int = 256, tta: bool = False) -> np.ndarray:
     """Class probabilities, float32 (N, classes), for uint8 faces (N, 48, 48) or (N, 48, 48, 1).
 
@@ -107,10 +128,11 @@ def predict_proba(model: Any, images: Any, batch_size: int = 256, tta: bool = Fa
     n_out = int(model.output_shape[-1]) if hasattr(model, "output_shape") else len(CLASS_NAMES)
     if len(x) == 0:
         return np.zeros((0, n_out), np.float32)
-    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float32)
-    if tta:
-        flipped = np.asarray(model.predict(x[:, :, ::-1, :], batch_size=batch_size, verbose=0), np.float32)
-        probs = (probs + flipped) / 2
+    with quiet_retracing():
+        probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float32)
+        if tta:
+            flipped = np.asarray(model.predict(x[:, :, ::-1, :], batch_size=batch_size, verbose=0), np.float32)
+            probs = (probs + flipped) / 2
     if probs.ndim != 2 or len(probs) != len(x):
         raise ValueError(f"the model returned shape {probs.shape}; expected ({len(x)}, classes)")
     return probs
@@ -181,17 +203,17 @@ def evaluate(
     class_names: Sequence[str] = CLASS_NAMES,
     tta: bool = False,
     batch_size: int = 256,
-    cache: bool = True,
+    cache: bool = False,
 ) -> EvaluationResult:
     """Evaluate ``model`` on ``split`` (a :class:`~emolib.data.Split` or an ``(images, labels)`` pair).
 
-    ``cache``: keep a Keras model's predictions on disk (``predictions/`` in
+    ``cache=True`` keeps a Keras model's predictions on disk (``predictions/`` in
     :func:`emolib.data.default_cache_dir`, the :data:`CACHED_PREDICTIONS` most recent), under a digest of
     everything they depend on: the network's architecture and weights, the faces, ``tta``, ``batch_size``
-    and the TensorFlow version. Evaluating the same network on the same faces again reads them back
-    instead of predicting; a network changed in any weight is predicted anew. ``make clean-cache``
-    deletes them. Other models (a :class:`~emolib.predict.LiteRTModel`, any object with ``predict``)
-    are always predicted.
+    and the TensorFlow version. Evaluating the same network on the same faces again with ``cache=True``
+    reads them back instead of predicting (so do not time such a call); a network changed in any weight
+    is predicted anew. ``make clean-cache`` deletes them. Other models (a
+    :class:`~emolib.predict.LiteRTModel`, any object with ``predict``) are always predicted.
 
     >>> from emolib.models import load_pretrained
     >>> from emolib.data import load_fer2013

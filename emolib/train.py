@@ -303,7 +303,7 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     >>> round(float(bn.moving_mean.numpy()[0]), 4), round(float(bn.moving_variance.numpy()[0]), 4)
     (0.2, 0.0)
     """
-    from .evaluate import check_images
+    from .evaluate import check_images, quiet_retracing
     from .models import members
 
     x = check_images(images)
@@ -313,10 +313,7 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     bns = [(net, layer) for net in nets for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not bns:
         raise ValueError(f"{model.name} has no BatchNormalization layer (at its top level) to recalibrate")
-    logger = tf.get_logger()  # one sub-model per layer: TensorFlow's expected "retracing" warnings stay out
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
+    with quiet_retracing():   # one sub-model per layer: TensorFlow's expected "retracing" warnings stay out
         for net, bn in bns:
             if bn.axis not in (-1, len(bn.input.shape) - 1):
                 raise ValueError(f"{bn.name}: only channels-last BatchNormalization (axis -1) is supported")
@@ -331,8 +328,6 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
             var = np.maximum(squares / count - mean**2, 0.0)
             bn.moving_mean.assign(mean.astype(bn.moving_mean.dtype))
             bn.moving_variance.assign(var.astype(bn.moving_variance.dtype))
-    finally:
-        logger.setLevel(level)
     return model
 
 

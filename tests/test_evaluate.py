@@ -154,19 +154,19 @@ def test_a_keras_networks_predictions_are_kept_until_a_weight_changes(tmp_path, 
     model.predict = lambda *a, **k: calls.append(1) or predict(*a, **k)
     x = np.random.default_rng(0).integers(0, 256, (6, 48, 48), dtype=np.uint8)
     y = [0, 1, 2, 3, 4, 5]
-    first = evaluate(model, (x, y))
-    again = evaluate(model, (x, y))
+    first = evaluate(model, (x, y), cache=True)
+    again = evaluate(model, (x, y), cache=True)
     assert len(calls) == 1 and again.accuracy == first.accuracy
     np.testing.assert_array_equal(again.probs, first.probs)
-    evaluate(model, (x[::-1], y))                                  # other faces
-    evaluate(model, (x, y), cache=False)                          # asked not to keep them
+    evaluate(model, (x[::-1], y), cache=True)                      # other faces
+    evaluate(model, (x, y))                                       # by default: predicted every time
     assert len(calls) == 3
     model.layers[-1].bias.assign(np.arange(7, dtype="float32"))   # a network changed in place
-    changed = evaluate(model, (x, y))
+    changed = evaluate(model, (x, y), cache=True)
     assert len(calls) == 4 and not np.allclose(changed.probs, first.probs)
     oracle = PixelOracle()                                        # not a Keras model: never kept
-    evaluate(oracle, (faces_of([0, 1]), [0, 1]))
-    evaluate(oracle, (faces_of([0, 1]), [0, 1]))
+    evaluate(oracle, (faces_of([0, 1]), [0, 1]), cache=True)
+    evaluate(oracle, (faces_of([0, 1]), [0, 1]), cache=True)
     assert oracle.calls == 2
     kept = [p for p in (tmp_path / data.PREDICTIONS_DIR).rglob("*") if p.is_file()]
     removed = data.clear_cache()                                  # make clean-cache
@@ -221,7 +221,7 @@ def shipped_on_private_test(real_data):
     """The shipped Keras file evaluated on PrivateTest once (it runs its network 6 times per face)."""
     from emolib.models import load_pretrained
 
-    return evaluate(load_pretrained(), real_data.test)
+    return evaluate(load_pretrained(), real_data.test, cache=True)   # notebook 04's evaluation, kept
 
 
 def test_shipped_model_on_private_test(shipped_on_private_test):
