@@ -29,8 +29,7 @@ CACHED_PREDICTIONS = 32
 
 __all__ = ["EvaluationResult", "PUBLISHED_RESULTS", "check_images", "check_labels", "comparison_table", "evaluate",
            "from_probabilities", "load_reference", "load_results", "predict_proba", "prediction_key", "quiet_retracing",
-           "top_k_accuracy",
-           "training_summary"]
+           "top_k_accuracy", "training_summary"]
 
 
 def check_images(images: Any, what: str = "images") -> np.ndarray:
