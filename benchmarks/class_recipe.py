@@ -37,20 +37,19 @@ SLOW_MACHINE = dict(machine="2 cores, AMD EPYC, AVX2 (no AVX-512, no bf16 units)
                     source="`benchmarks/benchmark_models.py --arch emonet --width 48 --train-steps 30 --threads 2`, float32, as recorded there")
 
 
-def throughput(recipe: dict, data, steps: int = PROBE_STEPS, warmup: int = PROBE_WARMUP) -> float:
-    """Training images/s of a recipe's network on real faces, after ``warmup`` steps (Keras' own fit loop)."""
+def throughput(recipe: dict, data, steps: int = PROBE_STEPS, warmup: int = PROBE_WARMUP,
+               precision: str | None = None) -> float:
+    """Training images/s of a recipe's network on real faces, after ``warmup`` steps (Keras' own fit loop), in
+    ``precision`` (default: what the recipe's ``precision`` chooses on this machine)."""
     import keras
 
     from emolib.models import build_model
+    from emolib.precision import choose_precision, policy
     from emolib.train import make_dataset
 
     kwargs = dict(recipe.get("model_kwargs") or {})
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if recipe.get("bf16") else "float32")
-    try:
+    with policy(precision or choose_precision(recipe.get("precision", "auto"))):
         model = build_model(recipe["arch"], seed=0, **kwargs)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
     batch = recipe.get("batch_size", 64)
     ds = make_dataset(data.train, batch, shuffle=True).take(steps + warmup)
     stamps: list[float] = []

@@ -24,6 +24,7 @@ import numpy as np
 
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
 from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
+from .precision import choose_precision, explain, policy
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -34,17 +35,18 @@ if TYPE_CHECKING:
 #: The named training recipes, as :func:`train` keyword arguments (``python -m emolib train --recipe NAME``).
 #:
 #: * ``class``: the class-time recipe of notebook 03. A fixed amount of work (15 epochs of every training face, a
-#:   narrower emonet on crops shrunk to 32x32, no dropout), so every computer trains the same network, only faster
-#:   or slower. Each face's target is half its label, half what the shipped network says of it (knowledge
+#:   narrower emonet on crops shrunk to 32x32, no dropout): the same recipe on every computer, only faster or slower
+#:   (the weights it ends with differ a little between CPUs, thread counts and precisions). Each face's target is
+#:   half its label, half what the shipped network says of it (knowledge
 #:   distillation from the ``"shipped"`` teacher, see :func:`train`); the network is then used with a mirror view
 #:   (:data:`RECIPE_VIEWS`). ``benchmarks/class_recipe.py`` measures its time against the ``full`` recipe's.
 #: * ``full``: the recipe of the shipped network (``make train-full``): emonet width 48, cosine schedule over
 #:   100 epochs or its 108-minute budget, whichever ends first.
 #: * ``seed``: the seed project's CNN and schedule, shortened to a 20-minute budget (``make train-seed``).
 RECIPES: dict[str, dict] = {
-    "class": dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1, bf16=True, seed=0,
+    "class": dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1, seed=0,
                   model_kwargs={"width": 24, "size": 32, "dropout": 0.0}, teachers="shipped", distill_alpha=0.5),
-    "full": dict(arch="emonet", epochs=100, schedule="cosine", bf16=True, seed=0, budget_s=108 * 60,
+    "full": dict(arch="emonet", epochs=100, schedule="cosine", seed=0, budget_s=108 * 60,
                  model_kwargs={"width": 48}),
     "seed": dict(arch="seed", epochs=40, schedule="plateau", patience=6, seed=0, budget_s=20 * 60),
 }
@@ -569,7 +571,7 @@ class TrainConfig:
     class_weight: bool = False
     train_size: int | None = None
     seed: int = 0
-    bf16: bool = False
+    precision: str = "auto"
     model_kwargs: dict | None = None
     mixup_alpha: float | None = None
     teachers: Teacher | Sequence[Teacher] | None = None
@@ -579,6 +581,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        choose_precision(self.precision)  # a ValueError naming the choices
         if self.schedule not in ("plateau", "cosine"):
             raise ValueError(f"unknown schedule {self.schedule!r}; choose 'plateau' or 'cosine'")
         if not self.epochs >= 1:
@@ -607,8 +610,8 @@ class TrainConfig:
                            ("init_from", self.init_from)])
 
 
-def _build(config: TrainConfig, strategy: tf.distribute.Strategy) -> keras.Model:
-    """The run's compiled model, built in ``strategy``'s scope under its precision policy; ``init_from``'s weights."""
+def _build(config: TrainConfig, strategy: tf.distribute.Strategy, precision: str) -> keras.Model:
+    """The run's compiled model, built in ``strategy``'s scope under ``precision``; ``init_from``'s weights."""
     kwargs = dict(config.model_kwargs or {})
     if config.learning_rate is not None:
         kwargs["learning_rate"] = config.learning_rate
@@ -618,13 +621,8 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy) -> keras.Model
 
         init = config.init_from
         source = without_tta(init if isinstance(init, keras.Model) else load_model_file(init))
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.bf16 else "float32")
-    try:
-        with strategy.scope():
-            model = build_model(config.arch, seed=config.seed, **kwargs)
-    finally:  # layers keep their policy; later code in this process is not affected
-        keras.mixed_precision.set_global_policy(policy)
+    with policy(precision), strategy.scope():
+        model = build_model(config.arch, seed=config.seed, **kwargs)
     if source is not None:
         copy_weights(source, model)
     return model
@@ -670,6 +668,15 @@ def _callbacks(config: TrainConfig, model: keras.Model, out: Path, steps: int, b
         # epoch, so the keepers save them (the backup above keeps the raw ones, as a resume needs)
         return cbs + [SwapEMAWeights(swap_on_epoch=True)] + keepers
     return keepers + cbs
+
+
+def _save_float32(*paths: Path) -> None:
+    """Rewrite each saved mixed-precision model as a float32 one (same weights, no optimizer state)."""
+    from .models import export_for_inference, load_model_file
+
+    for path in paths:
+        if path.is_file():
+            export_for_inference(load_model_file(path), path)
 
 
 def _best_so_far(out: Path) -> float | None:
@@ -724,9 +731,11 @@ def train(
     averaged weights, in ``best.keras`` and ``last.keras`` alike.
 
     ``train_size`` trains on a class-stratified random subset of that many faces.
-    ``bf16=True`` trains under Keras' ``mixed_bfloat16`` policy (bfloat16 compute,
-    float32 weights), faster on CPUs with AMX or AVX512-BF16; the saved models keep
-    that policy, and :func:`emolib.models.to_float32` makes a float32 copy.
+    ``precision`` is ``"auto"`` (the default: mixed bfloat16 where the CPU has
+    bfloat16 units, float32 elsewhere, see :func:`emolib.precision.choose_precision`),
+    ``"float32"`` or ``"bfloat16"``; the choice is printed once and recorded in the
+    run's config (``precision_used``). ``best.keras`` and ``last.keras`` are saved in
+    float32 whatever the run computed in, so using them never emulates bfloat16.
     ``mixup_alpha`` (e.g. 0.2) blends the training images and labels in pairs
     (see :func:`mixup`); the logged training accuracy is then measured on those
     blends, validation is not.
@@ -767,7 +776,10 @@ def train(
     check_split(data.val, "val (PublicTest)")
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
-    model = _build(config, strategy)  # reads init_from before anything is written
+    precision = choose_precision(config.precision)
+    if verbose != 0:
+        print(explain(precision), flush=True)
+    model = _build(config, strategy, precision)  # reads init_from before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     best_so_far = _best_so_far(out)
@@ -795,7 +807,8 @@ def train(
     record = dict(arch=config.arch, epochs=config.epochs, batch_size=config.batch_size, schedule=config.schedule,
                   base_lr=base_lr, warmup_epochs=config.warmup_epochs, budget_s=config.budget_s,
                   patience=config.patience, class_weight=config.class_weight, train_size=len(train_split),
-                  seed=config.seed, bf16=config.bf16, model_kwargs=model_kwargs,
+                  seed=config.seed, precision=config.precision, precision_used=precision,
+                  model_kwargs=model_kwargs,
                   replicas=strategy.num_replicas_in_sync, mixup_alpha=config.mixup_alpha, teachers=None,
                   distill_alpha=None,
                   init_from=None if config.init_from is None else {
@@ -808,6 +821,8 @@ def train(
               shuffle=False, class_weight=cw, verbose=verbose)
     wall = time.time() - t0
     model.save(out / "last.keras")  # the final weights, next to the best-on-val checkpoint
+    if precision == "bfloat16":  # saved in float32, so that using them never emulates bfloat16
+        _save_float32(out / "best.keras", out / "last.keras")
     full = _history(out)
     val_acc = full["val_accuracy"].to_numpy()
     result = TrainResult(
