@@ -52,6 +52,34 @@ RECIPES: dict[str, dict] = {
 }
 
 
+#: Notebook 03's experiments on training choices (``benchmarks/lesson_experiments.py`` runs each with 3 seeds into
+#: ``notebooks/results/lesson_experiments.csv``): the class recipe without its teacher (labels only), shortened to
+#: 6 epochs of a stratified 8,000-face subset in batches of 64 (750 steps), ``LESSON_RUN``, with one change each.
+#: ``quarter`` keeps the epochs, so it also takes a quarter of the steps; ``quarter_same_steps`` trains the quarter
+#: for 4 times the epochs (and warm-up), the same 750 steps.
+LESSON_RUN: dict = dict({k: v for k, v in RECIPES["class"].items() if k not in ("teachers", "distill_alpha")},
+                        epochs=6, batch_size=64, train_size=8000)
+LESSON_EXPERIMENTS: dict[str, dict] = {
+    "cosine": {},
+    "plateau": {"schedule": "plateau"},
+    "class_weight": {"class_weight": True},
+    "quarter": {"train_size": 2000},
+    "quarter_same_steps": {"train_size": 2000, "epochs": 24, "warmup_epochs": 4},
+}
+
+
+def lesson_settings(experiment: str, seed: int = 0) -> dict:
+    """The :func:`train` keyword arguments of one run of notebook 03's experiment table.
+
+    >>> s = lesson_settings("quarter_same_steps", seed=1)
+    >>> s["train_size"] * s["epochs"] == LESSON_RUN["train_size"] * LESSON_RUN["epochs"], s["seed"]
+    (True, 1)
+    """
+    if experiment not in LESSON_EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(LESSON_EXPERIMENTS)}")
+    return dict(LESSON_RUN, seed=seed, **LESSON_EXPERIMENTS[experiment])
+
+
 #: The test-time views each recipe's network is used with, as :func:`emolib.models.with_tta` arguments: the class
 #: network averages each face and its mirror image (``with_tta(model, **RECIPE_VIEWS["class"])``); the shipped
 #: network carries its views inside its file.
