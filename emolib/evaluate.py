@@ -345,15 +345,15 @@ REFERENCE_PATH = RESULTS_PATH.with_name("reference_results.json")
 
 #: Reference accuracies on FER2013 PrivateTest (fractions), for comparison tables.
 PUBLISHED_RESULTS: list[dict[str, Any]] = [
-    {"name": "Ensemble record (Residual Masking Network ensemble, Pham et al. 2020)", "private_test": 0.7682,
+    {"name": "Ensemble record (Residual Masking Networks, Pham et al. 2020)", "private_test": 0.7682,
      "source": "published"},
     {"name": "Ensemble (Pramerdorfer & Kampel 2016)", "private_test": 0.752, "source": "published"},
-    {"name": "Best single network, ImageNet-pretrained (Residual Masking Network, Pham et al. 2020)",
+    {"name": "Best single network, ImageNet-pretrained (Pham et al. 2020)",
      "private_test": 0.7414, "source": "published"},
-    {"name": "Best single network (VGGNet, Khaireddin & Chen 2021, no extra data)", "private_test": 0.733,
+    {"name": "Best single network, FER2013 only (Khaireddin & Chen 2021)", "private_test": 0.733,
      "source": "published"},
     {"name": "Kaggle 2013 winner (Tang 2013, CNN + SVM loss)", "private_test": 0.712, "source": "published"},
-    {"name": "Seed project: Emojimation, IEEE Envision 2023 (github.com/ktLearner/Emojimation, its reported accuracy)",
+    {"name": "Seed project Emojimation (github.com/ktLearner/Emojimation), as reported",
      "private_test": 0.65, "source": "seed project"},
 ]
 
