@@ -106,9 +106,9 @@ def test_notebook_headers_state_the_measured_running_time():
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from notebook_times import minutes
+    from notebook_times import minutes, quoted_rows
 
-    rows = {r["notebook"]: r for r in csv.DictReader(TIMES.open())}
+    rows = quoted_rows()
     assert set(rows) == {p.stem for p in (ROOT / "notebooks").glob("0*.ipynb")}
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name, row in rows.items():

@@ -115,8 +115,9 @@ def notebooks_section() -> list[str]:
     return ["## Running every cell of each notebook", "",
             "The default path (`TRAIN = False`), top to bottom in a fresh kernel; `python benchmarks/notebook_times.py` "
             "([its table](../benchmarks/results/NOTEBOOK_TIMES.md)).", "",
-            "| notebook | seconds | machine | date |", "|---|---|---|---|",
-            *(f"| {r['notebook']} | {float(r['seconds']):.0f} | {r['machine']} | {r['date']} |" for r in rows), ""]
+            "| notebook | seconds | machine | date | note |", "|---|---|---|---|---|",
+            *(f"| {r['notebook']} | {float(r['seconds']):.0f} | {r['machine']} | {r['date']} | {r.get('note') or ''} |"
+              for r in rows), ""]
 
 
 def page() -> str:
