@@ -914,9 +914,9 @@ def load_class_network(run_dir: str | os.PathLike = CLASS_RUN_DIR, views: bool =
     >>> model = load_class_network()                     # doctest: +SKIP
     >>> model.predict(faces).argmax(-1)                  # doctest: +SKIP
     """
-    from .models import load_model_file, with_tta
+    from .models import load_model_file, to_float32, with_tta
 
-    network = load_model_file(Path(run_dir) / "best.keras")
+    network = to_float32(load_model_file(Path(run_dir) / "best.keras"))  # a run saved in bfloat16 computes in float32
     return with_tta(network, **RECIPE_VIEWS["class"], name="class_network_flip") if views else network
 
 
