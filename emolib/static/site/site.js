@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const status = $("status");
 const state = { pipeline: null, stream: null, running: false, photo: null, emoji: {} };
 // For tests and the benchmark: the pipeline and the latest results (boxes in the photo's own pixels).
-window.emoSite = { ready: null, photoResults: null, liveResults: null, frames: 0, firstResultMs: null, fps: 0 };
+window.emoSite = { ready: null, readyMs: null, photoResults: null, liveResults: null, frames: 0, firstResultMs: null, fps: 0 };
 
 function say(text, error = false) {
   status.textContent = text;
@@ -299,6 +299,7 @@ window.emoSite.ready = (async () => {
   window.emoSite.pipeline = state.pipeline;
   $("camera").disabled = false;
   $("photo").disabled = false;
+  window.emoSite.readyMs = performance.now();
   say(`Ready: start the webcam or choose a ${ACCEPTED} photo.`);
   return true;
 })();
