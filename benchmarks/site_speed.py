@@ -209,6 +209,15 @@ folder holds {r['site_mb']} MB (two WebAssembly builds; a browser loads one).
 {b['six']:.1f} ms in the browser, {p['six']:.1f} ms in Python's LiteRT; the 1-view network {b['one']:.1f}
 against {p['one']:.1f} ms; one BlazeFace pass (192x192) {b['detector']:.1f} against {p['detector']:.1f} ms.
 
+**The runtime.** LiteRT.js (`@litertjs/core` 2.5.3) runs the shipped `.tflite` files as they are (only the
+emotion network's batch is fixed at 1: LiteRT.js refuses a dynamic batch; `emolib.site.fixed_batch` changes
+nothing else and `tests/test_site.py` checks that the copy's probabilities are the file's), so the browser's
+answers are Python's by construction: the same faces and labels on the sample photos, and the PrivateTest
+agreement `tests/test_site.py` measures. `onnxruntime-web` and MediaPipe's `@mediapipe/tasks-vision` were not
+measured: the first needs a converted copy of the int8 network (`tf2onnx`), a different file from the one
+Python runs; the second runs MediaPipe's own detection graph around BlazeFace, not emolib's tiles for small faces
+and its merging of them. Nothing here compares their size or speed.
+
 `ONEDNN_MAX_CPU_ISA=AVX2` would not change these figures: it limits TensorFlow's oneDNN, which neither the
 browser nor LiteRT uses; the slower AVX2 machine was not measured.
 """

@@ -180,6 +180,13 @@ def test_site_photos_give_pythons_faces_and_labels(served):
             alts = page.locator("#photo-results li img").evaluate_all("(imgs) => imgs.map((i) => i.alt)")
             assert all(a.endswith(" emoji") and a.split()[0] in site.CLASS_NAMES for a in alts), alts
 
+            # a phone's screen: nothing wider than it, the controls at least 44 px high (touch targets)
+            page.set_viewport_size({"width": 360, "height": 740})
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+            assert page.locator("#annotated").bounding_box()["width"] <= 360
+            assert min(page.locator(s).bounding_box()["height"] for s in ("#camera", "#photo-label", "#download")) >= 44
+            page.set_viewport_size({"width": 1100, "height": 900})
+
             # the annotated photo, downloaded: a PNG of the photo with boxes drawn on it
             with page.expect_download() as dl:
                 page.get_by_role("button", name="Download annotated photo").click()
@@ -217,7 +224,13 @@ def test_site_webcam_from_the_keyboard(served, tmp_path):
         browser = chromium_with_camera(pw, tmp_path)
         try:
             page = _open(browser, url)
-            page.locator("#camera").focus()
+            page.keyboard.press("Tab")                  # the first control: the webcam button
+            assert page.evaluate("() => document.activeElement.id") == "camera"
+            page.keyboard.press("Tab")                  # the second: the photo chooser, opened with Space
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press("Space")
+            assert chooser.value.element.get_attribute("accept") == "image/jpeg,image/png,image/webp"
+            page.keyboard.press("Shift+Tab")
             page.keyboard.press("Enter")
             expect(page.get_by_role("button", name="Stop webcam")).to_be_visible(timeout=30_000)
             page.wait_for_function("() => window.emoSite.frames > 5 && window.emoSite.fps > 0", timeout=60_000)

@@ -179,13 +179,6 @@ $("photo").addEventListener("change", async (event) => {
   }
 });
 
-$("photo-label").addEventListener("keydown", (event) => {   // the label works as a button from the keyboard
-  if (event.key === "Enter" || event.key === " ") {
-    event.preventDefault();
-    $("photo").click();
-  }
-});
-
 $("download").addEventListener("click", () => {
   $("annotated").toBlob((blob) => {
     const a = document.createElement("a");
