@@ -5,7 +5,10 @@ GitHub Pages, a school's web space): ``index.html`` and its JavaScript and CSS (
 ``emolib/static/site/``), LiteRT.js (``@litertjs/core``, the runtime that runs the shipped
 ``.tflite`` files as they are) with its WebAssembly files, copied from ``node_modules/`` (``npm ci``
 installs them from the project's ``package.json`` and lockfile), the int8 emotion network
-(``emonet.tflite``, its 6 test-time views inside, with its batch fixed at 1 by :func:`fixed_batch`), the BlazeFace detector and the emoji. The page's
+(``emonet_1view.tflite``, the shipped network alone, with its batch fixed at 1 by :func:`fixed_batch`; the page
+makes the test-time views around it as :class:`emolib.predict.LiteRTModel` does with ``views``: 6 for photos,
+for the webcam the most that fit :data:`emolib.predict.VIEW_BUDGET_MS` per face in that browser), the BlazeFace
+detector and the emoji. The page's
 settings (class names, the crop and detector constants) are written from emolib's own, so the browser
 frames faces exactly as :mod:`emolib.faces` does. No CDN, no server code.
 
@@ -47,13 +50,13 @@ MODEL_FILES = (
 
 def fixed_batch(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> int:
     """Copy a ``.tflite`` file with its batch size fixed at its static shape (1): LiteRT.js (2.5) refuses a
-    batch of -1 ("dynamic"), which the shipped ``emonet.tflite`` declares. Only the tensors' shape signatures
+    batch of -1 ("dynamic"), which the shipped ``emonet_1view.tflite`` declares. Only the tensors' shape signatures
     change; the operators and weights are the same bytes, so the copy gives the same probabilities
     (``tests/test_site.py`` checks). Returns how many tensors had a dynamic dimension.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     fixed_batch(ASSETS_DIR / "emonet.tflite", Path(tmp) / "emonet.tflite") > 0
+    ...     fixed_batch(ASSETS_DIR / "emonet_1view.tflite", Path(tmp) / "emonet_1view.tflite") > 0
     True
     """
     import flatbuffers
@@ -107,7 +110,8 @@ def config() -> dict:
                      "min_score": 0.5, "iou": 0.3, "full_pass_min": faces.FULL_PASS_MIN,
                      "tile_face_min": faces.TILE_FACE_MIN, "tile_face_max": faces.TILE_FACE_MAX,
                      "tile_min_score": faces.TILE_MIN_SCORE, "close_up": faces.CLOSE_UP},
-        "emotion_model": "models/emonet.tflite", "one_view_model": "models/emonet_1view.tflite",
+        "emotion_model": "models/emonet_1view.tflite", "photo_views": 6,
+        "views": {n: [[list(s) for s in shifts], mirror] for n, (shifts, mirror) in predict.VIEWS.items()},
         "view_budget_ms": predict.VIEW_BUDGET_MS, "reclassify": 3,   # emolib.widgets.RECLASSIFY (no ipywidgets here)
         "max_side": images.MAX_SIDE, "max_pixels": images.MAX_PIXELS,
     }
@@ -135,7 +139,6 @@ def build(out: str | os.PathLike[str], node_modules: str | os.PathLike[str] | No
             raise SiteError(f"{src} is missing: run `npm ci` again (runtime files) or restore emolib/assets")
         (out / dest).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, out / dest)
-    fixed_batch(ASSETS_DIR / "emonet.tflite", out / "models" / "emonet.tflite")
     fixed_batch(ASSETS_DIR / "emonet_1view.tflite", out / "models" / "emonet_1view.tflite")
     (out / "config.json").write_text(json.dumps(config(), indent=1) + "\n")
     return out

@@ -36,12 +36,12 @@ def test_site_without_node_modules_says_to_run_npm_ci(tmp_path, capsys):
 
 
 def test_fixed_batch_copy_gives_the_shipped_probabilities(tmp_path):
-    """The browser's copy of emonet.tflite (batch fixed at 1 for LiteRT.js) is the same network."""
-    from emolib.predict import LITERT_PATH, LiteRTModel
+    """The browser's copy of emonet_1view.tflite (batch fixed at 1 for LiteRT.js) is the same network."""
+    from emolib.predict import LITERT_1VIEW_PATH, LiteRTModel
 
-    assert site.fixed_batch(LITERT_PATH, tmp_path / "b1.tflite") > 0
+    assert site.fixed_batch(LITERT_1VIEW_PATH, tmp_path / "b1.tflite") > 0
     x = np.random.default_rng(0).integers(0, 256, (5, 48, 48, 1)).astype(np.float32)
-    want = LiteRTModel(LITERT_PATH, num_threads=1).predict(x)
+    want = LiteRTModel(LITERT_1VIEW_PATH, num_threads=1).predict(x)
     copy = LiteRTModel(tmp_path / "b1.tflite", num_threads=1)   # batch 1: one face per call
     got = np.concatenate([copy.predict_on_batch(x[i:i + 1]) for i in range(len(x))])
     np.testing.assert_allclose(got, want, atol=1e-6)
@@ -111,16 +111,19 @@ def _match(py_boxes, js_boxes):
 @pytest.mark.real_data
 @pytest.mark.slow
 def test_site_classifies_privatetest_like_python(served, real_data):
-    """All 3,589 PrivateTest faces: >= 99 % the labels of emolib's LiteRT path on the same file, and
-    accuracy within 0.3 points."""
+    """All 3,589 PrivateTest faces with 6 views: >= 99 % the labels of emolib's LiteRT path on the same file
+    (emonet_1view.tflite, 6 views), and accuracy within 0.3 points; the shipped emonet.tflite (the same
+    views inside) is reported too."""
     from playwright.sync_api import sync_playwright
 
-    from emolib.predict import LITERT_PATH, LiteRTModel
+    from emolib.predict import LITERT_1VIEW_PATH, LITERT_PATH, LiteRTModel
 
     url, tmp = served
     x, y = real_data.test.images, real_data.test.labels
     assert len(x) == 3589
-    python = LiteRTModel(LITERT_PATH).predict(x.reshape(-1, 48, 48, 1).astype(np.float32))
+    faces = x.reshape(-1, 48, 48, 1).astype(np.float32)
+    python = LiteRTModel(LITERT_1VIEW_PATH, views=6).predict(faces)
+    shipped = LiteRTModel(LITERT_PATH).predict(faces)
     probs = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
@@ -137,8 +140,10 @@ def test_site_classifies_privatetest_like_python(served, real_data):
     browser_probs = np.array(probs)
     agree = float(np.mean(browser_probs.argmax(1) == python.argmax(1)))
     acc_b, acc_p = float(np.mean(browser_probs.argmax(1) == y)), float(np.mean(python.argmax(1) == y))
-    line = (f"PrivateTest in Chromium: label agreement {agree:.4%} with Python, accuracy {acc_b:.4f} "
-            f"(Python {acc_p:.4f}), largest probability difference {np.abs(browser_probs - python).max():.2e}")
+    line = (f"PrivateTest in Chromium: label agreement {agree:.4%} with Python on the same file, accuracy "
+            f"{acc_b:.4f} (Python {acc_p:.4f}), largest probability difference "
+            f"{np.abs(browser_probs - python).max():.2e}; with emonet.tflite: agreement "
+            f"{np.mean(browser_probs.argmax(1) == shipped.argmax(1)):.4%}, accuracy {np.mean(shipped.argmax(1) == y):.4f}")
     print("\n" + line)
     (tmp / "agreement.txt").write_text(line + "\n")
     assert agree >= 0.99, line
@@ -148,22 +153,23 @@ def test_site_classifies_privatetest_like_python(served, real_data):
 @pytest.mark.browser
 def test_site_photos_give_pythons_faces_and_labels(served):
     """The sample photos and the 12-face group photo: the same faces (IoU >= 0.9) and labels as
-    emolib.predict.predict_image; a 48-megapixel photo is downscaled in the browser and its boxes come back
+    emolib.predict.predict_image with the same file and views (emonet_1view.tflite, 6 views); a 48-megapixel photo is downscaled in the browser and its boxes come back
     in its own pixels; the annotated photo downloads; results have alt text."""
     import cv2
     from playwright.sync_api import expect, sync_playwright
 
     from emolib.images import sample_paths
-    from emolib.predict import GROUP_SAMPLE, predict_image
+    from emolib.predict import GROUP_SAMPLE, LITERT_1VIEW_PATH, LiteRTModel, predict_image
 
     url, tmp = served
     photos = sample_paths() + [GROUP_SAMPLE]
+    model = LiteRTModel(LITERT_1VIEW_PATH, views=6)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             page = _open(browser, url)
             for path in photos:
-                want = predict_image(path)
+                want = predict_image(path, model)
                 got = _upload(page, path.name, path.read_bytes())
                 assert "error" not in got, got
                 js = got["results"]
@@ -204,7 +210,7 @@ def test_site_photos_give_pythons_faces_and_labels(served):
             data = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
             got = _upload(page, "phone.jpg", data)
             assert (got["width"], got["height"]) == (8000, 6000) and max(got["workWidth"], got["workHeight"]) == 2048
-            want = predict_image(data)          # Python's boxes, in the photo's own pixels too
+            want = predict_image(data, model)   # Python's boxes, in the photo's own pixels too
             ious = _match([r.box for r in want], [r["box"] for r in got["results"]])
             assert len(got["results"]) == len(want) == 12 and min(ious) >= 0.8, ious
         finally:
@@ -325,7 +331,7 @@ def test_site_requests_only_its_own_files_and_nothing_after_loading(served, tmp_
         try:
             page = _open(browser, url, requests)
             loaded = [u for _, u in requests]
-            assert any(u.endswith(".wasm") for u in loaded) and any(u.endswith("emonet.tflite") for u in loaded)
+            assert any(u.endswith(".wasm") for u in loaded) and any(u.endswith("emonet_1view.tflite") for u in loaded)
             assert len(_upload(page, GROUP_SAMPLE.name, GROUP_SAMPLE.read_bytes())["results"]) == 12
             page.get_by_role("button", name="Start webcam").click()
             page.wait_for_function("() => window.emoSite.frames > 5", timeout=60_000)

@@ -1,7 +1,8 @@
 // The browser's copy of emolib's photo pipeline (emolib/faces.py, emolib/predict.py), run with LiteRT.js:
 // BlazeFace (full range) over the letterboxed image and, for small faces, over overlapping tiles; the
 // detections merged by weighted non-maximum suppression; each face cut out as FER2013 frames it (grayscale,
-// 48x48), and all faces classified in one batch by the shipped int8 network (its 6 test-time views inside).
+// 48x48), and each face classified by the shipped int8 network (emonet_1view.tflite) averaged over its
+// test-time views, made here as emolib.predict.make_views makes them (6 for photos).
 // Resizing copies OpenCV's INTER_AREA (shrinking) and INTER_LINEAR (enlarging), rounding copies Python's,
 // and the gray conversion copies OpenCV's fixed-point one, so that the browser gives Python's answers.
 // Nothing here sends anything anywhere: the model files come from the page's own folder.
@@ -213,8 +214,8 @@ export class Pipeline {
   static async load(base = new URL(".", document.baseURI).href) {
     const cfg = await (await fetch(new URL("config.json", base))).json();
     await loadLiteRt(new URL("wasm/", base).href);
-    const detector = await loadAndCompile(new URL(cfg.detector.file, base).href, { accelerator: "wasm" });
-    const emotion = await loadAndCompile(new URL(cfg.emotion_model, base).href, { accelerator: "wasm" });
+    const [detector, emotion] = await Promise.all([cfg.detector.file, cfg.emotion_model].map(
+      (file) => loadAndCompile(new URL(file, base).href, { accelerator: "wasm" })));
     const pipeline = new Pipeline(cfg, detector, emotion);
     pipeline.base = base;
     return pipeline;
@@ -294,28 +295,31 @@ export class Pipeline {
   }
 
   /**
-   * Class probabilities (one Float32Array of 7 per face) for `n` uint8 48x48 faces packed in `faces`, by the
-   * shipped network with its 6 views (default) or `model`.
+   * Class probabilities (one Float32Array of 7 per face) for `n` uint8 48x48 faces packed in `faces`: the
+   * network's mean over `views` test-time views (1, 2 or 6), as emolib.predict.LiteRTModel(views=...) gives.
    */
-  async classify(faces, n, model = this.emotion) {
+  async classify(faces, n, views = this.cfg.photo_views) {
     const size = this.cfg.image_size;
     const out = [];
-    for (let i = 0; i < n; i++) {   // one face per call: the network's views run as its batch
-      const x = Float32Array.from(faces.subarray(i * size * size, (i + 1) * size * size));
-      const [p] = await this.run(model, x, [1, size, size, 1]);
-      out.push(p);
+    for (let i = 0; i < n; i++) {   // one view per call: LiteRT.js runs a batch of 1
+      const sum = new Float32Array(this.cfg.classes.length);
+      for (const view of makeViews(faces.subarray(i * size * size, (i + 1) * size * size), size, this.cfg.views[views])) {
+        const [p] = await this.run(this.emotion, view, [1, size, size, 1]);
+        for (let j = 0; j < sum.length; j++) sum[j] += p[j];
+      }
+      out.push(sum.map((v) => v / views));
     }
     return out;
   }
 
   /** emolib.predict.classify_detections: each detection of an RGB image cropped like FER2013 and classified. */
-  async classifyDetections(rgb, w, h, dets, model = this.emotion) {
+  async classifyDetections(rgb, w, h, dets, views = this.cfg.photo_views) {
     if (!dets.length) return [];
     const gray = rgbToGray(rgb);
     const size = this.cfg.image_size;
     const faces = new Uint8Array(dets.length * size * size);
     dets.forEach((det, i) => faces.set(cropFace(gray, w, h, det.box, this.cfg), i * size * size));
-    const probs = await this.classify(faces, dets.length, model);
+    const probs = await this.classify(faces, dets.length, views);
     const classes = this.cfg.classes;
     return dets.map((det, i) => {
       const p = probs[i];
@@ -332,28 +336,48 @@ export class Pipeline {
   }
 
   /**
-   * The network for the webcam, as emolib.predict.choose_views picks the views: the shipped file (6 views)
-   * if one face takes at most `view_budget_ms` here, else the network alone (1 view, loaded now).
+   * The webcam's test-time views, as emolib.predict.choose_views picks them: the most views (6, 2 or 1) whose
+   * time per face, timed here once, stays within `view_budget_ms`; 1 when even that is over.
    */
-  async webcamModel() {
-    if (this.live) return this.live;
+  async webcamViews() {
+    if (this.liveViews) return this.liveViews;
     const size = this.cfg.image_size;
     const face = new Uint8Array(size * size).fill(128);
-    let best = Infinity;
-    for (let i = 0; i < 4; i++) {
-      const t = performance.now();
-      await this.classify(face, 1);
-      best = Math.min(best, performance.now() - t);
+    this.viewMs = {};
+    for (const views of Object.keys(this.cfg.views).map(Number)) {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await this.classify(face, 1, views);
+        best = Math.min(best, performance.now() - t);
+      }
+      this.viewMs[views] = best;
     }
-    this.viewMs = best;
-    if (best <= this.cfg.view_budget_ms) {
-      this.live = { model: this.emotion, views: 6 };
-    } else {
-      const url = new URL(this.cfg.one_view_model, this.base).href;
-      this.live = { model: await loadAndCompile(url, { accelerator: "wasm" }), views: 1 };
-    }
-    return this.live;
+    const fits = Object.keys(this.viewMs).map(Number).filter((v) => this.viewMs[v] <= this.cfg.view_budget_ms);
+    this.liveViews = Math.max(1, ...fits);
+    return this.liveViews;
   }
+}
+
+/**
+ * emolib.predict.make_views for one uint8 face: Float32Arrays, the face moved by each [dy, dx] (zeros come in
+ * at the edges), then, with `mirror`, the same for its mirror image.
+ */
+export function makeViews(face, size, [shifts, mirror]) {
+  const out = [];
+  for (const flip of mirror ? [false, true] : [false]) {
+    for (const [dy, dx] of shifts) {
+      const view = new Float32Array(size * size);
+      for (let y = Math.max(dy, 0); y < size + Math.min(dy, 0); y++) {
+        for (let x = Math.max(dx, 0); x < size + Math.min(dx, 0); x++) {
+          const sx = x - dx;
+          view[y * size + x] = face[(y - dy) * size + (flip ? size - 1 - sx : sx)];
+        }
+      }
+      out.push(view);
+    }
+  }
+  return out;
 }
 
 function iou(a, b) {
@@ -369,8 +393,8 @@ function iou(a, b) {
  * keeps its probabilities with its new box; the others go through the classifier).
  */
 export class Tracker {
-  constructor(pipeline, model, reclassify) {
-    Object.assign(this, { pipeline, model, reclassify, tracked: [] });
+  constructor(pipeline, views, reclassify) {
+    Object.assign(this, { pipeline, views, reclassify, tracked: [] });
   }
 
   async update(rgb, w, h) {
@@ -389,7 +413,7 @@ export class Tracker {
         out.push([null, 0]);
       }
     }
-    const fresh = await this.pipeline.classifyDetections(rgb, w, h, todo.map((i) => dets[i]), this.model);
+    const fresh = await this.pipeline.classifyDetections(rgb, w, h, todo.map((i) => dets[i]), this.views);
     todo.forEach((i, k) => { out[i] = [fresh[k], 0]; });
     this.tracked = out;
     return out.map(([r]) => r);

@@ -239,7 +239,8 @@ async function cameraLoop() {
   const work = document.createElement("canvas");
   const wctx = work.getContext("2d", { willReadFrequently: true });
   const times = [];
-  const tracker = new Tracker(state.pipeline, state.pipeline.live.model, state.pipeline.cfg.reclassify);
+  const tracker = new Tracker(state.pipeline, state.pipeline.liveViews, state.pipeline.cfg.reclassify);
+  let listed = 0;
   while (state.running) {
     const [w, h] = [video.videoWidth, video.videoHeight];
     if (!w || !h) {
@@ -256,7 +257,10 @@ async function cameraLoop() {
     octx.clearRect(0, 0, w, h);
     drawResults(octx, results);
     overlay.setAttribute("aria-label", `Webcam: ${summary(results)}`);
-    showResults($("live-results"), results);
+    if (performance.now() - listed > 500) {   // the list with every probability: twice a second is enough
+      showResults($("live-results"), results);
+      listed = performance.now();
+    }
     const now = performance.now();
     times.push(now);
     while (times.length && now - times[0] > 3000) times.shift();
@@ -287,8 +291,7 @@ window.emoSite.ready = (async () => {
     state.emoji[c] = new Image();
     state.emoji[c].src = URL.createObjectURL(blob);
   }
-  // the webcam's network is chosen (and fetched) now, so that nothing is fetched once the page is ready
-  window.emoSite.webcamViews = (await state.pipeline.webcamModel()).views;
+  window.emoSite.webcamViews = await state.pipeline.webcamViews();
   window.emoSite.pipeline = state.pipeline;
   $("camera").disabled = false;
   $("photo").disabled = false;
