@@ -4,8 +4,9 @@ Builds the site into a temporary folder, serves it from localhost (Python's http
 and measures, with Chromium's fake camera (``--use-file-for-fake-video-capture``, a 640x480 Y4M made from
 a sample photo, as ``tests/test_browser.py`` makes it):
 
-* the webcam's frame rate with one face (``grace_hopper.jpg``) and with the 12-face group photo (faces the
-  browser found per frame reported too), over the last 3 s after 8 s of running;
+* the webcam's frame rate with one face (``grace_hopper.jpg``) and with the 12-face group photo (640x480,
+  and 960x720, where all 12 faces are found; the faces the browser and Python find per frame reported too),
+  over the last 3 s after 8 s of running;
 * the first result: from the start of navigation to the first webcam frame with a face labelled, the page
   asked to start the webcam as soon as its button is enabled; and to the page being ready for a photo;
 * the download: the bytes of every response while the page loads (nothing is fetched afterwards), and
@@ -80,7 +81,7 @@ def camera_run(pw, url: str, video: Path, seconds: float, flags: list[str]) -> d
             const c = new Float32Array(192 * 192 * 3); const best = async (f) => { let b = Infinity;
               for (let i = 0; i < 10; i++) { const t = performance.now(); await f(); b = Math.min(b, performance.now() - t); }
               return b; };
-            return { six: await best(() => p.classify(z, 1)), one: await best(() => p.classify(z, 1, p.live.model)),
+            return { six: await best(() => p.classify(z, 1, 6)), one: await best(() => p.classify(z, 1, 1)),
                      detector: await best(() => p.raw(c, 0.5)) }; }""")
         return dict(fps=round(fps, 1), faces=faces, first_result_ms=round(first_ms), ready_ms=round(ready_ms),
                     download_bytes=sum(sizes), webcam_views=views, browser_ms=timing)
@@ -91,7 +92,7 @@ def camera_run(pw, url: str, video: Path, seconds: float, flags: list[str]) -> d
 def python_ms() -> dict:
     """emolib's LiteRT on the same files, one thread: the best of 10 calls of one face / one detector pass."""
     from emolib.faces import FaceDetector
-    from emolib.predict import LITERT_1VIEW_PATH, LITERT_PATH, LiteRTModel
+    from emolib.predict import LITERT_1VIEW_PATH, LiteRTModel
 
     def best(f):
         f()
@@ -103,7 +104,7 @@ def python_ms() -> dict:
         return round(1000 * out, 2)
 
     x = np.full((1, 48, 48, 1), 128, np.float32)
-    six, one = LiteRTModel(LITERT_PATH, num_threads=1), LiteRTModel(LITERT_1VIEW_PATH, num_threads=1)
+    six, one = LiteRTModel(LITERT_1VIEW_PATH, 1, views=6), LiteRTModel(LITERT_1VIEW_PATH, 1)
     det = FaceDetector(workers=1)
     canvas = np.zeros((192, 192, 3), np.float32)
     return dict(six=best(lambda: six.predict_on_batch(x)), one=best(lambda: one.predict_on_batch(x)),
@@ -116,6 +117,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for SITE.md and site.json")
     args = ap.parse_args()
 
+    import cv2
     from playwright.sync_api import sync_playwright
 
     from emolib import site
@@ -132,18 +134,18 @@ def main() -> int:
         gz = {k: len(gzip.compress((folder / k).read_bytes(), 6)) for k in files}
         runs = {}
         with serve(folder) as url, sync_playwright() as pw:
-            for name, photo in (("1 face", [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]),
-                                ("12 faces", GROUP_SAMPLE)):
-                video = tmp / f"{photo.stem}.y4m"
-                rgb = load_image(photo)
-                write_y4m(video, rgb)
+            hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
+            for name, photo, (w, h) in (("1 face", hopper, (640, 480)), ("12 faces", GROUP_SAMPLE, (640, 480)),
+                                        ("12 faces, 960x720", GROUP_SAMPLE, (960, 720))):
+                video = tmp / f"{photo.stem}_{w}.y4m"
+                write_y4m(video, load_image(photo), size=(w, h))
                 run = camera_run(pw, url, video, args.seconds, FLAGS)
-                frame = np.fromfile(video, np.uint8)       # the first frame, as Python sees it
-                import cv2
-
-                head = len(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n") + len(b"FRAME\n")
-                yuv = frame[head:head + 640 * 480 * 3 // 2].reshape(480 * 3 // 2, 640)
+                with open(video, "rb") as f:           # the first frame, as Python sees it
+                    f.readline()
+                    f.readline()
+                    yuv = np.frombuffer(f.read(w * h * 3 // 2), np.uint8).reshape(h * 3 // 2, w)
                 run["python_faces"] = len(detect_faces(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)))
+                run["frame"] = f"{w}x{h}"
                 runs[name] = run
                 print(f"{name}: {run['fps']} frames/s ({run['faces']} faces labelled in the last frame, Python finds "
                       f"{run['python_faces']}), first result {run['first_result_ms']} ms after navigation "
@@ -179,17 +181,18 @@ def pw_version() -> str:
 
 
 def markdown(r: dict) -> str:
-    one, twelve = r["runs"]["1 face"], r["runs"]["12 faces"]
+    one = r["runs"]["1 face"]
     b, p = one["browser_ms"], r["python_ms"]
     rows = "\n".join(
-        f"| {name} | {run['fps']} | {run['faces']} (Python: {run['python_faces']}) | {run['webcam_views']} | "
+        f"| {name} ({run['frame']}) | {run['fps']} | {run['faces']} (Python: {run['python_faces']}) | {run['webcam_views']} | "
         f"{run['first_result_ms'] / 1000:.2f} s | {run['ready_ms'] / 1000:.2f} s |"
         for name, run in r["runs"].items())
     return f"""# The static site in the browser (benchmarks/site_speed.py)
 
 {r['machine']}; {r['chromium']}, headless, no GPU (LiteRT.js runs on WebAssembly). The site
 (`python -m emolib site`) served from localhost by Python's http.server; the webcam is Chromium's fake
-camera playing a 640x480 video of a sample photo. Command: `{r['command']}`.
+camera playing a video of a sample photo (`grace_hopper.jpg`, or the 12-face `group_of_12.jpg`, 960x720,
+letterboxed into 640x480 or at its own size, where Python's detector finds all 12 faces). Command: `{r['command']}`.
 
 | camera | frames/s | faces labelled (Python on the same frame) | webcam views | first result | page ready |
 |---|---|---|---|---|---|
@@ -197,20 +200,21 @@ camera playing a 640x480 video of a sample photo. Command: `{r['command']}`.
 
 *First result*: from the start of navigation to the first webcam frame with a labelled face (the test
 starts the webcam as soon as its button is enabled). *Page ready*: the networks compiled, a photo can be
-chosen. *Webcam views*: the page times the shipped file (6 test-time views) on one face when it loads and
-uses it for the webcam if it takes at most 10 ms, else the network alone (1 view), as
-`emolib.predict.choose_views` does; photos always get the shipped file's 6 views.
+chosen. *Webcam views*: the page runs the shipped network alone (`emonet_1view.tflite`) and makes the
+test-time views around it as `emolib.predict.LiteRTModel(views=...)` does; photos get 6 views, the webcam the
+most views (6, 2 or 1) that classify one face within 10 ms in that browser, timed when the page loads, as
+`emolib.predict.choose_views` does in Python.
 
 **Download**: {r['download_mb']} MB while the page loads (every file, uncompressed, as http.server sends
 them; nothing is fetched afterwards), {r['download_gzip_mb']} MB if the host gzip-compresses. The built
 folder holds {r['site_mb']} MB (two WebAssembly builds; a browser loads one).
 
-**Time per call** (best of 10, one thread): the shipped network with its 6 views on one face
-{b['six']:.1f} ms in the browser, {p['six']:.1f} ms in Python's LiteRT; the 1-view network {b['one']:.1f}
-against {p['one']:.1f} ms; one BlazeFace pass (192x192) {b['detector']:.1f} against {p['detector']:.1f} ms.
+**Time per face** (best of 10, one thread): the network with 6 views {b['six']:.1f} ms in the browser,
+{p['six']:.1f} ms in Python's LiteRT (`LiteRTModel(emonet_1view.tflite, views=6)`, the views in one batch);
+1 view {b['one']:.1f} against {p['one']:.1f} ms; one BlazeFace pass (192x192) {b['detector']:.1f} against {p['detector']:.1f} ms.
 
 **The runtime.** LiteRT.js (`@litertjs/core` 2.5.3) runs the shipped `.tflite` files as they are (only the
-emotion network's batch is fixed at 1: LiteRT.js refuses a dynamic batch; `emolib.site.fixed_batch` changes
+emotion network's batch is fixed at 1: LiteRT.js 2.5 refuses a dynamic batch; `emolib.site.fixed_batch` changes
 nothing else and `tests/test_site.py` checks that the copy's probabilities are the file's), so the browser's
 answers are Python's by construction: the same faces and labels on the sample photos, and the PrivateTest
 agreement `tests/test_site.py` measures. `onnxruntime-web` and MediaPipe's `@mediapipe/tasks-vision` were not
