@@ -28,6 +28,7 @@ import functools
 import gzip
 import http.server
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -77,6 +78,7 @@ def camera_run(pw, url: str, video: Path, seconds: float, flags: list[str]) -> d
         fps = page.evaluate("() => window.emoSite.fps")
         faces = len(page.evaluate("() => window.emoSite.liveResults"))
         views = page.evaluate("() => window.emoSite.webcamViews")
+        got = page.evaluate("() => { const v = document.getElementById('video'); return `${v.videoWidth}x${v.videoHeight}`; }")
         timing = page.evaluate("""async () => { const p = window.emoSite.pipeline; const z = new Uint8Array(48 * 48);
             const c = new Float32Array(192 * 192 * 3); const best = async (f) => { let b = Infinity;
               for (let i = 0; i < 10; i++) { const t = performance.now(); await f(); b = Math.min(b, performance.now() - t); }
@@ -84,7 +86,7 @@ def camera_run(pw, url: str, video: Path, seconds: float, flags: list[str]) -> d
             return { six: await best(() => p.classify(z, 1, 6)), one: await best(() => p.classify(z, 1, 1)),
                      detector: await best(() => p.raw(c, 0.5)) }; }""")
         return dict(fps=round(fps, 1), faces=faces, first_result_ms=round(first_ms), ready_ms=round(ready_ms),
-                    download_bytes=sum(sizes), webcam_views=views, browser_ms=timing)
+                    download_bytes=sum(sizes), webcam_views=views, browser_ms=timing, page_frame=got)
     finally:
         browser.close()
 
@@ -133,6 +135,7 @@ def main() -> int:
         files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
         gz = {k: len(gzip.compress((folder / k).read_bytes(), 6)) for k in files}
         runs = {}
+        load = os.getloadavg()      # the machine's load as the runs start (other work slows the browser)
         with serve(folder) as url, sync_playwright() as pw:
             hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
             for name, photo, (w, h) in (("1 face", hopper, (640, 480)), ("12 faces", GROUP_SAMPLE, (640, 480)),
@@ -154,7 +157,7 @@ def main() -> int:
         loaded = runs["1 face"]["download_bytes"]
         used = {k for k in files if not k.startswith("wasm/litert_wasm_compat")}   # one of the two builds loads
         result = dict(
-            machine=describe()["machine"], chromium=pw_version(),
+            machine=describe()["machine"], chromium=pw_version(), load_average=[round(v, 1) for v in load],
             runs=runs, download_mb=round(loaded / 1e6, 2),
             download_gzip_mb=round(sum(gz[k] for k in used if not k.endswith((".md", ".txt"))) / 1e6, 2),
             site_mb=round(sum(files.values()) / 1e6, 2), python_ms=python_ms(),
@@ -184,15 +187,17 @@ def markdown(r: dict) -> str:
     one = r["runs"]["1 face"]
     b, p = one["browser_ms"], r["python_ms"]
     rows = "\n".join(
-        f"| {name} ({run['frame']}) | {run['fps']} | {run['faces']} (Python: {run['python_faces']}) | {run['webcam_views']} | "
+        f"| {name} ({run['frame']} video, {run['page_frame']} in the page) | {run['fps']} | {run['faces']} (Python: {run['python_faces']}) | {run['webcam_views']} | "
         f"{run['first_result_ms'] / 1000:.2f} s | {run['ready_ms'] / 1000:.2f} s |"
         for name, run in r["runs"].items())
     return f"""# The static site in the browser (benchmarks/site_speed.py)
 
-{r['machine']}; {r['chromium']}, headless, no GPU (LiteRT.js runs on WebAssembly). The site
+{r['machine']}, load average {' / '.join(map(str, r['load_average']))} (1 / 5 / 15 min) as the runs
+started; {r['chromium']}, headless, no GPU (LiteRT.js runs on WebAssembly). The site
 (`python -m emolib site`) served from localhost by Python's http.server; the webcam is Chromium's fake
 camera playing a video of a sample photo (`grace_hopper.jpg`, or the 12-face `group_of_12.jpg`, 960x720,
-letterboxed into 640x480 or at its own size, where Python's detector finds all 12 faces). Command: `{r['command']}`.
+letterboxed into 640x480 or at its own size, where Python's detector finds all 12 faces; the page asks the
+camera for 640x480, and the table says what it got). Command: `{r['command']}`.
 
 | camera | frames/s | faces labelled (Python on the same frame) | webcam views | first result | page ready |
 |---|---|---|---|---|---|
