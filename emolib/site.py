@@ -113,6 +113,7 @@ def config() -> dict:
         "emotion_model": "models/emonet_1view.tflite", "photo_views": 6,
         "views": {n: [[list(s) for s in shifts], mirror] for n, (shifts, mirror) in predict.VIEWS.items()},
         "view_budget_ms": predict.VIEW_BUDGET_MS, "reclassify": 3,   # emolib.widgets.RECLASSIFY (no ipywidgets here)
+        "detect_every": predict.DETECT_EVERY,
         "max_side": images.MAX_SIDE, "max_pixels": images.MAX_PIXELS,
     }
 

@@ -388,9 +388,11 @@ function iou(a, b) {
 }
 
 /**
- * The webcam's faces from frame to frame, as emolib.widgets.EmotionDemo._track: found in every frame,
+ * The webcam's faces from frame to frame, as emolib.widgets.EmotionDemo._track: found in every detected frame,
  * classified every `reclassify`-th frame (a face overlapping, IoU >= 0.3, one classified fewer frames ago
- * keeps its probabilities with its new box; the others go through the classifier).
+ * keeps its probabilities with its new box; the others go through the classifier). Between detections,
+ * `coast()` moves each face on at its last speed, as emolib.predict.FaceTracker.coast does for
+ * predict_video, which detects every DETECT_EVERY-th frame.
  */
 export class Tracker {
   constructor(pipeline, views, reclassify) {
@@ -399,23 +401,45 @@ export class Tracker {
 
   async update(rgb, w, h) {
     const dets = await this.pipeline.detect(rgb, w, h);
-    let prev = this.tracked;
+    const before = this.tracked;
+    let prev = before;
     const out = [];
     const todo = [];
-    for (const d of dets) {
+    const best = (list, box) => {
       let match = null;
-      for (const p of prev) if (match === null || iou(p[0].box, d.box) > iou(match[0].box, d.box)) match = p;
-      if (match !== null && match[1] < this.reclassify - 1 && iou(match[0].box, d.box) >= 0.3) {
-        out.push([{ ...match[0], box: d.box, detectionScore: d.score }, match[1] + 1]);
+      for (const p of list) if (match === null || iou(p.result.box, box) > iou(match.result.box, box)) match = p;
+      return match !== null && iou(match.result.box, box) >= 0.3 ? match : null;
+    };
+    for (const d of dets) {
+      const match = best(prev, d.box);
+      if (match !== null && match.age < this.reclassify - 1) {
+        out.push({ result: { ...match.result, box: d.box, detectionScore: d.score }, age: match.age + 1 });
         prev = prev.filter((p) => p !== match);
       } else {
         todo.push(out.length);
-        out.push([null, 0]);
+        out.push(null);
       }
     }
     const fresh = await this.pipeline.classifyDetections(rgb, w, h, todo.map((i) => dets[i]), this.views);
-    todo.forEach((i, k) => { out[i] = [fresh[k], 0]; });
+    todo.forEach((i, k) => { out[i] = { result: fresh[k], age: 0 }; });
+    out.forEach((t, i) => {       // where it was seen, and how fast it moves (from its last detection)
+      const old = best(before, dets[i].box);
+      t.seen = dets[i].box;
+      t.since = 0;
+      t.velocity = old ? t.seen.map((v, j) => (v - old.seen[j]) / (old.since + 1)) : [0, 0, 0, 0];
+    });
     this.tracked = out;
-    return out.map(([r]) => r);
+    return out.map((t) => t.result);
+  }
+
+  /** The faces of a frame not looked at: each box moved on at its last speed, probabilities kept. */
+  coast() {
+    return this.tracked.map((t) => {
+      t.since += 1;
+      t.age += 1;
+      const box = t.seen.map((v, j) => pyRound(v + t.velocity[j] * t.since));
+      t.result = { ...t.result, box: [box[0], box[1], Math.max(1, box[2]), Math.max(1, box[3])] };
+      return t.result;
+    });
   }
 }
