@@ -297,11 +297,11 @@ window.emoSite.ready = (async () => {
     say(`The networks could not be loaded (${err.message}); reload the page.`, true);
     throw err;
   }
-  for (const c of state.pipeline.cfg.classes) {   // kept as blob: URLs, so that showing one fetches nothing
+  await Promise.all(state.pipeline.cfg.classes.map(async (c) => {   // kept as blob: URLs: showing one fetches nothing
     const blob = await (await fetch(`emoji/${c}.png`)).blob();
     state.emoji[c] = new Image();
     state.emoji[c].src = URL.createObjectURL(blob);
-  }
+  }));
   window.emoSite.webcamViews = await state.pipeline.webcamViews();
   window.emoSite.pipeline = state.pipeline;
   $("camera").disabled = false;
