@@ -33,7 +33,7 @@ class Clock(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         times.append(round(time.time() - self.t, 1))
 
-train("emonet", load_fer2013(progress=False), out, epochs=epochs, train_size=size, bf16=bf16,
+train("emonet", load_fer2013(progress=False), out, epochs=epochs, train_size=size, precision="bfloat16" if bf16 else "float32",
       schedule="cosine", model_kwargs={"width": width}, verbose=0, callbacks=[Clock()], mixup_alpha=alpha)
 print(json.dumps(times))
 """

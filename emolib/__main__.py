@@ -22,9 +22,9 @@ def _train(args: argparse.Namespace) -> int:
     from .train import RECIPES, TrainConfig, train
 
     # the recipe's settings, then every option given on the command line over them
-    settings = dict(arch="emonet", epochs=60, batch_size=64, schedule="cosine", patience=10, seed=0, bf16=False)
+    settings = dict(arch="emonet", epochs=60, batch_size=64, schedule="cosine", patience=10, seed=0)
     settings.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in RECIPES.get(args.recipe, {}).items()})
-    for key in ("arch", "epochs", "batch_size", "schedule", "patience", "seed", "bf16", "warmup_epochs",
+    for key in ("arch", "epochs", "batch_size", "schedule", "patience", "seed", "precision", "warmup_epochs",
                 "class_weight"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -259,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--patience", type=int, default=None, help="plateau schedule: epochs without progress (default 10)")
     t.add_argument("--class-weight", action="store_true", default=None)
     t.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="train under mixed bfloat16 precision (faster on CPUs with bf16 units such as AMX; "
-                        "measure yours with benchmarks/benchmark_models.py --bf16)")
+    t.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
+                   help="auto (default): mixed bfloat16 where the CPU has bfloat16 units (AVX512-BF16 or AMX), "
+                        "float32 elsewhere, where bfloat16 is emulated and about ten times slower; the choice is "
+                        "printed and recorded in the run's config.json")
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
     t.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")

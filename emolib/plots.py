@@ -546,16 +546,19 @@ def seed_comparison(
     groups: Sequence[str] | None = None,
     ylabel: str | None = None,
     title: str,
+    mine: Mapping[str, float] | None = None,
+    mine_label: str = "your run",
     save: PathLike | None = None,
 ) -> Figure:
     """Mean and spread over seeds of one ``metric`` per group of ``runs`` (one row per run; columns
-    ``experiment`` and ``metric``): a bar per group (the mean) with every seed's run as a dot.
+    ``experiment`` and ``metric``): a bar per group (the mean) with every seed's run as a dot. ``mine`` (group ->
+    value) adds your own runs as red stars, named ``mine_label`` in the legend.
 
     >>> import pandas as pd
     >>> runs = pd.DataFrame({"experiment": ["a", "a", "b", "b"], "val_accuracy": [0.5, 0.52, 0.4, 0.44]})
-    >>> fig = seed_comparison(runs, "val_accuracy", title="t")
-    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    ['a', 'b']
+    >>> fig = seed_comparison(runs, "val_accuracy", title="t", mine={"b": 0.47})
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()], fig.axes[0].get_legend().texts[0].get_text()
+    (['a', 'b'], 'your run')
     """
     groups = list(groups) if groups is not None else list(dict.fromkeys(runs["experiment"]))
     data = runs[runs["experiment"].isin(groups)]
@@ -567,6 +570,13 @@ def seed_comparison(
         values = data.loc[data["experiment"] == g, metric]
         ax.annotate(f"{values.mean():.1%}", (k, values.mean()), ha="center", va="bottom",
                     xytext=(0, 3), textcoords="offset points")
+    if mine:
+        unknown = sorted(set(mine) - set(groups))
+        if unknown:
+            raise ValueError(f"mine names groups that are not plotted: {unknown}; plotted: {groups}")
+        ax.scatter([groups.index(g) for g in mine], list(mine.values()), marker="*", s=220, color="#d62728",
+                   edgecolor="white", zorder=5, label=mine_label)
+        ax.legend(loc="best", frameon=False)
     ax.set_xlabel("")
     ax.set_ylabel(ylabel or metric)
     ax.set_title(title)

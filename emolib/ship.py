@@ -581,8 +581,9 @@ def _recipe_fields(s: dict) -> dict:
         base_lr=f"{config['base_lr']:.3g}", batch_size=config["batch_size"], warmup_epochs=config["warmup_epochs"],
         epochs=config["epochs"], budget_min=f"{config['budget_s'] / 60 if config['budget_s'] else 0:.0f}",
         seeds=", ".join(str(m["seed"]) for m in s["members"]) if s["members"] else str(s["seed"]),
-        bf16_line=("\n  Trained under mixed bfloat16 precision (`--bf16`: bfloat16 compute, float32 weights); "
-                   "the shipped file computes in float32." if config.get("bf16") else ""),
+        bf16_line=("\n  Trained under mixed bfloat16 precision (bfloat16 compute, float32 weights); "
+                   "the shipped file computes in float32." if config.get("bf16") or
+                   config.get("precision_used") == "bfloat16" else ""),
         reproduce=_reproduce_words(s))
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
 from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
+from .precision import choose_precision, explain, policy
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -34,20 +35,49 @@ if TYPE_CHECKING:
 #: The named training recipes, as :func:`train` keyword arguments (``python -m emolib train --recipe NAME``).
 #:
 #: * ``class``: the class-time recipe of notebook 03. A fixed amount of work (15 epochs of every training face, a
-#:   narrower emonet on crops shrunk to 32x32, no dropout), so every computer trains the same network, only faster
-#:   or slower. Each face's target is half its label, half what the shipped network says of it (knowledge
+#:   narrower emonet on crops shrunk to 32x32, no dropout): the same recipe on every computer, only faster or slower
+#:   (the weights it ends with differ a little between CPUs, thread counts and precisions). Each face's target is
+#:   half its label, half what the shipped network says of it (knowledge
 #:   distillation from the ``"shipped"`` teacher, see :func:`train`); the network is then used with a mirror view
 #:   (:data:`RECIPE_VIEWS`). ``benchmarks/class_recipe.py`` measures its time against the ``full`` recipe's.
 #: * ``full``: the recipe of the shipped network (``make train-full``): emonet width 48, cosine schedule over
 #:   100 epochs or its 108-minute budget, whichever ends first.
 #: * ``seed``: the seed project's CNN and schedule, shortened to a 20-minute budget (``make train-seed``).
 RECIPES: dict[str, dict] = {
-    "class": dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1, bf16=True, seed=0,
+    "class": dict(arch="emonet", epochs=15, batch_size=128, schedule="cosine", warmup_epochs=1, seed=0,
                   model_kwargs={"width": 24, "size": 32, "dropout": 0.0}, teachers="shipped", distill_alpha=0.5),
-    "full": dict(arch="emonet", epochs=100, schedule="cosine", bf16=True, seed=0, budget_s=108 * 60,
+    "full": dict(arch="emonet", epochs=100, schedule="cosine", seed=0, budget_s=108 * 60,
                  model_kwargs={"width": 48}),
     "seed": dict(arch="seed", epochs=40, schedule="plateau", patience=6, seed=0, budget_s=20 * 60),
 }
+
+
+#: Notebook 03's experiments on training choices (``benchmarks/lesson_experiments.py`` runs each with 3 seeds into
+#: ``notebooks/results/lesson_experiments.csv``): the class recipe without its teacher (labels only), shortened to
+#: 6 epochs of a stratified 8,000-face subset in batches of 64 (750 steps), ``LESSON_RUN``, with one change each.
+#: ``quarter`` keeps the epochs, so it also takes a quarter of the steps; ``quarter_same_steps`` trains the quarter
+#: for 4 times the epochs (and warm-up), the same 750 steps.
+LESSON_RUN: dict = dict({k: v for k, v in RECIPES["class"].items() if k not in ("teachers", "distill_alpha")},
+                        epochs=6, batch_size=64, train_size=8000)
+LESSON_EXPERIMENTS: dict[str, dict] = {
+    "cosine": {},
+    "plateau": {"schedule": "plateau"},
+    "class_weight": {"class_weight": True},
+    "quarter": {"train_size": 2000},
+    "quarter_same_steps": {"train_size": 2000, "epochs": 24, "warmup_epochs": 4},
+}
+
+
+def lesson_settings(experiment: str, seed: int = 0) -> dict:
+    """The :func:`train` keyword arguments of one run of notebook 03's experiment table.
+
+    >>> s = lesson_settings("quarter_same_steps", seed=1)
+    >>> s["train_size"] * s["epochs"] == LESSON_RUN["train_size"] * LESSON_RUN["epochs"], s["seed"]
+    (True, 1)
+    """
+    if experiment not in LESSON_EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(LESSON_EXPERIMENTS)}")
+    return dict(LESSON_RUN, seed=seed, **LESSON_EXPERIMENTS[experiment])
 
 
 #: The test-time views each recipe's network is used with, as :func:`emolib.models.with_tta` arguments: the class
@@ -569,7 +599,7 @@ class TrainConfig:
     class_weight: bool = False
     train_size: int | None = None
     seed: int = 0
-    bf16: bool = False
+    precision: str = "auto"
     model_kwargs: dict | None = None
     mixup_alpha: float | None = None
     teachers: Teacher | Sequence[Teacher] | None = None
@@ -579,6 +609,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        choose_precision(self.precision)  # a ValueError naming the choices
         if self.schedule not in ("plateau", "cosine"):
             raise ValueError(f"unknown schedule {self.schedule!r}; choose 'plateau' or 'cosine'")
         if not self.epochs >= 1:
@@ -607,8 +638,8 @@ class TrainConfig:
                            ("init_from", self.init_from)])
 
 
-def _build(config: TrainConfig, strategy: tf.distribute.Strategy) -> keras.Model:
-    """The run's compiled model, built in ``strategy``'s scope under its precision policy; ``init_from``'s weights."""
+def _build(config: TrainConfig, strategy: tf.distribute.Strategy, precision: str) -> keras.Model:
+    """The run's compiled model, built in ``strategy``'s scope under ``precision``; ``init_from``'s weights."""
     kwargs = dict(config.model_kwargs or {})
     if config.learning_rate is not None:
         kwargs["learning_rate"] = config.learning_rate
@@ -618,13 +649,8 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy) -> keras.Model
 
         init = config.init_from
         source = without_tta(init if isinstance(init, keras.Model) else load_model_file(init))
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.bf16 else "float32")
-    try:
-        with strategy.scope():
-            model = build_model(config.arch, seed=config.seed, **kwargs)
-    finally:  # layers keep their policy; later code in this process is not affected
-        keras.mixed_precision.set_global_policy(policy)
+    with policy(precision), strategy.scope():
+        model = build_model(config.arch, seed=config.seed, **kwargs)
     if source is not None:
         copy_weights(source, model)
     return model
@@ -670,6 +696,15 @@ def _callbacks(config: TrainConfig, model: keras.Model, out: Path, steps: int, b
         # epoch, so the keepers save them (the backup above keeps the raw ones, as a resume needs)
         return cbs + [SwapEMAWeights(swap_on_epoch=True)] + keepers
     return keepers + cbs
+
+
+def _save_float32(*paths: Path) -> None:
+    """Rewrite each saved mixed-precision model as a float32 one (same weights, no optimizer state)."""
+    from .models import export_for_inference, load_model_file
+
+    for path in paths:
+        if path.is_file():
+            export_for_inference(load_model_file(path), path)
 
 
 def _best_so_far(out: Path) -> float | None:
@@ -724,9 +759,11 @@ def train(
     averaged weights, in ``best.keras`` and ``last.keras`` alike.
 
     ``train_size`` trains on a class-stratified random subset of that many faces.
-    ``bf16=True`` trains under Keras' ``mixed_bfloat16`` policy (bfloat16 compute,
-    float32 weights), faster on CPUs with AMX or AVX512-BF16; the saved models keep
-    that policy, and :func:`emolib.models.to_float32` makes a float32 copy.
+    ``precision`` is ``"auto"`` (the default: mixed bfloat16 where the CPU has
+    bfloat16 units, float32 elsewhere, see :func:`emolib.precision.choose_precision`),
+    ``"float32"`` or ``"bfloat16"``; the choice is printed once and recorded in the
+    run's config (``precision_used``). ``best.keras`` and ``last.keras`` are saved in
+    float32 whatever the run computed in, so using them never emulates bfloat16.
     ``mixup_alpha`` (e.g. 0.2) blends the training images and labels in pairs
     (see :func:`mixup`); the logged training accuracy is then measured on those
     blends, validation is not.
@@ -767,7 +804,10 @@ def train(
     check_split(data.val, "val (PublicTest)")
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
-    model = _build(config, strategy)  # reads init_from before anything is written
+    precision = choose_precision(config.precision)
+    if verbose != 0:
+        print(explain(precision), flush=True)
+    model = _build(config, strategy, precision)  # reads init_from before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     best_so_far = _best_so_far(out)
@@ -795,7 +835,8 @@ def train(
     record = dict(arch=config.arch, epochs=config.epochs, batch_size=config.batch_size, schedule=config.schedule,
                   base_lr=base_lr, warmup_epochs=config.warmup_epochs, budget_s=config.budget_s,
                   patience=config.patience, class_weight=config.class_weight, train_size=len(train_split),
-                  seed=config.seed, bf16=config.bf16, model_kwargs=model_kwargs,
+                  seed=config.seed, precision=config.precision, precision_used=precision,
+                  model_kwargs=model_kwargs,
                   replicas=strategy.num_replicas_in_sync, mixup_alpha=config.mixup_alpha, teachers=None,
                   distill_alpha=None,
                   init_from=None if config.init_from is None else {
@@ -808,6 +849,8 @@ def train(
               shuffle=False, class_weight=cw, verbose=verbose)
     wall = time.time() - t0
     model.save(out / "last.keras")  # the final weights, next to the best-on-val checkpoint
+    if precision == "bfloat16":  # saved in float32, so that using them never emulates bfloat16
+        _save_float32(out / "best.keras", out / "last.keras")
     full = _history(out)
     val_acc = full["val_accuracy"].to_numpy()
     result = TrainResult(
@@ -871,9 +914,9 @@ def load_class_network(run_dir: str | os.PathLike = CLASS_RUN_DIR, views: bool =
     >>> model = load_class_network()                     # doctest: +SKIP
     >>> model.predict(faces).argmax(-1)                  # doctest: +SKIP
     """
-    from .models import load_model_file, with_tta
+    from .models import load_model_file, to_float32, with_tta
 
-    network = load_model_file(Path(run_dir) / "best.keras")
+    network = to_float32(load_model_file(Path(run_dir) / "best.keras"))  # a run saved in bfloat16 computes in float32
     return with_tta(network, **RECIPE_VIEWS["class"], name="class_network_flip") if views else network
 
 

@@ -1,8 +1,9 @@
 """What notebook 03 and the course pages claim about measured results is what the results files show.
 
-The sentences that state a result (which schedule wins, what class weights buy, how long a notebook runs) are
-typed in markdown; each test here reads the measurement they rest on and fails when the two disagree, so a re-run
-that changes a result cannot leave a stale sentence behind.
+The answers state conclusions in words (which schedule wins, what class weights buy); the figures themselves are
+printed by the cells from the results files. Each test here reads the measurements a conclusion rests on and fails
+when a re-run changes them enough to make the conclusion wrong. Times quoted in headers and the README are checked
+against the timing files they come from.
 """
 from __future__ import annotations
 
@@ -34,18 +35,21 @@ def groups(metric: str, names) -> dict[str, list[float]]:
 
 
 def means(metric: str) -> dict[str, float]:
-    return {k: statistics.mean(v) for k, v in groups(metric, ("cosine", "plateau", "class_weight", "quarter")).items()}
+    from emolib.train import LESSON_EXPERIMENTS
+
+    return {k: statistics.mean(v) for k, v in groups(metric, LESSON_EXPERIMENTS).items()}
 
 
-def test_every_experiment_has_three_seeds_on_the_same_work():
+def test_every_experiment_has_three_seeds_of_its_settings():
+    from emolib.train import LESSON_EXPERIMENTS, lesson_settings
+
     rows = list(csv.DictReader(EXPERIMENTS.open()))
-    by = {}
+    by: dict[str, set[int]] = {}
     for r in rows:
         by.setdefault(r["experiment"], set()).add(int(r["seed"]))
-    assert by == {e: {0, 1, 2} for e in ("cosine", "plateau", "class_weight", "quarter")}
-    assert {r["epochs"] for r in rows} == {"6"}
-    assert {r["train_images"] for r in rows if r["experiment"] != "quarter"} == {"8000"}
-    assert {r["train_images"] for r in rows if r["experiment"] == "quarter"} == {"2000"}
+        settings = lesson_settings(r["experiment"], int(r["seed"]))
+        assert (int(r["train_images"]), int(r["epochs"])) == (settings["train_size"], settings["epochs"]), r
+    assert by == {e: {0, 1, 2} for e in LESSON_EXPERIMENTS}
 
 
 def test_schedule_answer_names_the_measured_winner():
@@ -55,25 +59,22 @@ def test_schedule_answer_names_the_measured_winner():
     assert f"the {winner} schedule ends higher" in text, (winner, m)
     spread = max(statistics.stdev(v) for v in groups("val_accuracy", ("cosine", "plateau")).values())
     assert m[winner] - m[loser] > spread, "the answer says the gap exceeds the spread between seeds"
-    assert f"{100 * (m[winner] - m[loser]):.1f} points" in text
 
 
 def test_class_weight_answer_states_the_measured_trade():
     acc, recall = means("val_accuracy"), means("disgust_recall")
     text = answer("nb03-ex5-answer")
-    gain = recall["class_weight"] - recall["cosine"]
-    cost = acc["cosine"] - acc["class_weight"]
-    assert gain > 0 and "Class weights raise the recall of *disgust*" in text, (gain, text)
-    assert f"from {recall['cosine']:.0%} to {recall['class_weight']:.0%}" in text
-    assert (f"It costs {100 * cost:.1f} points of overall accuracy" in text) if cost > 0 else \
-        (f"overall accuracy even ends {100 * -cost:.1f} points higher" in text)
+    assert recall["cosine"] == 0 and "from none of its faces to about half of them" in text, (recall, text)
+    assert 0.35 <= recall["class_weight"] <= 0.65, recall
+    assert acc["cosine"] - acc["class_weight"] > 0.02 and "It costs several points of overall accuracy" in text
 
 
-def test_less_data_answer_states_the_measured_gain():
+def test_less_data_answer_holds():
+    """More faces win at the same number of steps, and the quarter of the steps costs more on top."""
     m = means("val_accuracy")
-    gain = m["cosine"] - m["quarter"]
-    assert gain > 0
-    assert f"{100 * gain:.1f} points" in answer("nb03-ex6-answer")
+    assert m["cosine"] - m["quarter_same_steps"] > 0, m
+    assert m["quarter_same_steps"] - m["quarter"] > 0, m
+    assert "lose more, for a second reason" in answer("nb03-ex6-answer")
 
 
 def test_precise_batchnorm_answer_holds_for_the_shipped_class_network(real_data):
@@ -105,9 +106,9 @@ def test_notebook_headers_state_the_measured_running_time():
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from notebook_times import minutes
+    from notebook_times import minutes, quoted_rows
 
-    rows = {r["notebook"]: r for r in csv.DictReader(TIMES.open())}
+    rows = quoted_rows()
     assert set(rows) == {p.stem for p in (ROOT / "notebooks").glob("0*.ipynb")}
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name, row in rows.items():
@@ -121,8 +122,7 @@ def test_notebook_headers_state_the_measured_running_time():
 def test_notebook_03_states_the_class_recipe_time_of_its_card():
     bench = json.loads(CLASS_BENCH.read_text())
     header = " ".join(nbformat.read(NB03, as_version=4).cells[0].source.split())
-    assert f"{bench['class']['train_s_estimate'] / 60:.1f} min on that CPU" in header
-    assert f"about {bench['slow_machine']['class_min']:.0f} min on an older" in header
+    assert f"{bench['class']['train_s_estimate'] / 60:.1f} min on that CPU, in {bench['precision_used']}" in header
 
 
 def test_readme_states_the_class_recipe_as_measured():

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from emolib.__main__ import main
+from emolib.precision import choose_precision
 from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import build_emonet, ensemble, load_model_file, with_tta, without_tta
 from emolib.train import (CLASS_RUN_DIR, CLASS_RUN_FILES, RECIPES, SHIPPED_TEACHER, CosineByBudget, TimeBudget,
@@ -158,23 +159,52 @@ def test_explicit_default_strategy(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_bf16_trains_in_mixed_precision_and_leaves_the_global_policy_alone(tiny, tmp_path):
+def test_bf16_trains_in_mixed_precision_saves_float32_and_leaves_the_global_policy_alone(tiny, tmp_path):
     from emolib.models import build_model, copy_weights, to_float32
+    from emolib.precision import policy
 
-    res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, bf16=True, model_kwargs=SMALL, verbose=0)
-    assert res.config["bf16"] and keras.mixed_precision.global_policy().name == "float32"
+    res = train("emonet", tiny, tmp_path, epochs=1, batch_size=16, precision="bfloat16", model_kwargs=SMALL,
+                verbose=0)
+    assert res.config["precision"] == res.config["precision_used"] == "bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    for name in ("best.keras", "last.keras"):  # saved in float32: using them never emulates bfloat16
+        saved = load_model_file(tmp_path / name)
+        assert "bfloat16" not in json.dumps(saved.get_config()), name
     model = load_model_file(res.model_path)
-    assert model.get_layer("block1_1_conv").dtype_policy.name == "mixed_bfloat16"
-    assert model.output.dtype == "float32", "softmax stays in float32"
-    f32 = to_float32(model)
+    with policy("bfloat16"):  # the same weights computing in bfloat16, as during training
+        mixed = copy_weights(model, build_model("emonet", **SMALL))
+    assert mixed.get_layer("block1_1_conv").dtype_policy.name == "mixed_bfloat16"
+    assert mixed.output.dtype == "float32", "softmax stays in float32"
+    f32 = to_float32(mixed)
     assert {layer.dtype_policy.name for layer in f32.layers} == {"float32"}
     faces = tiny.val.images[..., None]
-    got, ref = f32.predict(faces, verbose=0), model.predict(faces, verbose=0)
+    got, ref = f32.predict(faces, verbose=0), mixed.predict(faces, verbose=0)
     np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
     assert np.abs(got - ref).max() < 0.05, "same weights: bf16 and float32 agree closely"
     assert "bfloat16" not in json.dumps(f32.get_config()), "no layer, nested input layers included, left in bfloat16"
-    fresh = copy_weights(model, build_model("emonet", **SMALL))  # built in float32 from the start
-    np.testing.assert_allclose(got, fresh.predict(faces, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(got, model.predict(faces, verbose=0), atol=1e-5)
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    import emolib.precision as precision
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "fma"})  # a laptop without bfloat16 units
+    assert precision.choose_precision("auto") == "float32" and "no bfloat16 units" in precision.explain("float32")
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert precision.choose_precision("auto") == "bfloat16"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"amx_bf16", "amx_tile"})
+    assert precision.choose_precision("auto") == "bfloat16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN capped below the units: they cannot be used
+    assert precision.choose_precision("auto") == "float32" and "ONEDNN_MAX_CPU_ISA" in precision.explain("float32")
+    monkeypatch.setattr(precision, "cpu_flags", lambda: None)  # no /proc/cpuinfo (macOS, Windows)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert precision.choose_precision("auto") == "float32"
+    assert precision.choose_precision("bfloat16") == "bfloat16", "asked for, it is taken (emulated, to measure it)"
+    with pytest.raises(ValueError, match="precision is one of 'auto', 'float32', 'bfloat16', not 'fp16'"):
+        TrainConfig(precision="fp16")
+
+
 
 
 @pytest.mark.slow
@@ -343,7 +373,8 @@ def test_cli_train_recipe_with_options_over_it(tmp_path):
     result = json.loads((out / "result.json").read_text())
     config = result["config"]
     assert result["epochs_run"] == 1 and result["train_images"] == 42 and config["epochs"] == 1
-    assert config["batch_size"] == 16 and config["bf16"] is True and config["warmup_epochs"] == 1
+    assert config["batch_size"] == 16 and config["precision"] == "auto" and config["warmup_epochs"] == 1
+    assert config["precision_used"] == choose_precision("auto") and f"precision: {config['precision_used']}" in proc.stdout
     assert config["model_kwargs"] == {"width": 8, "size": 32, "dropout": 0.0}
     assert [t["teacher"] for t in config["teachers"]] == ["shipped"] and config["distill_alpha"] == 0.5
 

@@ -83,14 +83,24 @@ def class_section() -> list[str]:
         ("PrivateTest accuracy, with its mirror view (as notebook 03 uses it)", _pct(c["private_test"]), cmd,
          "any (the file's own)"),
         ("PrivateTest accuracy, one view", _pct(c["private_test_one_view"]), cmd, "any (the file's own)"),
-        ("training time against the shipped recipe's", f"1/{b['ratio']:.1f}", cmd, b["machine"]),
-        ("training time (its work at the speed measured, the teacher's pass included)",
+        ("PrivateTest accuracy of the same recipe without its teacher, with the mirror view",
+         _pct(b["no_teacher"]["private_test"]), "`python benchmarks/benchmark_recipes.py class-no-teacher-15ep`",
+         b["no_teacher"]["machine"]),
+        ("training time against the shipped recipe's (its teacher's own training not counted)", f"1/{b['ratio']:.1f}",
+         cmd, b["machine"]),
+        (f"training time (its work at the speed measured in {b['precision_used']}, the teacher's pass included)",
          f"{c['train_s_estimate'] / 60:.1f} min", cmd, b["machine"]),
     ]
-    slow = b.get("slow_machine")
+    for kind in [k for k in ("float32", "bfloat16")]:
+        rows.append((f"training speed in {kind}", f"{b['probe']['class'][kind]:g} images/s", cmd, b["machine"]))
+    slow = b.get("avx2")
     if slow:
-        rows.append(("training time, estimated from the ratio", f"about {slow['class_min']:.0f} min", cmd,
-                     slow["machine"]))
+        for kind in ("float32", "bfloat16"):
+            rows.append((f"training speed in {kind}" + (" (emulated there)" if kind == "bfloat16" else ""),
+                         f"{slow['probe']['class'][kind]:g} images/s", f"{slow['command']}", slow["machine"]))
+        if slow["class"].get("train_s"):
+            rows.append(("the class recipe's run end to end, validation included",
+                         f"{slow['class']['train_s'] / 60:.0f} min", slow["command"], slow["machine"]))
     return ["## The class recipe (notebook 03)", "",
             "`emolib/assets/class_run/`: the network notebook 03 loads, trained with `emolib.train.RECIPES[\"class\"]` "
             f"(measured {b['date']}; its card: [emolib/assets/class_run/MODEL_CARD.md]"
@@ -105,8 +115,9 @@ def notebooks_section() -> list[str]:
     return ["## Running every cell of each notebook", "",
             "The default path (`TRAIN = False`), top to bottom in a fresh kernel; `python benchmarks/notebook_times.py` "
             "([its table](../benchmarks/results/NOTEBOOK_TIMES.md)).", "",
-            "| notebook | seconds | machine | date |", "|---|---|---|---|",
-            *(f"| {r['notebook']} | {float(r['seconds']):.0f} | {r['machine']} | {r['date']} |" for r in rows), ""]
+            "| notebook | seconds | machine | date | note |", "|---|---|---|---|---|",
+            *(f"| {r['notebook']} | {float(r['seconds']):.0f} | {r['machine']} | {r['date']} | {r.get('note') or ''} |"
+              for r in rows), ""]
 
 
 def page() -> str:
