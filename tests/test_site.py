@@ -266,9 +266,14 @@ def test_site_webcam_from_the_keyboard(served, tmp_path):
 
 @pytest.mark.browser
 def test_site_bad_files_get_a_clear_message_and_the_page_keeps_working(served):
+    """Not an image, 0 bytes, 20000x20000 pixels, a GIF, a truncated JPEG: a message naming the file and the
+    problem; then a JPEG, a PNG and a WebP are labelled as Python labels them."""
+    import cv2
     from playwright.sync_api import expect, sync_playwright
 
+    from emolib.faces import box_iou
     from emolib.images import sample_paths
+    from emolib.predict import LITERT_1VIEW_PATH, LiteRTModel, predict_image
 
     url, _ = served
     hopper = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0]
@@ -291,6 +296,14 @@ def test_site_bad_files_get_a_clear_message_and_the_page_keeps_working(served):
             got = _upload(page, hopper.name, hopper.read_bytes())      # still working
             assert len(got["results"]) == 1
             expect(page.locator("#status")).to_contain_text("1 face(s)")
+            rgb = cv2.imread(str(hopper))
+            model = LiteRTModel(LITERT_1VIEW_PATH, views=6)
+            for ext, mime in ((".png", "image/png"), (".webp", "image/webp")):   # the other accepted formats
+                data = cv2.imencode(ext, rgb)[1].tobytes()
+                got = _upload(page, f"hopper{ext}", data, mime)["results"]
+                want = predict_image(data, model)
+                assert [r["label"] for r in got] == [r.label for r in want], (ext, got, want)
+                assert box_iou(tuple(got[0]["box"]), want[0].box) >= 0.9, (ext, got, want)
         finally:
             browser.close()
 
