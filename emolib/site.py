@@ -17,7 +17,7 @@ Example
 >>> from emolib.site import build
 >>> out = build("out/site")                                   # doctest: +SKIP
 >>> sorted(p.name for p in out.iterdir())                      # doctest: +SKIP
-['config.json', 'emoji', 'index.html', 'lib', 'models', 'site.css', 'site.js', 'pipeline.js', 'wasm']
+['config.json', 'emoji', 'index.html', 'lib', 'models', 'pipeline.js', 'site.css', 'site.js', 'wasm']
 """
 from __future__ import annotations
 
