@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student grade-demo slides lint-js
+.PHONY: setup lab test test-all screenshots demo reproduce reproduce-2h train-class train-full train-seed ship benchmark benchmark-frame clean-cache app student grade-demo slides lint-js site
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ test-all: setup       ## every test: the fast tier, slow unit tests, notebooks (
 lint-js:              ## lint the widgets' JavaScript (emolib/static/*.js) with eslint (needs node and npm; installs eslint into node_modules/)
 	test -x node_modules/.bin/eslint || npm ci --no-audit --no-fund
 	npx --no-install eslint emolib/static
+
+site: setup           ## the demo as a static web site run in the browser (nothing leaves the device) -> out/site/; needs npm (installs LiteRT.js into node_modules/)
+	test -f node_modules/@litertjs/core/package.json || npm ci --no-audit --no-fund
+	$(BIN)/python -m emolib site out/site
 
 student: setup        ## the student version of every notebook (solutions replaced by stubs, through nbgrader) -> student/
 	$(BIN)/python tools/make_student.py --out student

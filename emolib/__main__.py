@@ -1,11 +1,11 @@
-"""Command line: ``python -m emolib train|predict|app|download|ship ...`` (see ``--help``)."""
+"""Command line: ``python -m emolib train|predict|app|download|ship|site ...`` (see ``--help``)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from . import ship
+from . import ship, site
 
 
 #: The option of ``train`` that sets each TrainConfig field whose name differs, so that errors name the option.
@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--check", action="store_true", help="only count the images already there against FER2013's")
     d.set_defaults(func=_download)
     ship.add_parser(sub)
+    site.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
