@@ -23,6 +23,7 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from .data import CLASS_NAMES, IMAGE_SIZE  # noqa: E402
+from .settings import check  # noqa: E402
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 NUM_CLASSES = len(CLASS_NAMES)
@@ -154,12 +155,10 @@ def build_emonet(
     True
     """
     keras.utils.set_random_seed(seed)
-    if ema is not None and not 0 < ema < 1:
-        raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {ema!r}")
+    check("ema", ema)
     if aug not in ("crop40", "crop40-erase"):
         raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
-    if not 0 <= dropout < 0.5:
-        raise ValueError(f"dropout is a rate from 0 to below 0.5 (the head's is twice it), not {dropout!r}")
+    check("dropout", dropout)
     if optimizer not in OPTIMIZER_DEFAULTS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZER_DEFAULTS)}")
     default_lr, default_wd = OPTIMIZER_DEFAULTS[optimizer]

@@ -25,6 +25,7 @@ import numpy as np
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
 from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
 from .precision import choose_precision, explain, policy
+from .settings import Settings, check
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -149,8 +150,7 @@ def mixup(ds: tf.data.Dataset, alpha: float = 0.2, seed: int = 0) -> tf.data.Dat
     >>> x.dtype.name, np.allclose(y.numpy().sum(axis=1), 1.0)
     ('float32', True)
     """
-    if not alpha > 0:
-        raise ValueError(f"mixup alpha must be positive (e.g. 0.2), not {alpha!r}")
+    check("mixup_alpha", alpha)
 
     def blend(batch, key):
         x, y = batch
@@ -546,65 +546,27 @@ def set_threads(threads: int | None) -> None:
 
 
 @dataclass
-class TrainConfig:
-    """Every setting of a training run, checked once when it is made (a bad one is a ``ValueError`` naming it).
+class TrainConfig(Settings):
+    """Every setting of a training run (the fields of :class:`emolib.settings.Settings`, defined there once), checked
+    when it is made, the architecture and model files too (a bad one is a ``ValueError`` naming it).
 
     :func:`train` takes these as keyword arguments and the command line builds one from ``--recipe`` and its options;
     a named recipe is ``TrainConfig(**RECIPES[name])``. See :func:`train` for what each setting does.
 
     >>> TrainConfig(**RECIPES["class"]).epochs
     15
-    >>> TrainConfig(schedule="linear")
+    >>> TrainConfig(arch="resnet")
     Traceback (most recent call last):
     ...
-    ValueError: unknown schedule 'linear'; choose 'plateau' or 'cosine'
+    ValueError: unknown architecture 'resnet'; choose one of ['emonet', 'seed']
     """
-
-    arch: str = "emonet"
-    epochs: int = 60
-    batch_size: int = 64
-    schedule: str = "plateau"
-    learning_rate: float | None = None
-    warmup_epochs: int = 2
-    budget_s: float | None = None
-    patience: int = 10
-    class_weight: bool = False
-    train_size: int | None = None
-    seed: int = 0
-    precision: str = "auto"
-    model_kwargs: dict | None = None
-    mixup_alpha: float | None = None
-    teachers: Teacher | Sequence[Teacher] | None = None
-    distill_alpha: float = 0.5
-    init_from: str | os.PathLike | keras.Model | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
-        choose_precision(self.precision)  # a ValueError naming the choices
-        if self.schedule not in ("plateau", "cosine"):
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose 'plateau' or 'cosine'")
-        if not self.epochs >= 1:
-            raise ValueError(f"epochs is a count of passes over the training faces, 1 or more, not {self.epochs!r}")
-        if not self.batch_size >= 1:
-            raise ValueError(f"batch_size is a count of faces, 1 or more, not {self.batch_size!r}")
-        if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs is a count of epochs, 0 or more, not {self.warmup_epochs!r}")
-        if self.mixup_alpha is not None and not self.mixup_alpha > 0:
-            raise ValueError(f"mixup_alpha is a positive alpha (e.g. 0.2), not {self.mixup_alpha!r}")
-        kwargs = self.model_kwargs or {}
-        emonet_only = sorted(set(kwargs) & {"width", "aug", "ema", "optimizer", "dropout", "size", "convs"})
-        if self.arch != "emonet" and emonet_only:
-            raise ValueError(f"the model settings {', '.join(emonet_only)} apply to emonet only, not to {self.arch!r}")
-        if kwargs.get("dropout") is not None and not 0 <= kwargs["dropout"] < 0.5:
-            raise ValueError(f"dropout is a rate from 0 to below 0.5 (the head's is twice it), not {kwargs['dropout']}")
-        if kwargs.get("ema") is not None and not 0 < kwargs["ema"] < 1:
-            raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {kwargs['ema']}")
+        super().__post_init__()
         if self.teachers is not None:
             self.teachers = _as_list(self.teachers)
-            if not 0 < self.distill_alpha <= 1:
-                raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, "
-                                 f"not {self.distill_alpha!r}")
         # files missing: an emolib.models.ModelFileError (a ValueError), before any data is read
         check_model_files([("teacher", [t for t in self.teachers or [] if t != SHIPPED_TEACHER]),
                            ("init_from", self.init_from)])
@@ -802,15 +764,9 @@ def train(
     if config.class_weight:
         counts = train_split.class_counts()
         cw = {i: float(len(train_split) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}
-    model_kwargs = dict(config.model_kwargs or {}, **({"learning_rate": config.learning_rate}
-                                                       if config.learning_rate is not None else {}))
-    record = dict(arch=config.arch, epochs=config.epochs, batch_size=config.batch_size, schedule=config.schedule,
-                  base_lr=base_lr, warmup_epochs=config.warmup_epochs, budget_s=config.budget_s,
-                  patience=config.patience, class_weight=config.class_weight, train_size=len(train_split),
-                  seed=config.seed, precision=config.precision, precision_used=precision,
-                  model_kwargs=model_kwargs,
-                  replicas=strategy.num_replicas_in_sync, mixup_alpha=config.mixup_alpha, teachers=None,
-                  distill_alpha=None,
+    # every setting (emolib.settings.TrainConfig), then what the run found: its precision, base rate, replicas
+    record = dict(config.record(), train_size=len(train_split), precision_used=precision, base_lr=base_lr,
+                  replicas=strategy.num_replicas_in_sync, teachers=None, distill_alpha=None,
                   init_from=None if config.init_from is None else {
                       ("model" if k == "teacher" else k): v for k, v in teacher_ids([config.init_from])[0].items()})
     record.update(distill)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import keras
@@ -47,7 +48,7 @@ def history(out: Path) -> pd.DataFrame:
 
 def test_train_plateau_writes_everything(tiny, tmp_path):
     out = tmp_path / "run"
-    res = train("emonet", tiny, out, epochs=2, batch_size=16, model_kwargs=SMALL, verbose=0)
+    res = train("emonet", tiny, out, epochs=2, batch_size=16, schedule="plateau", model_kwargs=SMALL, verbose=0)
     for name in ("best.keras", "history.csv", "history.json", "result.json", "config.json"):
         assert (out / name).is_file(), name
     assert not (out / "backup").exists(), "a finished run leaves no backup behind"
@@ -59,6 +60,9 @@ def test_train_plateau_writes_everything(tiny, tmp_path):
     assert len(hist["val_accuracy"]) == 2 and {"loss", "accuracy", "val_loss"} <= set(hist)
     model = load_model_file(res.model_path)
     assert model.count_params() == res.params
+    # every setting is recorded, from TrainConfig's fields
+    assert {f.name for f in fields(TrainConfig)} <= set(res.config) == set(json.loads((out / "config.json").read_text()))
+    assert res.config["schedule"] == "plateau" and res.config["learning_rate"] is None
     # no distillation asked: none recorded, no teacher targets
     assert res.config["teachers"] is None and res.config["distill_alpha"] is None
     assert res.teacher_targets_s is None and not (out / "teacher_targets.npz").exists()
@@ -270,7 +274,7 @@ def test_mixup_blends_images_and_labels_in_pairs():
     first, second = [next(iter(ds))[0].numpy() for _ in range(2)]
     assert not np.allclose(first, second)
     np.testing.assert_allclose(next(iter(mixup(make_dataset(split, batch_size=7), alpha=0.4, seed=3)))[0], first)
-    with pytest.raises(ValueError, match="mixup alpha must be positive"):
+    with pytest.raises(ValueError, match="mixup_alpha is a positive alpha"):
         mixup(make_dataset(split), alpha=0)
 
 
