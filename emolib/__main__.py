@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import ship
 from .settings import add_options
+from .views import add_views_option
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -151,18 +152,6 @@ def _predict_video(path: Path, args: argparse.Namespace, out: Path | None) -> di
     return entry
 
 
-def _views_accuracy() -> str:
-    """PublicTest accuracy of each number of views, from the shipped results file (no heavy import)."""
-    import json
-
-    try:
-        models = json.loads((Path(__file__).resolve().parent / "assets" / "results.json").read_text())["models"]
-        views = next(m for m in models if m["name"] == "emonet (shipped)")["tta_candidates"]
-        return "PublicTest accuracy " + ", ".join(f"{v}: {100 * c['public_test']:.1f} %%" for v, c in views.items())
-    except (OSError, ValueError, KeyError, StopIteration):
-        return "accuracies in emolib/assets/results.json"
-
-
 def _app(args: argparse.Namespace) -> int:
     """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila (emolib/app.py)."""
     from .app import serve
@@ -217,10 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bars", action=argparse.BooleanOptionalAction, default=None,
                    help="draw each face's probability panel (default: only in photos of up to 3 faces)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--views", choices=["auto", "1", "2", "6"], default=None,
-                   help="test-time views per face: more views, a little more accuracy and more time "
-                        f"({_views_accuracy()}); auto (the default, or $EMOLIB_VIEWS): the most views that "
-                        "classify a face within 10 ms on this computer, timed when the model loads")
+    add_views_option(p, "per face", "when the model loads")
     p.set_defaults(func=_predict)
     a = sub.add_parser("app", help="serve the demo as a web page without code (Voila): upload photos or use the webcam")
     from .app import parser as app_options

@@ -26,12 +26,11 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .data import CLASS_COLORS as _RGB
 from .data import CLASS_NAMES, FER2013, Duplicates, Split
 
-#: One colour per emotion, shared by every figure (seaborn "colorblind" palette).
-CLASS_COLORS: dict[str, tuple[float, float, float]] = dict(
-    zip(CLASS_NAMES, sns.color_palette("colorblind", len(CLASS_NAMES)))
-)
+#: :data:`emolib.data.CLASS_COLORS` as matplotlib takes them (0-1): each emotion has the colour of its boxes.
+CLASS_COLORS: dict[str, tuple[float, float, float]] = {k: tuple(c / 255 for c in v) for k, v in _RGB.items()}
 #: Line styles / greys for the splits, chosen not to clash with the class colours.
 SPLIT_STYLES: dict[str, dict[str, Any]] = {
     "train": {"color": "0.1", "linestyle": "-"},

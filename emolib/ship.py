@@ -12,10 +12,10 @@ int8; what ``emolib.predict`` runs by default), the network alone as emonet_1vie
 takes ``--assets DIR`` to write elsewhere). The accuracies in the card are measured here by loading the saved file
 and predicting raw pixels. The run replaces the shipped model only when its network scores higher on PublicTest
 (or with ``--replace``). ``--tta`` sets how many test-time views the file averages over
-(``emolib.models.with_tta`` inside the model, see :data:`TTA_CHOICES`): 1 (the network alone), 2 (the face and
+(``emolib.models.with_tta`` inside the model, see :data:`emolib.views.VIEWS`): 1 (the network alone), 2 (the face and
 its mirror image) or 6 (the face shifted 3 pixels along a diagonal both ways, each mirrored). By default
 (``auto``) it ships the candidate with the best PublicTest accuracy among those whose LiteRT copy classifies a
-face in under :data:`MAX_LATENCY_MS`. The card reports every candidate.
+face within :data:`emolib.views.VIEW_BUDGET_MS`. The card reports every candidate.
 Before the views, the selected network's BatchNorm statistics are recomputed on the training faces as the
 network sees them at inference (``emolib.train.recalibrate_batchnorm``, "precise BatchNorm"); the recalibrated
 network is kept when it scores higher on PublicTest (``--no-precise-bn`` skips the step).
@@ -41,19 +41,14 @@ import string
 import time
 from pathlib import Path
 
+from .views import VIEW_BUDGET_MS, VIEW_CHOICES, VIEWS
+
 #: Where the shipped model lives; every function that writes takes its own ``assets`` folder instead.
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: The model card's text, with ``$name`` fields (:func:`card_fields`).
 CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "MODEL_CARD.md.tmpl"
 SHIPPED, BASELINE = "emonet (shipped)", "seed CNN (baseline)"  # the names of the two entries of results.json
 DEFAULT_HARDWARE = "2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU"
-MAX_LATENCY_MS = 5.0  # the inference target: one face in under 5 ms on the 2-core machine
-# test-time views the shipped file may hold: number of views -> shifts for emolib.models.with_tta(flip=True)
-TTA_CHOICES: dict[int, tuple[tuple[int, int], ...] | None] = {
-    1: None,                              # the network alone
-    2: ((0, 0),),                         # the face and its mirror image
-    6: ((0, 0), (3, 3), (-3, -3)),        # + the face moved 3 pixels down-right and up-left, each mirrored too
-}
 TTA_WORDS = {2: "the face and its mirror image",
              6: "the face, the face moved 3 pixels down-right and 3 pixels up-left, and the mirror image of each "
                 "(so the shifts cover all four diagonal directions)"}
@@ -64,12 +59,13 @@ class ShipError(ValueError):
 
 
 def with_views(model, views: int):
-    """``model`` wrapped in ``with_tta`` (batched) for one of :data:`TTA_CHOICES`; the model itself for 1 view."""
+    """``model`` wrapped in ``with_tta`` (batched) for one of :data:`emolib.views.VIEWS`; the model itself for 1 view."""
     from .models import with_tta
 
-    if TTA_CHOICES[views] is None:
+    if views == 1:
         return model
-    return with_tta(model, TTA_CHOICES[views], flip=True, batched=True, name=f"{model.name}_tta{views}")
+    shifts, mirror = VIEWS[views]
+    return with_tta(model, shifts, flip=mirror, batched=True, name=f"{model.name}_tta{views}")
 
 
 def select_on_public_test(run: Path, data) -> tuple["keras.Model", str, dict]:
@@ -170,7 +166,7 @@ def ship_litert(data, assets: Path = ASSETS, timed: dict | None = None) -> dict:
     """Write ``emonet.tflite`` (dynamic-range int8) from ``emonet.keras`` in ``assets`` and measure it against
     the Keras file: size, time per face (batch of 1) for both, PublicTest/PrivateTest accuracy, and on
     PublicTest the share of faces whose top class is unchanged and the largest probability difference.
-    ``timed``: the shipped views' entry of ``tta_candidates`` (:func:`choose_views`), whose two times per face
+    ``timed``: the shipped views' entry of ``tta_candidates`` (:func:`pick_views`), whose two times per face
     are reused, so that each time is measured once; without it both are measured here.
     Also writes ``emonet_1view.tflite``, the network alone (its views taken off), int8, which ``emolib.predict``
     runs when it makes fewer views itself."""
@@ -227,37 +223,37 @@ def latency_ms(model, face) -> float:
     return round(1000 * statistics.median(times), 2)
 
 
-def choose_views(model, data, tta: str | int = "auto") -> tuple[int, dict]:
+def pick_views(model, data, tta: str | int = "auto") -> tuple[int, dict]:
     """How many test-time views to ship ``model`` with: ``tta`` itself, or with ``"auto"`` the candidate of
-    :data:`TTA_CHOICES` with the best PublicTest accuracy among those whose LiteRT copy (as ``emolib.predict``
-    serves it) classifies a face in under :data:`MAX_LATENCY_MS`. Returns the views and each candidate's figures
+    :data:`emolib.views.VIEWS` with the best PublicTest accuracy among those whose LiteRT copy (as ``emolib.predict``
+    serves it) classifies a face alone within :data:`emolib.views.VIEW_BUDGET_MS`. Returns the views and each candidate's figures
     (always including the network alone, 1 view)."""
     from .evaluate import evaluate
 
     face = data.test.images[:1][..., None]
     candidates = {}
-    for views in (TTA_CHOICES if tta == "auto" else sorted({1, int(tta)})):
+    for views in (VIEWS if tta == "auto" else sorted({1, int(tta)})):
         m = with_views(model, views)
         candidates[views] = dict(public_test=round(float(evaluate(m, data.val).accuracy), 4),
                                  latency_ms_keras=latency_ms(m, face), latency_ms_litert=litert_latency_ms(m, face))
         print(f"  {views} view(s): {candidates[views]}", flush=True)
     if tta != "auto":
         return int(tta), candidates
-    fast = [v for v, c in candidates.items() if c["latency_ms_litert"] < MAX_LATENCY_MS] or [1]
+    fast = [v for v, c in candidates.items() if c["latency_ms_litert"] <= VIEW_BUDGET_MS] or [1]
     views = max(fast, key=lambda v: (candidates[v]["public_test"], -v))  # a tie goes to fewer views
     print(f"test-time views inside the model: {views}", flush=True)
     return views, candidates
 
 
 def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto") -> dict:
-    """Wrap the selected network in its test-time views (:func:`choose_views`), save it without optimizer
+    """Wrap the selected network in its test-time views (:func:`pick_views`), save it without optimizer
     state to ``shipped_file`` (or a temporary file), and measure the saved file on raw pixels."""
     import tempfile
 
     from .evaluate import evaluate
     from .models import export_for_inference, load_model_file
 
-    views, candidates = choose_views(model, data, tta)
+    views, candidates = pick_views(model, data, tta)
     single = dict(public_test=candidates[1]["public_test"], latency_ms=candidates[1]["latency_ms_keras"])
     model = with_views(model, views)
     if shipped_file is not None:
@@ -275,7 +271,7 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
                 private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
                 private_recall=recall, size_mb=round(size / 1e6, 2), tta_views=views,
                 tta_candidates={str(v): c for v, c in candidates.items()},
-                latency_ms=candidates[views]["latency_ms_keras"],  # the same network: timed once, in choose_views
+                latency_ms=candidates[views]["latency_ms_keras"],  # the same network: timed once, in pick_views
                 without_tta_inside=single)
 
 
@@ -541,7 +537,7 @@ def _views_fields(s: dict) -> dict:
         f"{views} views of each face: {TTA_WORDS.get(views, 'shifted and mirrored copies')}. Candidates "
         f"measured when it shipped (PublicTest accuracy of the Keras file, LiteRT int8 time per face): "
         f"{others}; `--tta auto`, the default of `python -m emolib ship`, ships the most accurate on PublicTest whose "
-        f"LiteRT copy classifies a face in under {MAX_LATENCY_MS:g} ms. "
+        f"LiteRT copy classifies a face within {VIEW_BUDGET_MS:g} ms. "
         f"Time per face in Keras (batch of 1): {s['without_tta_inside']['latency_ms']} ms for the network alone, "
         f"{s['latency_ms']} ms for the file.\n"))
 
@@ -691,7 +687,7 @@ def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path |
 
 
 def _timed(s: dict) -> dict | None:
-    """The shipped views' times per face measured by :func:`choose_views`, or None when not measured."""
+    """The shipped views' times per face measured by :func:`pick_views`, or None when not measured."""
     return s.get("tta_candidates", {}).get(str(s.get("tta_views", 1)))
 
 
@@ -764,9 +760,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the folder the shipped model lives in (default: emolib/assets)")
     common.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     views = argparse.ArgumentParser(add_help=False)
-    views.add_argument("--tta", choices=["auto"] + [str(v) for v in TTA_CHOICES], default="auto",
+    views.add_argument("--tta", choices=VIEW_CHOICES, default="auto",
                        help="test-time views inside the shipped file: auto (default) picks the best on PublicTest "
-                            f"among those under {MAX_LATENCY_MS:g} ms per face in LiteRT")
+                            f"among those within {VIEW_BUDGET_MS:g} ms per face in LiteRT")
     hardware = argparse.ArgumentParser(add_help=False)
     hardware.add_argument("--hardware", default=DEFAULT_HARDWARE,
                           help=f"the training hardware the card names (default: {DEFAULT_HARDWARE})")

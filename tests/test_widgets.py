@@ -195,7 +195,7 @@ def test_group_photo_charts_on_demand(demo):
 
 
 def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
-    import emolib.predict as P    # the demo classifies through predict.classify_detections
+    import emolib.predict as P    # the demo tracks faces with predict.FaceTracker, which classifies through it
 
     calls = []
     real = P.classify_faces
@@ -205,6 +205,7 @@ def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
     labels = [demo.process_frame(pixels, w, h)[0].probabilities for _ in range(7)]
     assert calls == [1, 1, 1]                       # frames 1, 4 and 7
     assert labels[0] == labels[1] == labels[2]      # the same face: probabilities kept in between
+    assert {r.face_id for r in demo._last_results} == {1}, "one face, one number, as FaceTracker gives it"
 
 
 def test_bad_input_gets_a_message_and_nothing_is_written(demo, tmp_path, monkeypatch):
