@@ -25,6 +25,7 @@ import numpy as np
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
 from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
 from .precision import choose_precision, explain, policy
+from .history import SHIPPED_HISTORY_PATH, load_history, read_log  # noqa: F401  (re-exported)
 from .settings import Settings, check
 
 import keras  # noqa: E402
@@ -645,21 +646,15 @@ def _best_so_far(out: Path) -> float | None:
     """The best validation accuracy an interrupted run in ``out`` logged, or None (a fresh run, or no readable log)."""
     if not (out / "backup" / "training_metadata.json").is_file() or not (out / "history.csv").is_file():
         return None
-    import pandas as pd
-
     try:
-        return float(pd.read_csv(out / "history.csv")["val_accuracy"].max())
+        return float(read_log(out / "history.csv")["val_accuracy"].max())
     except Exception:  # an unreadable log: keep the checkpoint logic's default
         return None
 
 
 def _history(out: Path) -> "pd.DataFrame":
     """Every logged epoch of the run in ``out`` (those of an interrupted earlier run too), also as history.json."""
-    import pandas as pd
-
-    full = pd.read_csv(out / "history.csv")
-    if "epoch" in full.columns:  # an epoch re-run after an interruption is logged twice: keep the last
-        full = full.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+    full = read_log(out / "history.csv")
     (out / "history.json").write_text(json.dumps({c: full[c].tolist() for c in full.columns}, indent=1))
     return full
 
@@ -791,41 +786,6 @@ def train(
     )
     (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
     return result
-
-
-# --------------------------------------------------------------------------- the shipped model's history
-#: Per-epoch history of the full training run of the shipped model (``emolib/assets/emonet.keras``).
-SHIPPED_HISTORY_PATH = Path(__file__).resolve().parent / "assets" / "history.json"
-
-
-def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[float]], Path] | None:
-    """A run's per-epoch history as ``(dict of lists, file read)``, or None when there is none.
-
-    ``path`` is a ``history.json``/``history.csv`` or a run folder. Without it:
-    the shipped model's history, :data:`SHIPPED_HISTORY_PATH`.
-
-    >>> load_history("no/such/run") is None
-    True
-    """
-    import pandas as pd
-
-    if path is None:
-        candidates = [SHIPPED_HISTORY_PATH]
-    else:
-        p = Path(path)
-        candidates = [p / "history.json", p / "history.csv"] if p.is_dir() else [p]
-    for p in candidates:
-        if not p.is_file():
-            continue
-        if p.suffix == ".json":
-            hist = json.loads(p.read_text())
-        else:
-            df = pd.read_csv(p)
-            if "epoch" in df.columns:
-                df = df.drop_duplicates("epoch", keep="last").sort_values("epoch")
-            hist = df.to_dict(orient="list")
-        return {k: [float(v) for v in vals] for k, vals in hist.items()}, p
-    return None
 
 
 # --------------------------------------------------------------------------- the shipped class-recipe run
