@@ -311,7 +311,7 @@ def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
 
     Counts the Conv2D and Dense layers (the rest is negligible), following the
     spatial size through inference-time crops (``CenterCrop``, also inside the
-    augmentation block) and the pooling layers. A measure of compute that does
+    augmentation block), ``Resizing`` (emonet's ``size``) and the pooling layers. A measure of compute that does
     not depend on the machine.
 
     >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Conv2D(8, 3, padding="same"),
@@ -329,6 +329,8 @@ def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
                 walk(layer.layers)
             elif isinstance(layer, layers.CenterCrop):
                 hw[0], hw[1] = min(hw[0], layer.height), min(hw[1], layer.width)
+            elif isinstance(layer, layers.Resizing):
+                hw[0], hw[1] = layer.height, layer.width
             elif isinstance(layer, layers.Conv2D):
                 if layer.strides != (1, 1) or layer.padding != "same":
                     raise ValueError(f"count_macs handles stride-1 'same' convolutions only, not {layer.name}")
@@ -361,13 +363,16 @@ def params_by_part(model: keras.Model) -> "pd.Series":
 
 
 def _pixels_seen(model: keras.Model) -> int:
-    """The side of the square the network sees at inference: a ``CenterCrop``'s, else the input's."""
+    """The side of the square the network sees at inference: a ``Resizing``'s, else a ``CenterCrop``'s, else the
+    input's."""
     side = IMAGE_SIZE
     for layer in model.layers:
         if isinstance(layer, keras.Model):  # a nested block, such as the augmentation
             side = min(side, _pixels_seen(layer))
         elif isinstance(layer, layers.CenterCrop):
             side = min(side, layer.height)
+        elif isinstance(layer, layers.Resizing):
+            side = layer.height
     return side
 
 
