@@ -34,9 +34,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 import emolib
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
-ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 #: pip ``--platform`` tags (pip expands macOS to older versions itself, not manylinux) and marker values.
@@ -101,10 +101,7 @@ def pypi_reachable() -> str | None:
 @pytest.fixture(scope="module")
 def pypi():
     reason = pypi_reachable()
-    if reason:
-        if ON_CI:
-            pytest.fail(f"CI=true but {reason}: the install check for every platform needs it")
-        pytest.skip(reason)
+    require(not reason, f"{reason}: the install check for every platform needs it")
 
 
 # --------------------------------------------------------------------------- agreement (no network)
@@ -135,11 +132,44 @@ def test_tensorflow_line_per_platform(platform):
 
 
 def _pyproject_requirements() -> list[Requirement]:
+    """pyproject's dependencies and extras, but ``gpu``: requirements.txt pins the ``cpu`` TensorFlow instead."""
     project = PYPROJECT["project"]
     lines = list(project["dependencies"])
-    for extra in project.get("optional-dependencies", {}).values():
-        lines += extra
+    for name, extra in project.get("optional-dependencies", {}).items():
+        lines += extra if name != "gpu" else []
     return [Requirement(line) for line in lines]
+
+
+def test_tensorflow_is_an_extra_cpu_or_gpu_of_one_version():
+    """TensorFlow is not a dependency (a user's GPU build is never joined by tensorflow-cpu): the ``cpu`` extra
+    gives the CPU build, the ``gpu`` extra the CUDA one, both from the same versions."""
+    project = PYPROJECT["project"]
+    assert not [r for r in project["dependencies"] if Requirement(r).name.startswith("tensorflow")]
+    extras = {name: [Requirement(r) for r in lines] for name, lines in project["optional-dependencies"].items()}
+    assert {r.name for r in extras["cpu"]} == {"tensorflow-cpu", "tensorflow"}
+    (gpu,) = extras["gpu"]
+    assert gpu.name == "tensorflow" and gpu.extras == {"and-cuda"}
+    assert {str(r.specifier) for r in extras["cpu"]} == {str(gpu.specifier)}
+
+
+def test_every_import_is_declared():
+    """Each third-party package emolib imports is a dependency of pyproject.toml (TensorFlow: an extra)."""
+    import ast
+
+    declared = {canonicalize_name(r.name) for r in _pyproject_requirements()}
+    module_of = {"cv2": "opencv-python-headless", "PIL": "pillow", "pillow_heif": "pillow-heif",
+                 "sklearn": "scikit-learn", "ai_edge_litert": "ai-edge-litert"}
+    # imported only where the package that brings them runs: Voila's server (the course extra), ipywidgets' traits
+    optional = {"jupyter_server", "traitlets"}
+    found = set()
+    for path in (ROOT / "emolib").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            found |= {n.split(".")[0] for n in names}
+    third_party = found - set(sys.stdlib_module_names) - {"emolib", "__future__"} - optional
+    missing = {m for m in third_party if canonicalize_name(module_of.get(m, m)) not in declared}
+    assert not missing, f"imported by emolib, not declared in pyproject.toml: {sorted(missing)}"
 
 
 def test_pyproject_agrees_with_requirements():
@@ -225,10 +255,11 @@ def test_wheel_holds_every_asset_quietly(pypi, tmp_path):
     """``pip wheel .`` (what a non-editable install builds) packs every tracked file of emolib,
     assets included, without setuptools' "Package would be ignored" warnings."""
     env = _pip_env()
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
                            "-w", str(tmp_path), str(ROOT)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     backend = proc.stdout + proc.stderr  # -v: the build backend's own output
+    assert "running bdist_wheel" in backend, "pip did not show the backend's output: the check below would be blind"
     assert "would be ignored" not in backend and "Warning:" not in backend, backend[-3000:]
     import zipfile
 
