@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import string
 import time
 from pathlib import Path
@@ -587,7 +588,8 @@ def card_fields(s: dict, hardware: str) -> dict:
     """Every ``$name`` of :data:`CARD_TEMPLATE`, from the shipped model's ``results.json`` entry ``s``."""
     return dict(
         **_architecture_fields(s), **_run_lines(s, hardware), **_views_fields(s), **_recipe_fields(s),
-        precise_bn_line=_precise_bn_line(s), litert_line=litert_card_line(s["litert"]),
+        precise_bn_line=_precise_bn_line(s), litert_line=litert_card_line(s["litert"]), sha256=s["sha256"],
+        version=s["version"],
         compute_line=compute_line(s, hardware), public_test=f"{s['public_test']:.2%}",
         private_test=f"{s['private_test']:.2%}", private_top2=f"{s['private_top2']:.2%}",
         recall_rows="\n".join(f"| {c} | {r:.1%} |" for c, r in s["private_recall"].items()))
@@ -669,6 +671,8 @@ def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path |
         candidate.unlink()
         return False
     candidate.replace(current)
+    shipped["sha256"] = (before or {}).get("sha256")  # the file it replaces: a different one is a new version
+    stamp_identity(shipped, assets)
     shipped["litert"] = ship_litert(data, assets, _timed(shipped))
     # an ensemble's history is its first member's
     (assets / "history.json").write_text(json.dumps(corrected_history(runs[0], shipped["candidate_scores"]), indent=1))
@@ -684,6 +688,42 @@ def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path |
     write_card(shipped, hardware, assets)
     print(json.dumps(models, indent=1))
     return True
+
+
+def stamp_identity(s: dict, assets: Path) -> dict:
+    """Record the shipped file's identity in its results.json entry ``s``: the SHA-256 of ``emonet.keras`` and the
+    emolib version that ships it, a new one (:func:`bump_version`) when emolib's own assets get a new network."""
+    from .train import file_sha256
+
+    sha = file_sha256(Path(assets) / "emonet.keras")
+    if sha != s.get("sha256") and Path(assets).resolve() == ASSETS.resolve() and in_checkout():
+        s["version"] = bump_version()
+    s["sha256"] = sha
+    s.setdefault("version", _version())
+    return s
+
+
+def _version(init: Path = ASSETS.parent / "__init__.py") -> str:
+    return re.search(r'^__version__ = "([^"]+)"', init.read_text(encoding="utf-8"), re.M).group(1)
+
+
+def bump_version(init: Path = ASSETS.parent / "__init__.py") -> str:
+    """Raise the patch number of ``__version__`` in emolib's ``__init__.py`` (a new network is a new release of the
+    package); returns the new version. Then ``pip install --no-deps -e .`` updates the installed metadata.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     init = Path(tmp) / "__init__.py"
+    ...     _ = init.write_text('__version__ = "0.1.9"  # the only version string\\n')
+    ...     bump_version(init), init.read_text()
+    ('0.1.10', '__version__ = "0.1.10"  # the only version string\\n')
+    """
+    text = init.read_text(encoding="utf-8")
+    major, minor, patch = _version(init).split(".")[:3]
+    new = f"{major}.{minor}.{int(patch) + 1}"
+    init.write_text(re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{new}"', text, count=1, flags=re.M),
+                    encoding="utf-8")
+    return new
 
 
 def _timed(s: dict) -> dict | None:
@@ -723,6 +763,7 @@ def reship(data, assets: Path = ASSETS, *, views: bool = True, precise_bn: bool 
                 s["compute"]["precise_bn_s"] = (s["compute"].get("precise_bn_s") or 0) + s["precise_bn"]["seconds"]
         s.pop("flip_tta_inside", None)  # replaced by tta_views
         candidate.replace(assets / "emonet.keras")
+        stamp_identity(s, assets)
         s["litert"] = ship_litert(data, assets, _timed(s))
     else:  # a new LiteRT copy, timed again: the shipped views' figures take the new times, so each appears once
         s["litert"] = lite = ship_litert(data, assets)
@@ -750,14 +791,43 @@ def measure_baseline(baseline: Path, data, assets: Path = ASSETS) -> dict:
 
 
 # --------------------------------------------------------------------------- python -m emolib ship
+def in_checkout(package: Path = ASSETS.parent) -> bool:
+    """Whether emolib runs from a checkout of the course (its source, with ``pyproject.toml`` beside it), not from
+    an install (``site-packages``), which nothing writes into.
+
+    >>> in_checkout(Path("/usr/lib/python3/site-packages/emolib"))
+    False
+    """
+    return (package.parent / "pyproject.toml").is_file() and (package / "__init__.py").is_file()
+
+
+def assets_folder(given: Path | None, package: Path = ASSETS.parent) -> Path:
+    """The folder ``ship`` writes into: ``given``, else emolib/assets in a checkout; an installed emolib needs one.
+
+    >>> assets_folder(Path("out")).name
+    'out'
+    >>> assets_folder(None, Path("/usr/lib/python3/site-packages/emolib"))
+    Traceback (most recent call last):
+    ...
+    emolib.ship.ShipError: emolib is installed (...), not a checkout of the course: ship never writes into an ...
+    """
+    if given is not None:
+        return given
+    if not in_checkout(package):
+        raise ShipError(f"emolib is installed ({package}), not a checkout of the course: ship never writes into an "
+                        f"installed package; give the folder to write into with --assets DIR")
+    return package / "assets"
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """``python -m emolib ship`` and its subcommands, under ``subparsers`` (emolib.__main__'s)."""
     ship = subparsers.add_parser("ship", help="ship a finished run as emolib's pretrained model, with its card",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ship.add_subparsers(dest="ship_command", required=True, metavar="{run,views,precise-bn,litert,baseline}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--assets", type=Path, default=ASSETS,
-                        help="the folder the shipped model lives in (default: emolib/assets)")
+    common.add_argument("--assets", type=Path, default=None,
+                        help="the folder the shipped model lives in (default, in a checkout of the course only: "
+                             "emolib/assets; an installed emolib is never written into, so give a folder)")
     common.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     views = argparse.ArgumentParser(add_help=False)
     views.add_argument("--tta", choices=VIEW_CHOICES, default="auto",
@@ -796,6 +866,7 @@ def main(args: argparse.Namespace) -> int:
     network, 2 with a message when it cannot start."""
     from .data import DataError, load_fer2013
 
+    args.assets = assets_folder(args.assets)
     tta = getattr(args, "tta", "auto")
     tta = tta if tta == "auto" else int(tta)
     for folder in getattr(args, "runs", []) + [b for b in [getattr(args, "baseline", None)] if b]:

@@ -34,6 +34,30 @@ def test_committed_card_is_the_template_filled_from_results():
     assert ship.render_card(s, hardware) == (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
+def test_shipped_file_is_identified_by_its_sha256_and_version():
+    """results.json and the card name the shipped file by its SHA-256 and the emolib version that shipped it:
+    shipping a new network records both (and bumps the version, ship.stamp_identity)."""
+    import emolib
+    from emolib.train import file_sha256
+
+    s, hardware = shipped_entry()
+    assert s["sha256"] == file_sha256(ASSETS / "emonet.keras"), "emonet.keras changed without ship recording it"
+    assert s["version"] == emolib.__version__, "a network shipped without a new emolib version"
+    assert f"SHA-256 `{s['sha256']}`, shipped with emolib {s['version']}" in (ASSETS / "MODEL_CARD.md").read_text()
+
+
+def test_stamp_identity_records_the_file_and_keeps_the_package_alone(tmp_path):
+    """Into another folder: the file's SHA-256 and the current version, emolib's own __init__.py untouched."""
+    import emolib
+    from emolib.train import file_sha256
+
+    (tmp_path / "emonet.keras").write_bytes(b"a network")
+    before = (ASSETS.parent / "__init__.py").read_text()
+    s = ship.stamp_identity({"sha256": "an older file"}, tmp_path)
+    assert s == {"sha256": file_sha256(tmp_path / "emonet.keras"), "version": emolib.__version__}
+    assert (ASSETS.parent / "__init__.py").read_text() == before
+
+
 def test_card_template_fields_are_exactly_those_filled():
     """Every $name of the template has a value and every value a place (a field left out would raise; one never
     used would be dead code)."""
