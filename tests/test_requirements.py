@@ -34,6 +34,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 import emolib
+import emolib.data
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,20 +252,70 @@ def test_requirements_resolve(platform, python, resolutions):
 
 
 # --------------------------------------------------------------------------- packaging
-def test_wheel_holds_every_asset_quietly(pypi, tmp_path):
-    """``pip wheel .`` (what a non-editable install builds) packs every tracked file of emolib,
-    assets included, without setuptools' "Package would be ignored" warnings."""
-    env = _pip_env()
+@pytest.fixture(scope="module")
+def wheel(pypi, tmp_path_factory) -> tuple[Path, str]:
+    """``pip wheel -v .`` (what a non-editable install builds): the wheel and the build backend's output."""
+    out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
-                           "-w", str(tmp_path), str(ROOT)], env=env, capture_output=True, text=True, timeout=600)
+                           "-w", str(out), str(ROOT)], env=_pip_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    backend = proc.stdout + proc.stderr  # -v: the build backend's own output
+    (built,) = out.glob("emolib-*.whl")
+    return built, proc.stdout + proc.stderr
+
+
+def test_wheel_holds_every_asset_quietly(wheel):
+    """The wheel packs every tracked file of emolib, assets included, without setuptools' "Package would be
+    ignored" warnings."""
+    wheel, backend = wheel  # -v: the build backend's own output
     assert "running bdist_wheel" in backend, "pip did not show the backend's output: the check below would be blind"
     assert "would be ignored" not in backend and "Warning:" not in backend, backend[-3000:]
     import zipfile
 
-    (wheel,) = tmp_path.glob("emolib-*.whl")
     packed = set(zipfile.ZipFile(wheel).namelist())
     tracked = subprocess.run(["git", "ls-files", "emolib"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()
     assert tracked and not set(tracked) - packed, f"missing from the wheel: {sorted(set(tracked) - packed)}"
+
+
+@pytest.mark.slow
+def test_the_wheel_works_installed_outside_the_checkout(wheel, tmp_path):
+    """The wheel installed in a fresh virtual environment, run from a folder outside the checkout: ``predict`` on
+    the sample photos finds faces and names emotions, ``app --help`` answers, and ``ship`` will not write into the
+    installed package. Its dependencies come from this environment (``--no-deps``, this site-packages linked in),
+    so no download is needed."""
+    import site
+    import sysconfig
+
+    wheel, _ = wheel
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
+                    "--disable-pip-version-check", "--quiet", str(wheel)], check=True, timeout=300,
+                   env={k: v for k, v in _pip_env().items() if k != "PYTHONPATH"})  # this checkout is not emolib
+    # then, and only then (pip would take the emolib of this environment for installed), its dependencies
+    deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
+    (purelib / "dependencies.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")  # after the venv's own
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EMOLIB_DATA")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+
+    def emolib_cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-m", "emolib", *args], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=600)
+
+    where = subprocess.run([str(python), "-c", "import emolib; print(emolib.__file__)"], cwd=work, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).is_relative_to(venv), f"emolib imported from {where}, not from the installed wheel"
+    predicted = emolib_cli("predict", "--samples", "--json")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    report = json.loads(predicted.stdout)
+    faces = [f for photo in report for f in photo["faces"]]
+    assert report and faces and all(f["label"] in emolib.data.CLASS_NAMES for f in faces)
+    helped = emolib_cli("app", "--help")
+    assert helped.returncode == 0 and "--views" in helped.stdout, helped.stderr[-3000:]
+    shipped = emolib_cli("ship", "litert")
+    assert shipped.returncode == 2 and "ship never writes into an installed package" in shipped.stderr
