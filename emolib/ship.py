@@ -165,10 +165,10 @@ def litert_latency_ms(model, face, quantize: bool = True) -> float:
 
 def ship_litert(data, assets: Path = ASSETS, timed: dict | None = None) -> dict:
     """Write ``emonet.tflite`` (dynamic-range int8) from ``emonet.keras`` in ``assets`` and measure it against
-    the Keras file: size, time per face (batch of 1) for both, PublicTest/PrivateTest accuracy, and on
-    PublicTest the share of faces whose top class is unchanged and the largest probability difference.
-    ``timed``: the shipped views' entry of ``tta_candidates`` (:func:`pick_views`), whose two times per face
-    are reused, so that each time is measured once; without it both are measured here.
+    the Keras file: size, PublicTest/PrivateTest accuracy, and on PublicTest the share of faces whose top class
+    is unchanged and the largest probability difference. The times per face live in one place, the shipped views'
+    entry of ``tta_candidates`` (:func:`pick_views`, read by :func:`shipped_times`): ``timed`` is that entry, whose
+    two times are measured again here for the new copy when it has none.
     Also writes ``emonet_1view.tflite``, the network alone (its views taken off), int8, which ``emolib.predict``
     runs when it makes fewer views itself."""
     import numpy as np
@@ -184,11 +184,10 @@ def ship_litert(data, assets: Path = ASSETS, timed: dict | None = None) -> dict:
     val, keras_val = evaluate(lite, data.val), evaluate(keras_model, data.val)
     diff = float(np.abs(val.probs - keras_val.probs).max())
     same = float(np.mean(val.probs.argmax(1) == keras_val.probs.argmax(1)))
-    if timed is None:
+    if timed is not None and "latency_ms_litert" not in timed:
         face = data.test.images[:1][..., None]
-        timed = dict(latency_ms_litert=latency_ms(lite, face), latency_ms_keras=latency_ms(keras_model, face))
-    info = dict(size_mb=round(size / 1e6, 2), latency_ms=timed["latency_ms_litert"],
-                latency_ms_keras=timed["latency_ms_keras"], num_threads=lite.num_threads,
+        timed.update(latency_ms_litert=latency_ms(lite, face), latency_ms_keras=latency_ms(keras_model, face))
+    info = dict(size_mb=round(size / 1e6, 2), num_threads=lite.num_threads,
                 quantization="dynamic-range int8", public_test=round(float(val.accuracy), 4),
                 public_test_keras=round(float(keras_val.accuracy), 4), same_top_class_public_test=round(same, 4),
                 private_test=round(float(evaluate(lite, data.test).accuracy), 4),
@@ -197,8 +196,21 @@ def ship_litert(data, assets: Path = ASSETS, timed: dict | None = None) -> dict:
     return info
 
 
-def litert_card_line(info: dict) -> str:
-    """The model card's **LiteRT copy** line, from the figures :func:`ship_litert` measured."""
+def shipped_times(s: dict) -> dict[str, float]:
+    """The shipped file's times per face (batch of 1), each stored once, in ``tta_candidates``: ``litert`` and
+    ``keras`` for the file's views, ``network`` for the network alone in Keras.
+
+    >>> shipped_times({"tta_views": 2, "tta_candidates": {"1": {"latency_ms_keras": 5.0, "latency_ms_litert": 0.7},
+    ...                                                 "2": {"latency_ms_keras": 9.0, "latency_ms_litert": 1.0}}})
+    {'litert': 1.0, 'keras': 9.0, 'network': 5.0}
+    """
+    timed, alone = s["tta_candidates"][str(s["tta_views"])], s["tta_candidates"]["1"]
+    return dict(litert=timed["latency_ms_litert"], keras=timed["latency_ms_keras"], network=alone["latency_ms_keras"])
+
+
+def litert_card_line(info: dict, times: dict[str, float]) -> str:
+    """The model card's **LiteRT copy** line, from the figures :func:`ship_litert` measured and the file's
+    :func:`shipped_times`."""
     return (f"* **LiteRT copy** (`emonet.tflite`, {info['size_mb']} MB): the same network exported with "
             f"`emolib.models.export_litert(..., quantize=True)` ({info.get('quantization', 'float32')}: weights "
             f"stored as 8-bit integers, activations quantized on the fly); `emolib.predict` runs it by default "
@@ -206,7 +218,7 @@ def litert_card_line(info: dict) -> str:
             f"{info.get('public_test_keras', float('nan')):.2%}), PrivateTest {info['private_test']:.2%}; the top "
             f"class is the Keras file's for {info.get('same_top_class_public_test', float('nan')):.2%} of PublicTest "
             f"faces, and probabilities differ by at most {info['max_prob_diff_public_test']:g}. Time per face "
-            f"(batch of 1, {info['num_threads']} threads): {info['latency_ms']} ms, against {info['latency_ms_keras']} ms "
+            f"(batch of 1, {info['num_threads']} threads): {times['litert']} ms, against {times['keras']} ms "
             f"for the Keras file, both measured on {info.get('measured_on', 'this machine')}.\n")
 
 
@@ -255,7 +267,7 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
     from .models import export_for_inference, load_model_file
 
     views, candidates = pick_views(model, data, tta)
-    single = dict(public_test=candidates[1]["public_test"], latency_ms=candidates[1]["latency_ms_keras"])
+    single = dict(public_test=candidates[1]["public_test"])
     model = with_views(model, views)
     if shipped_file is not None:
         size = export_for_inference(model, shipped_file)
@@ -271,8 +283,7 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
     return dict(public_test=round(float(val.accuracy), 4), private_test=round(float(test.accuracy), 4),
                 private_test_tta=round(float(test_tta.accuracy), 4), private_top2=round(float(test.top2_accuracy), 4),
                 private_recall=recall, size_mb=round(size / 1e6, 2), tta_views=views,
-                tta_candidates={str(v): c for v, c in candidates.items()},
-                latency_ms=candidates[views]["latency_ms_keras"],  # the same network: timed once, in pick_views
+                tta_candidates={str(v): c for v, c in candidates.items()},  # the times per face, stored once
                 without_tta_inside=single)
 
 
@@ -526,9 +537,9 @@ def _reproduce_words(s: dict) -> str:
 
 def _views_fields(s: dict) -> dict:
     """The test-time views inside the file (or the time per face without them), and the flip row of the table."""
-    views = s.get("tta_views", 2 if s.get("flip_tta_inside") else 1)
+    views, times = s["tta_views"], shipped_times(s)
     if views == 1:
-        return dict(views_line=f"* **Time per face** (batch of 1): {s['latency_ms']} ms.\n",
+        return dict(views_line=f"* **Time per face** (batch of 1): {times['keras']} ms.\n",
                     flip_row=f"| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |\n")
     others = "; ".join(f"{v} view{'s' * (int(v) > 1)}: {c['public_test']:.2%}, {c['latency_ms_litert']} ms"
                        for v, c in s.get("tta_candidates", {}).items())
@@ -539,8 +550,8 @@ def _views_fields(s: dict) -> dict:
         f"measured when it shipped (PublicTest accuracy of the Keras file, LiteRT int8 time per face): "
         f"{others}; `--tta auto`, the default of `python -m emolib ship`, ships the most accurate on PublicTest whose "
         f"LiteRT copy classifies a face within {VIEW_BUDGET_MS:g} ms. "
-        f"Time per face in Keras (batch of 1): {s['without_tta_inside']['latency_ms']} ms for the network alone, "
-        f"{s['latency_ms']} ms for the file.\n"))
+        f"Time per face in Keras (batch of 1): {times['network']} ms for the network alone, "
+        f"{times['keras']} ms for the file.\n"))
 
 
 def _precise_bn_line(s: dict) -> str:
@@ -588,7 +599,7 @@ def card_fields(s: dict, hardware: str) -> dict:
     """Every ``$name`` of :data:`CARD_TEMPLATE`, from the shipped model's ``results.json`` entry ``s``."""
     return dict(
         **_architecture_fields(s), **_run_lines(s, hardware), **_views_fields(s), **_recipe_fields(s),
-        precise_bn_line=_precise_bn_line(s), litert_line=litert_card_line(s["litert"]), sha256=s["sha256"],
+        precise_bn_line=_precise_bn_line(s), litert_line=litert_card_line(s["litert"], shipped_times(s)), sha256=s["sha256"],
         version=s["version"],
         compute_line=compute_line(s, hardware), public_test=f"{s['public_test']:.2%}",
         private_test=f"{s['private_test']:.2%}", private_top2=f"{s['private_top2']:.2%}",
@@ -726,9 +737,9 @@ def bump_version(init: Path = ASSETS.parent / "__init__.py") -> str:
     return new
 
 
-def _timed(s: dict) -> dict | None:
-    """The shipped views' times per face measured by :func:`pick_views`, or None when not measured."""
-    return s.get("tta_candidates", {}).get(str(s.get("tta_views", 1)))
+def _timed(s: dict) -> dict:
+    """The shipped views' entry of ``tta_candidates``: where :func:`pick_views` stored their times per face."""
+    return s["tta_candidates"][str(s["tta_views"])]
 
 
 def _shipped_entry(results: dict, assets: Path) -> dict:
@@ -761,17 +772,14 @@ def reship(data, assets: Path = ASSETS, *, views: bool = True, precise_bn: bool 
             s["compute"]["shipping_s"] = round(s["compute"]["shipping_s"] + time.time() - t_ship, 1)
             if precise_bn:
                 s["compute"]["precise_bn_s"] = (s["compute"].get("precise_bn_s") or 0) + s["precise_bn"]["seconds"]
-        s.pop("flip_tta_inside", None)  # replaced by tta_views
         candidate.replace(assets / "emonet.keras")
         stamp_identity(s, assets)
         s["litert"] = ship_litert(data, assets, _timed(s))
-    else:  # a new LiteRT copy, timed again: the shipped views' figures take the new times, so each appears once
-        s["litert"] = lite = ship_litert(data, assets)
-        s["latency_ms"] = lite["latency_ms_keras"]
-        if _timed(s):
-            _timed(s).update(latency_ms_keras=lite["latency_ms_keras"], latency_ms_litert=lite["latency_ms"])
-        if s.get("tta_views", 1) == 1 and "without_tta_inside" in s:
-            s["without_tta_inside"]["latency_ms"] = lite["latency_ms_keras"]
+    else:  # a new LiteRT copy, timed again: the shipped views' figures take the new times (stored once)
+        timed = _timed(s)
+        for key in ("latency_ms_litert", "latency_ms_keras"):
+            timed.pop(key)
+        s["litert"] = ship_litert(data, assets, timed)
     _write_results(results, assets)
     write_card(s, results.get("hardware", hardware), assets)
     print(json.dumps(s, indent=1))
