@@ -329,26 +329,6 @@ def summarize(runs: Path | list[Path], data, shipped_file: Path | None = None, t
                 **({"precise_bn": bn_info[str(runs[0])]} if bn_info else {}))
 
 
-def corrected_history(run: Path, scores: dict[str, float]) -> dict:
-    """The run's logged history, with ``val_accuracy`` re-measured from the per-epoch weights.
-
-    The shipped run logged its validation metrics on the whole 48x48 face while it
-    trained on 40x40 crops (the mismatch fixed by ``CenterCrop`` in build_emonet);
-    those logged values are kept as ``val_accuracy_full48``/``val_loss_full48``, and
-    ``val_accuracy`` holds the PublicTest accuracy of each epoch's weights with the
-    central crop, NaN for epochs whose weights were not kept.
-    """
-    import math
-
-    hist = json.loads((run / "history.json").read_text())
-    n = len(hist["accuracy"])
-    if any(k.startswith("epoch-") for k in scores):
-        hist["val_accuracy_full48"] = hist.pop("val_accuracy")
-        hist["val_loss_full48"] = hist.pop("val_loss")
-        hist["val_accuracy"] = [scores.get(f"epoch-{e}", math.nan) for e in range(1, n + 1)]
-    return hist
-
-
 def cores_in(text: str | None) -> int | None:
     """The number of cores a hardware description names ("2 cores, AMD EPYC", "2-core x86_64 CPU"), or None.
 
@@ -410,42 +390,27 @@ def _recorded_cost(c: dict) -> tuple[float, float, set, list[str], list[dict], l
         bn = f", precise BatchNorm {c['precise_bn_s'] / 60:.1f} min of it" if c.get("precise_bn_s") else ""
         parts.append(f"`python -m emolib ship` {c['shipping_s'] / 60:.1f} min (weight selection{bn}, test-time "
                      f"views, export)")
+    else:  # shipped before the shipping was timed: its precise BatchNorm alone was
+        if c.get("precise_bn_s"):
+            wall += c["precise_bn_s"]
+            core_s += c["precise_bn_s"] * c["precise_bn_cores"]
+            cores.add(c["precise_bn_cores"])
+            parts.append(f"precise BatchNorm {c['precise_bn_s'] / 60:.1f} min")
+        parts.append("weight selection, test-time views and export not recorded")
     return (wall, core_s, cores, parts, [t for r in runs for t in r["teachers"]],
             [r["init"] for r in runs if r.get("init")])
-
-
-def _estimated_cost(s: dict, hardware: str) -> tuple[float, float, set, list[str], list[dict], list[dict]]:
-    """For an entry shipped before ``compute`` was recorded: the training wall time on the cores ``hardware``
-    names, and the precise BatchNorm seconds on the cores its ``measured_on`` names."""
-    train_cores = cores_in(hardware) or 1
-    wall = s["wall_time_min"] * 60
-    core_s, cores, parts = wall * train_cores, {train_cores}, [f"training {s['wall_time_min']:.1f} min"]
-    bn = s.get("precise_bn")
-    if bn:
-        bn_cores = cores_in(bn.get("measured_on")) or train_cores
-        wall += bn["seconds"]
-        core_s += bn["seconds"] * bn_cores
-        cores.add(bn_cores)
-        parts.append(f"precise BatchNorm {bn['seconds'] / 60:.1f} min")
-    parts.append("weight selection, test-time views and export not recorded")
-    teachers = [dict(teacher=t.get("teacher", "?"), core_hours=None, source="not recorded")
-                for t in s.get("config", {}).get("teachers") or []]
-    return wall, core_s, cores, parts, teachers, []
 
 
 def compute_summary(s: dict, hardware: str) -> dict:
     """Wall-clock hours and core-hours behind a shipped model, from its results.json entry ``s``.
 
-    Uses ``s["compute"]``, written by :func:`ship_runs` since it records it (each run's training and teacher-target
-    seconds and cores, the shipping's own seconds and cores, each teacher's core-hours); for an entry shipped
-    before that, the training wall time (``wall_time_min``) on the cores named by ``hardware`` and the precise
-    BatchNorm seconds on the cores named by its ``measured_on``. Runs trained side by side count once in the
+    Uses ``s["compute"]``, written by :func:`ship_runs` (each run's training and teacher-target seconds and cores,
+    the shipping's own seconds and cores, each teacher's core-hours). Runs trained side by side count once in the
     wall clock, each in the core-hours. Returns ``wall_h`` (this model's own steps), ``core_hours`` (teachers
     included, None when a teacher's is not recorded), ``cores`` (a set of the core counts seen) and ``parts``
     (words for the card).
     """
-    c = s.get("compute")
-    wall, own_core_s, cores, parts, teachers, starts = _recorded_cost(c) if c else _estimated_cost(s, hardware)
+    wall, own_core_s, cores, parts, teachers, starts = _recorded_cost(s["compute"])
     # a network that is both a teacher and the starting point (or teaches twice) counts once
     unique = {t.get("sha256") or t["teacher"]: t["core_hours"] for t in teachers + starts}
     known = list(unique.values())
@@ -495,9 +460,8 @@ def _architecture_fields(s: dict) -> dict:
 def _selection_words(s: dict) -> str:
     """How the weights were chosen on PublicTest: among per-epoch checkpoints, or best against last."""
     if any(k.startswith("epoch-") for k in s["candidate_scores"]):
-        return (f"among {len(s['candidate_scores'])} saved sets of weights (the run's `best.keras` and per-epoch "
-                "checkpoints), each re-measured with the central crop (the run logged its validation accuracy on "
-                "the whole 48x48 face, fixed since by the `CenterCrop` layer; `history.json` keeps both)")
+        return (f"among {len(s['candidate_scores'])} saved sets of weights (the run's `best.keras`, `last.keras` "
+                "and per-epoch checkpoints)")
     return "between the run's `best.keras` (best epoch on PublicTest) and `last.keras`"
 
 
@@ -670,6 +634,8 @@ def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path |
     the one shipped there on PublicTest (or ``replace``), emonet.keras, its LiteRT copy, history.json,
     results.json (with ``baseline`` measured, or the baseline measured before) and MODEL_CARD.md.
     Returns whether it shipped."""
+    from .history import load_history
+
     runs = [Path(r) for r in runs]
     check_runs(runs + ([Path(baseline)] if baseline else []))
     assets = Path(assets)
@@ -685,8 +651,9 @@ def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path |
     shipped["sha256"] = (before or {}).get("sha256")  # the file it replaces: a different one is a new version
     stamp_identity(shipped, assets)
     shipped["litert"] = ship_litert(data, assets, _timed(shipped))
-    # an ensemble's history is its first member's
-    (assets / "history.json").write_text(json.dumps(corrected_history(runs[0], shipped["candidate_scores"]), indent=1))
+    history = load_history(runs[0])  # an ensemble's history is its first member's, as the run logged it
+    if history is not None:
+        (assets / "history.json").write_text(json.dumps(history[0], indent=1))
     shipped["compute"] = dict(runs=[run_compute(r, before) for r in runs], shipping_s=round(time.time() - t_ship, 1),
                               shipping_cores=cores_in(cpu_name()) or 1,
                               precise_bn_s=(shipped.get("precise_bn") or {}).get("seconds"))

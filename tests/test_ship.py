@@ -104,6 +104,14 @@ def test_compute_line_of_the_shipped_card_from_its_results():
     assert f"{hours:.2f} h wall clock on 2 cores, {2 * hours:.2f} core-hours" in line and "no teachers" in line
 
 
+def recorded(training_s: float, cores: int, precise_bn_s: float | None = None) -> dict:
+    """A results.json entry whose compute record holds one run's training and, maybe, precise BatchNorm (a network
+    shipped before the shipping itself was timed)."""
+    run = dict(run="runs/x", training_s=training_s, teacher_targets_s=0.0, cores=cores, teachers=[], init=None)
+    return {"compute": dict(runs=[run], shipping_s=None, shipping_cores=None, precise_bn_s=precise_bn_s,
+                            precise_bn_cores=cores)}
+
+
 def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
     """Training (every epoch, a resumed run's included), the teachers' targets, shipping, and each teacher:
     the network shipped before (matched by sha256), a run folder, or not recorded."""
@@ -120,7 +128,7 @@ def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
     shipped_file = tmp_path / "emonet.keras"
     shipped_file.write_bytes(b"shipped")
     shipped = dict(sha256=hashlib.sha256(b"shipped").hexdigest(), hardware="2-core x86_64 CPU",
-                   entry={"wall_time_min": 60.0, "precise_bn": {"seconds": 360, "measured_on": "2 cores, X"}})
+                   entry=recorded(training_s=3600, cores=2, precise_bn_s=360))
     ids = [{"teacher": str(shipped_file), "sha256": shipped["sha256"]},
            {"teacher": str(teacher_run / "best.keras"), "sha256": hashlib.sha256(b"teacher").hexdigest()}]
     student = run(tmp_path / "student", 7200, 8, teachers=ids, targets_s=360)
@@ -145,7 +153,7 @@ def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
 
 def test_compute_of_a_fine_tuned_run_counts_the_network_it_started_from_once(tmp_path):
     """init_from adds the starting network's cost; when it is also the teacher (born-again fine-tuning) it counts once."""
-    shipped = dict(sha256="a" * 64, hardware="2-core x86_64 CPU", entry={"wall_time_min": 60.0})  # 2 core-hours
+    shipped = dict(sha256="a" * 64, hardware="2-core x86_64 CPU", entry=recorded(3600, 2))  # 2 core-hours
     folder = tmp_path / "ft"
     folder.mkdir()
     start = {"model": "emolib/assets/emonet.keras", "sha256": "a" * 64}
