@@ -18,7 +18,6 @@ import argparse
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, TypeVar
 
 from .precision import PRECISIONS, choose_precision

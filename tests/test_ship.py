@@ -273,6 +273,8 @@ def test_emolib_import_graph_has_no_cycle_and_ship_is_on_top():
     ship, the release pipeline, is imported by the command line alone."""
     graph = _emolib_imports()
     assert {name for name, deps in graph.items() if "ship" in deps} == {"__main__"}
+    # shipping's parts, one module per concern, serve shipping alone
+    assert {name for name, deps in graph.items() if deps & {"selection", "export", "card"}} <= {"ship", "selection"}
     done: set[str] = set()
 
     def visit(name: str, path: tuple[str, ...]) -> None:
