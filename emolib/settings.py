@@ -18,9 +18,15 @@ import argparse
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .precision import PRECISIONS, choose_precision
+
+if TYPE_CHECKING:
+    import keras
+
+#: A model to learn from (a teacher, or the weights to start from): a saved Keras file, a loaded model, or "shipped".
+Teacher = "str | os.PathLike[str] | keras.Model"
 
 #: The checks of a numeric setting: name -> (test, what a good value is). :func:`check` raises
 #: ``ValueError("NAME is WHAT, not VALUE")``; the command line swaps NAME for the option's name.
@@ -60,7 +66,7 @@ def check(name: str, value: Any) -> None:
 
 def _setting(default: Any, help: str, *, option: str | None = None, metavar: str | None = None,
              choices: Sequence[str] | None = None, scale: float = 1.0, cli: bool = True) -> Any:
-    """A :class:`TrainConfig` field and how the command line offers it (``scale``: the option's value times it)."""
+    """A :class:`Settings` field and how the command line offers it (``scale``: the option's value times it)."""
     return field(default=default, metadata=dict(help=help, option=option, metavar=metavar, choices=choices,
                                                 scale=scale, cli=cli))
 
@@ -119,13 +125,13 @@ class Settings:
     model_kwargs: dict | None = _setting(None, "the model's settings (build_emonet's)", cli=False)
     mixup_alpha: float | None = _setting(None, "blend training images and labels in pairs (mixup), weights drawn "
                                                "from Beta(ALPHA, ALPHA), e.g. 0.2", option="--mixup", metavar="ALPHA")
-    teachers: Any = _setting(None, "knowledge distillation: a trained model file whose probabilities on the training "
+    teachers: Teacher | Sequence[Teacher] | None = _setting(None, "knowledge distillation: a trained model file whose probabilities on the training "
                                    "faces become part of each target (repeat for an ensemble of teachers); "
                                    "'shipped' is the network shipped with emolib (the class recipe's teacher), "
                                    "'none' turns the recipe's teacher off", option="--teacher", metavar="PATH")
     distill_alpha: float = _setting(0.5, "with --teacher: the teachers' share of each target, the rest is the "
                                          "smoothed label", metavar="A")
-    init_from: Any = _setting(None, "fine-tune: start from this trained model's weights (same architecture and "
+    init_from: Teacher | None = _setting(None, "fine-tune: start from this trained model's weights (same architecture and "
                                     "width) instead of random ones; pair it with a smaller --lr",
                               option="--init", metavar="PATH")
 

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from emolib.__main__ import main
-from emolib.precision import choose_precision
+from emolib.precision import choose_precision, explain
 from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import build_emonet, ensemble, load_model_file, with_tta, without_tta
 from emolib.train import (CLASS_RUN_DIR, CLASS_RUN_FILES, RECIPES, SHIPPED_TEACHER, CosineByBudget, TimeBudget,
@@ -378,7 +378,7 @@ def test_cli_train_recipe_with_options_over_it(tmp_path):
     config = result["config"]
     assert result["epochs_run"] == 1 and result["train_images"] == 42 and config["epochs"] == 1
     assert config["batch_size"] == 16 and config["precision"] == "auto" and config["warmup_epochs"] == 1
-    assert config["precision_used"] == choose_precision("auto") and f"precision: {config['precision_used']}" in proc.stdout
+    assert config["precision_used"] == choose_precision("auto") and explain(config["precision_used"]) in proc.stdout
     assert config["model_kwargs"] == {"width": 8, "size": 32, "dropout": 0.0}
     assert [t["teacher"] for t in config["teachers"]] == ["shipped"] and config["distill_alpha"] == 0.5
 
