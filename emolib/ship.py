@@ -48,6 +48,7 @@ from .card import (CARD_TEMPLATE, TTA_WORDS, card_fields, compute_line, compute_
                    cores_in, litert_card_line, render_card, run_compute, shipped_times, teacher_compute, write_card)
 from .export import (cpu_name, finish, latency_ms, litert_latency_ms, pick_views, ship_litert,  # noqa: F401
                      with_views)
+from .outputs import in_checkout, not_into_install
 from .selection import ShipError, check_runs, precise_batchnorm, select_on_public_test, summarize  # noqa: F401
 from .views import VIEW_BUDGET_MS, VIEW_CHOICES
 
@@ -241,18 +242,9 @@ def measure_baseline(baseline: Path, data, assets: Path = ASSETS) -> dict:
 
 
 # --------------------------------------------------------------------------- python -m emolib ship
-def in_checkout(package: Path = ASSETS.parent) -> bool:
-    """Whether emolib runs from a checkout of the course (its source, with ``pyproject.toml`` beside it), not from
-    an install (``site-packages``), which nothing writes into.
-
-    >>> in_checkout(Path("/usr/lib/python3/site-packages/emolib"))
-    False
-    """
-    return (package.parent / "pyproject.toml").is_file() and (package / "__init__.py").is_file()
-
-
 def assets_folder(given: Path | None, package: Path = ASSETS.parent) -> Path:
-    """The folder ``ship`` writes into: ``given``, else emolib/assets in a checkout; an installed emolib needs one.
+    """The folder ``ship`` writes into: ``given``, else emolib/assets in a checkout; an installed emolib is never
+    written into (:func:`emolib.outputs.not_into_install`), so there a folder must be given.
 
     >>> assets_folder(Path("out")).name
     'out'
@@ -261,12 +253,13 @@ def assets_folder(given: Path | None, package: Path = ASSETS.parent) -> Path:
     ...
     emolib.selection.ShipError: emolib is installed (...), not a checkout of the course: ship never writes into an ...
     """
-    if given is not None:
-        return given
-    if not in_checkout(package):
+    if given is None and not in_checkout(package):
         raise ShipError(f"emolib is installed ({package}), not a checkout of the course: ship never writes into an "
                         f"installed package; give the folder to write into with --assets DIR")
-    return package / "assets"
+    try:
+        return not_into_install(package / "assets" if given is None else given, package)
+    except ValueError as err:
+        raise ShipError(f"{err} (--assets DIR)") from None
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

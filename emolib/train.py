@@ -812,7 +812,8 @@ def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_R
     """Copy a finished ``class``-recipe run's files to ``dest`` (default :data:`CLASS_RUN_DIR`); returns their bytes.
 
     ``best.keras`` is saved without its optimizer state (a third of the size); ``history.json``,
-    ``config.json`` and ``result.json`` are copied as they are. Refuses a run of another recipe.
+    ``config.json`` and ``result.json`` are copied as they are. Refuses a run of another recipe, and an installed
+    emolib as ``dest`` (outside a checkout, give a folder of your own).
 
     >>> ship_class_run("no/such/run")
     Traceback (most recent call last):
@@ -823,7 +824,9 @@ def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_R
 
     from .models import export_for_inference, load_model_file
 
-    src, out = Path(run_dir), Path(dest)
+    from .outputs import not_into_install
+
+    src, out = Path(run_dir), not_into_install(dest)  # never into an installed emolib
     if not (src / "result.json").is_file():
         raise FileNotFoundError(f"{run_dir} holds no finished run (result.json is missing)")
     if recipe_of(json.loads((src / "config.json").read_text())) != "class":

@@ -319,3 +319,5 @@ def test_the_wheel_works_installed_outside_the_checkout(wheel, tmp_path):
     assert helped.returncode == 0 and "--views" in helped.stdout, helped.stderr[-3000:]
     shipped = emolib_cli("ship", "litert")
     assert shipped.returncode == 2 and "ship never writes into an installed package" in shipped.stderr
+    shipped = emolib_cli("ship", "litert", "--assets", str(Path(where).parent / "assets"))
+    assert shipped.returncode == 2 and "inside the installed emolib" in shipped.stderr, shipped.stderr[-2000:]
