@@ -14,25 +14,15 @@ def _train(args: argparse.Namespace) -> int:
     from .train import set_threads
 
     set_threads(args.threads)
-    from .data import DataError, load_fer2013
+    from .data import load_fer2013
     from .settings import config_from_options
     from .train import RECIPES, TrainConfig, train
 
-    try:  # the recipe's settings, then every option given over them, all checked before the data is read
-        config = config_from_options(args, RECIPES.get(args.recipe), TrainConfig)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        data = load_fer2013(args.data)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        result = train(data=data, out_dir=args.out, config=config, verbose=2 if args.log_epochs else "auto")
-    except ValueError as err:  # e.g. --init from a network of another width
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    # a ValueError (a bad setting, named by its option; FER2013 missing; --init from another width) is main's
+    # "error: ..." and exit code 2. Every setting is checked before the data is read.
+    config = config_from_options(args, RECIPES.get(args.recipe), TrainConfig)
+    result = train(data=load_fer2013(args.data), out_dir=args.out, config=config,
+                   verbose=2 if args.log_epochs else "auto")
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
     return 0
