@@ -84,7 +84,8 @@ def main() -> None:
     # browser scales the frame and draws the overlay itself; faces are re-classified every 3rd frame)
     import json
 
-    from emolib.widgets import RECLASSIFY, EmotionDemo
+    from emolib.predict import RECLASSIFY
+    from emolib.widgets import EmotionDemo
 
     demo = EmotionDemo(model=model)
     demo.camera.running = True

@@ -1,7 +1,7 @@
 """LiteRT copies of the shipped model, float32 against int8: size, accuracy, agreement and time per face.
 
 Exports the shipped Keras file (or its network with ``--views N`` test-time views, see
-``emolib.ship.TTA_CHOICES``) three ways: float32, dynamic-range int8 (``export_litert(..., quantize=True)``,
+``emolib.views.VIEWS``) three ways: float32, dynamic-range int8 (``export_litert(..., quantize=True)``,
 what ``emolib.predict`` serves) and full int8 calibrated on 500 training faces (LiteRT's
 ``representative_dataset``). For each: file size, PublicTest and PrivateTest accuracy, the share of faces
 whose top class is the Keras file's and the largest probability difference (on PublicTest), and the median
@@ -22,10 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emolib.ship import TTA_CHOICES, cpu_name, latency_ms, with_views
+    from emolib.ship import cpu_name, latency_ms, with_views
+    from emolib.views import VIEWS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--views", type=int, choices=sorted(TTA_CHOICES), default=None,
+    p.add_argument("--views", type=int, choices=sorted(VIEWS), default=None,
                    help="re-wrap the shipped network in this many test-time views (default: the file as shipped)")
     args = p.parse_args(argv)
 

@@ -5,7 +5,7 @@
 For each candidate (the run's ``best.keras`` or ``last.keras``, or "soup": the average of its weights and the
 shipped network's, a "model soup") it prints the PublicTest accuracy of the network alone as it is, after
 precise BatchNorm (``emolib.train.recalibrate_batchnorm`` on every training face), and after that with its
-mirror image (2 views) and with the 6 views the shipped file serves (``emolib.ship.TTA_CHOICES``); the shipped
+mirror image (2 views) and with the 6 views the shipped file serves (``emolib.views.VIEWS``); the shipped
 network's line comes first. Each recalibration takes about 12 min on a slow
 2-core CPU.
 """

@@ -6,60 +6,23 @@ import sys
 from pathlib import Path
 
 from . import ship, site
-
-
-#: The option of ``train`` that sets each TrainConfig field whose name differs, so that errors name the option.
-_OPTIONS = {"mixup_alpha": "--mixup", "distill_alpha": "--distill-alpha", "warmup_epochs": "--warmup-epochs",
-            "init_from": "--init", "dropout": "--dropout", "ema": "--ema", "epochs": "--epochs",
-            "batch_size": "--batch-size"}
+from .settings import add_options
+from .views import add_views_option
 
 
 def _train(args: argparse.Namespace) -> int:
     from .train import set_threads
 
     set_threads(args.threads)
-    from .data import DataError, load_fer2013
+    from .data import load_fer2013
+    from .settings import config_from_options
     from .train import RECIPES, TrainConfig, train
 
-    # the recipe's settings, then every option given on the command line over them
-    settings = dict(arch="emonet", epochs=60, batch_size=64, schedule="cosine", patience=10, seed=0)
-    settings.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in RECIPES.get(args.recipe, {}).items()})
-    for key in ("arch", "epochs", "batch_size", "schedule", "patience", "seed", "precision", "warmup_epochs",
-                "class_weight"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    if args.teacher:  # teachers given replace the recipe's; "none" trains on the labels alone
-        settings["teachers"] = None if args.teacher == ["none"] else args.teacher
-    if args.distill_alpha is not None and not settings.get("teachers"):
-        print("error: --distill-alpha needs at least one --teacher", file=sys.stderr)
-        return 2
-    for key, option in (("distill_alpha", args.distill_alpha), ("mixup_alpha", args.mixup),
-                        ("learning_rate", args.lr), ("init_from", args.init)):
-        if option is not None:
-            settings[key] = option
-    if args.budget_minutes is not None:
-        settings["budget_s"] = args.budget_minutes * 60
-    model_kwargs = dict(settings.pop("model_kwargs", None) or {})
-    model_kwargs.update({k: v for k, v in (("width", args.width), ("aug", args.aug), ("ema", args.ema),
-                                           ("optimizer", args.optimizer), ("dropout", args.dropout))
-                         if v is not None})
-    try:  # every setting is checked here, before the data is read
-        config = TrainConfig(**settings, model_kwargs=model_kwargs or None)
-    except ValueError as err:  # e.g. a missing teacher file (ModelFileError is a ValueError)
-        message = str(err)
-        setting = message.split(" ", 1)[0]
-        print(f"error: {_OPTIONS.get(setting, setting)}{message[len(setting):]}", file=sys.stderr)
-        return 2
-    try:
-        data = load_fer2013(args.data)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        result = train(data=data, out_dir=args.out, config=config, verbose=2 if args.log_epochs else "auto")
-    except ValueError as err:  # e.g. --init from a network of another width
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    # a ValueError (a bad setting, named by its option; FER2013 missing; --init from another width) is main's
+    # "error: ..." and exit code 2. Every setting is checked before the data is read.
+    config = config_from_options(args, RECIPES.get(args.recipe), TrainConfig)
+    result = train(data=load_fer2013(args.data), out_dir=args.out, config=config,
+                   verbose=2 if args.log_epochs else "auto")
     print(f"best val (PublicTest) accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
           f"model: {result.model_path}; {result.wall_time_s:.0f} s")
     return 0
@@ -179,18 +142,6 @@ def _predict_video(path: Path, args: argparse.Namespace, out: Path | None) -> di
     return entry
 
 
-def _views_accuracy() -> str:
-    """PublicTest accuracy of each number of views, from the shipped results file (no heavy import)."""
-    import json
-
-    try:
-        models = json.loads((Path(__file__).resolve().parent / "assets" / "results.json").read_text())["models"]
-        views = next(m for m in models if m["name"] == "emonet (shipped)")["tta_candidates"]
-        return "PublicTest accuracy " + ", ".join(f"{v}: {100 * c['public_test']:.1f} %%" for v, c in views.items())
-    except (OSError, ValueError, KeyError, StopIteration):
-        return "accuracies in emolib/assets/results.json"
-
-
 def _app(args: argparse.Namespace) -> int:
     """Serve the demo (emolib/assets/app.ipynb) as a web page without code, with Voila (emolib/app.py)."""
     from .app import serve
@@ -225,44 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--recipe", choices=["class", "full", "seed"], default=None,
                    help="start from a named recipe (emolib.train.RECIPES): class, the 15-epoch class-time recipe of "
                         "notebook 03; full, the shipped network's; seed, the seed CNN's. Options given too change it")
-    t.add_argument("--arch", default=None, help="architecture: emonet (default) or seed")
-    t.add_argument("--width", type=int, default=None, help="emonet's first-block filters (default 32, as shipped)")
-    t.add_argument("--aug", choices=["crop40", "crop40-erase"], default=None,
-                   help="emonet's training augmentation (default crop40, as shipped; crop40-erase adds random erasing)")
-    t.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
-                   help="emonet: validate and save an exponential moving average of the weights (e.g. 0.999)")
-    t.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
-                   help="blend training images and labels in pairs (mixup), weights drawn from Beta(ALPHA, ALPHA), "
-                        "e.g. 0.2")
-    t.add_argument("--teacher", action="append", default=None, metavar="PATH",
-                   help="knowledge distillation: a trained model file whose probabilities on the training faces "
-                        "become part of each target (repeat for an ensemble of teachers); 'shipped' is the network "
-                        "shipped with emolib (the class recipe's teacher), 'none' turns the recipe's teacher off")
-    t.add_argument("--distill-alpha", type=float, default=None, metavar="A",
-                   help="with --teacher: the teachers' share of each target, the rest is the smoothed label "
-                        "(default 0.5)")
-    t.add_argument("--init", default=None, metavar="PATH",
-                   help="fine-tune: start from this trained model's weights (same architecture and width, e.g. "
-                        "emolib/assets/emonet.keras with --width 48) instead of random ones; pair it with a smaller --lr")
-    t.add_argument("--optimizer", choices=["adamw", "sgd"], default=None,
-                   help="emonet's optimizer (default adamw, as shipped; sgd is SGD with Nesterov momentum 0.9)")
-    t.add_argument("--dropout", type=float, default=None, metavar="RATE",
-                   help="emonet's dropout after each block (default 0.2, as shipped); the head's is twice it")
-    t.add_argument("--epochs", type=int, default=None, help="epochs (default 60)")
-    t.add_argument("--batch-size", type=int, default=None, help="batch size (default 64)")
-    t.add_argument("--schedule", choices=["plateau", "cosine"], default=None,
-                   help="cosine (default): warm-up + cosine decay over the epochs/budget; plateau: the seed's")
-    t.add_argument("--lr", type=float, default=None, help="base learning rate (default: the model's)")
-    t.add_argument("--warmup-epochs", type=int, default=None, metavar="N",
-                   help="cosine schedule: epochs of linear warm-up before the decay (default 2)")
-    t.add_argument("--budget-minutes", type=float, default=None, help="wall-clock budget; training stops in time")
-    t.add_argument("--patience", type=int, default=None, help="plateau schedule: epochs without progress (default 10)")
-    t.add_argument("--class-weight", action="store_true", default=None)
-    t.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    t.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
-                   help="auto (default): mixed bfloat16 where the CPU has bfloat16 units (AVX512-BF16 or AMX), "
-                        "float32 elsewhere, where bfloat16 is emulated and about ten times slower; the choice is "
-                        "printed and recorded in the run's config.json")
+    add_options(t)  # one option per TrainConfig field (emolib.settings), and emonet's own
     t.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
     t.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     t.add_argument("--out", required=True, help="run folder: checkpoints, history, best.keras")
@@ -282,10 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bars", action=argparse.BooleanOptionalAction, default=None,
                    help="draw each face's probability panel (default: only in photos of up to 3 faces)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--views", choices=["auto", "1", "2", "6"], default=None,
-                   help="test-time views per face: more views, a little more accuracy and more time "
-                        f"({_views_accuracy()}); auto (the default, or $EMOLIB_VIEWS): the most views that "
-                        "classify a face within 10 ms on this computer, timed when the model loads")
+    add_views_option(p, "per face", "when the model loads")
     p.set_defaults(func=_predict)
     a = sub.add_parser("app", help="serve the demo as a web page without code (Voila): upload photos or use the webcam")
     from .app import parser as app_options

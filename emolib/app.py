@@ -25,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .views import VIEW_CHOICES, VIEWS, add_views_option
+
 #: Addresses that reach this computer only: the app is served there without a token.
 LOCAL_ADDRESSES = {"127.0.0.1", "localhost", "::1"}
 #: A visitor's kernel without activity for this many minutes is shut down (``--cull-minutes``).
@@ -60,10 +62,7 @@ def parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p.add_argument("--cull-minutes", type=float, default=CULL_MINUTES, metavar="MIN",
                    help=f"shut down a visitor's kernel after this many minutes without activity, tab open or not "
                         f"(default {CULL_MINUTES}; the visitor reloads the page to go on; 0: never)")
-    p.add_argument("--views", choices=["auto", "1", "2", "6"], default=None,
-                   help="test-time views per face for every visitor (more views, a little more accuracy and more "
-                        "time); auto (the default, or $EMOLIB_VIEWS): the most views that classify a face within "
-                        "10 ms on this computer, timed once when the app starts")
+    add_views_option(p, "per face for every visitor", "once when the app starts")
     p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True, help="open a browser tab")
     return p
 
@@ -137,10 +136,10 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     # timed here, on a machine still quiet, rather than in each kernel as visitors arrive: every visitor
     # gets the same views, and a kernel's first answer does not pay for the timing
-    from .predict import VIEWS, choose_views
+    from .predict import choose_views
 
     views = args.views or os.environ.get("EMOLIB_VIEWS", "auto")
-    if views != "auto" and views not in {str(v) for v in VIEWS}:
+    if views not in VIEW_CHOICES:
         print(f"error: EMOLIB_VIEWS is {views!r}; it takes auto or a number of views: "
               f"{', '.join(str(v) for v in sorted(VIEWS))}", file=sys.stderr)
         return 2

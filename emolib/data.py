@@ -36,6 +36,12 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 CLASS_NAMES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+#: One colour per class (RGB, 0-255), the same in every drawing and figure: boxes, bars, the widget, the plots.
+CLASS_COLORS: dict[str, tuple[int, int, int]] = {
+    "angry": (220, 50, 47), "disgust": (133, 153, 0), "fear": (108, 113, 196),
+    "happy": (250, 190, 0), "sad": (38, 139, 210), "surprise": (211, 54, 130),
+    "neutral": (147, 161, 161),
+}
 IMAGE_SIZE = 48
 SPLITS = ("train", "val", "test")
 #: FER2013 ``Usage`` value (and Kaggle file-name prefix) of each split.

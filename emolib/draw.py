@@ -22,18 +22,12 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .data import CLASS_NAMES
+from .data import CLASS_COLORS, CLASS_NAMES
 from .faces import Box, face_square
 from .images import ImageSource, _is_rgb, load_photo, scale_results
 
 EMOJI_DIR = Path(__file__).resolve().parent / "assets" / "emoji"
 
-#: One colour per class (RGB), used for boxes and bars.
-CLASS_COLORS: dict[str, tuple[int, int, int]] = {
-    "angry": (220, 50, 47), "disgust": (133, 153, 0), "fear": (108, 113, 196),
-    "happy": (250, 190, 0), "sad": (38, 139, 210), "surprise": (211, 54, 130),
-    "neutral": (147, 161, 161),
-}
 
 
 class Labelled(Protocol):

@@ -23,6 +23,7 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from .data import CLASS_NAMES, IMAGE_SIZE  # noqa: E402
+from .settings import check  # noqa: E402
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 NUM_CLASSES = len(CLASS_NAMES)
@@ -154,12 +155,10 @@ def build_emonet(
     True
     """
     keras.utils.set_random_seed(seed)
-    if ema is not None and not 0 < ema < 1:
-        raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {ema!r}")
+    check("ema", ema)
     if aug not in ("crop40", "crop40-erase"):
         raise ValueError(f"emonet works on 40x40 crops: aug must be 'crop40' or 'crop40-erase', not {aug!r}")
-    if not 0 <= dropout < 0.5:
-        raise ValueError(f"dropout is a rate from 0 to below 0.5 (the head's is twice it), not {dropout!r}")
+    check("dropout", dropout)
     if optimizer not in OPTIMIZER_DEFAULTS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZER_DEFAULTS)}")
     default_lr, default_wd = OPTIMIZER_DEFAULTS[optimizer]
@@ -312,7 +311,7 @@ def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
 
     Counts the Conv2D and Dense layers (the rest is negligible), following the
     spatial size through inference-time crops (``CenterCrop``, also inside the
-    augmentation block) and the pooling layers. A measure of compute that does
+    augmentation block), ``Resizing`` (emonet's ``size``) and the pooling layers. A measure of compute that does
     not depend on the machine.
 
     >>> m = keras.Sequential([keras.Input((48, 48, 1)), layers.Conv2D(8, 3, padding="same"),
@@ -330,6 +329,8 @@ def count_macs(model: keras.Model, size: int = IMAGE_SIZE) -> int:
                 walk(layer.layers)
             elif isinstance(layer, layers.CenterCrop):
                 hw[0], hw[1] = min(hw[0], layer.height), min(hw[1], layer.width)
+            elif isinstance(layer, layers.Resizing):
+                hw[0], hw[1] = layer.height, layer.width
             elif isinstance(layer, layers.Conv2D):
                 if layer.strides != (1, 1) or layer.padding != "same":
                     raise ValueError(f"count_macs handles stride-1 'same' convolutions only, not {layer.name}")
@@ -362,13 +363,16 @@ def params_by_part(model: keras.Model) -> "pd.Series":
 
 
 def _pixels_seen(model: keras.Model) -> int:
-    """The side of the square the network sees at inference: a ``CenterCrop``'s, else the input's."""
+    """The side of the square the network sees at inference: a ``Resizing``'s, else a ``CenterCrop``'s, else the
+    input's."""
     side = IMAGE_SIZE
     for layer in model.layers:
         if isinstance(layer, keras.Model):  # a nested block, such as the augmentation
             side = min(side, _pixels_seen(layer))
         elif isinstance(layer, layers.CenterCrop):
             side = min(side, layer.height)
+        elif isinstance(layer, layers.Resizing):
+            side = layer.height
     return side
 
 

@@ -15,7 +15,37 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["output_folder", "user_folder"]
+__all__ = ["PACKAGE", "in_checkout", "not_into_install", "output_folder", "user_folder"]
+
+#: emolib's own folder: a checkout's source, or an install (``site-packages``) that nothing writes into.
+PACKAGE = Path(__file__).resolve().parent
+
+
+def in_checkout(package: Path = PACKAGE) -> bool:
+    """Whether emolib runs from a checkout of the course (its source, ``pyproject.toml`` beside it), not an install.
+
+    >>> in_checkout(Path("/usr/lib/python3/site-packages/emolib"))
+    False
+    """
+    return (package.parent / "pyproject.toml").is_file() and (package / "__init__.py").is_file()
+
+
+def not_into_install(dest: str | os.PathLike, package: Path = PACKAGE) -> Path:
+    """``dest``, unless it lies inside an installed emolib (outside a checkout): then a ``ValueError`` that says so.
+
+    >>> not_into_install("runs/out").name
+    'out'
+    >>> not_into_install("/site-packages/emolib/assets", Path("/site-packages/emolib"))
+    Traceback (most recent call last):
+    ...
+    ValueError: /site-packages/emolib/assets is inside the installed emolib (/site-packages/emolib), which nothing \
+writes into: give a folder of your own
+    """
+    dest = Path(dest)
+    if not in_checkout(package) and dest.resolve().is_relative_to(package.resolve()):
+        raise ValueError(f"{dest} is inside the installed emolib ({package}), which nothing writes into: give a "
+                         f"folder of your own")
+    return dest
 
 
 def user_folder(name: str) -> Path:

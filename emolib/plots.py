@@ -16,7 +16,6 @@ Example
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -26,12 +25,12 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .data import CLASS_COLORS as _RGB
 from .data import CLASS_NAMES, FER2013, Duplicates, Split
+from .history import load_history
 
-#: One colour per emotion, shared by every figure (seaborn "colorblind" palette).
-CLASS_COLORS: dict[str, tuple[float, float, float]] = dict(
-    zip(CLASS_NAMES, sns.color_palette("colorblind", len(CLASS_NAMES)))
-)
+#: :data:`emolib.data.CLASS_COLORS` as matplotlib takes them (0-1): each emotion has the colour of its boxes.
+CLASS_COLORS: dict[str, tuple[float, float, float]] = {k: tuple(c / 255 for c in v) for k, v in _RGB.items()}
 #: Line styles / greys for the splits, chosen not to clash with the class colours.
 SPLIT_STYLES: dict[str, dict[str, Any]] = {
     "train": {"color": "0.1", "linestyle": "-"},
@@ -275,15 +274,10 @@ def _load_history(history: Mapping[str, Sequence[float]] | PathLike | Any) -> di
     if hasattr(history, "history") and isinstance(history.history, Mapping):  # keras History
         history = history.history
     if isinstance(history, (str, os.PathLike)):
-        path = Path(history)
-        if path.is_dir():
-            path = path / "history.json" if (path / "history.json").is_file() else path / "history.csv"
-        if path.suffix == ".json":
-            history = json.loads(path.read_text())
-        else:
-            import pandas as pd
-
-            history = pd.read_csv(path).to_dict(orient="list")
+        found = load_history(history)
+        if found is None:
+            raise FileNotFoundError(f"no history.json or history.csv at {history}")
+        return found[0]
     return {k: [float(v) for v in vals] for k, vals in dict(history).items()}
 
 

@@ -36,6 +36,7 @@ from .images import (  # noqa: F401  (re-exported: emolib.predict.load_image and
     Photo, _downscale, _is_rgb, load_image, load_photo, sample_paths, scale_results,
 )
 from .video import VideoError, VideoReader, VideoWriter  # noqa: F401
+from .views import VIEW_BUDGET_MS, VIEWS, make_views, view_choices  # noqa: F401  (re-exported)
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
@@ -81,41 +82,6 @@ LITERT_PATH = ASSETS_DIR / "emonet.tflite"
 #: (:class:`LiteRTModel` with ``views``): written from ``emonet.keras`` by
 #: ``export_litert(without_tta(model), path, quantize=True)``.
 LITERT_1VIEW_PATH = ASSETS_DIR / "emonet_1view.tflite"
-#: Test-time views: number of views -> (shifts (dy, dx), mirror each too), as ``emolib.ship.TTA_CHOICES``
-#: and ``emolib.models.with_tta`` define them. The shipped file holds 6.
-VIEWS: dict[int, tuple[tuple[tuple[int, int], ...], bool]] = {
-    1: (((0, 0),), False),                          # the face alone
-    2: (((0, 0),), True),                           # the face and its mirror image
-    6: (((0, 0), (3, 3), (-3, -3)), True),          # and each moved 3 pixels down-right and up-left
-}
-#: "auto" views: the most views whose time per face (classifier only, faces in one batch), timed when
-#: the model loads, stays within this budget, so that a 40-face photo is classified in well under a second.
-VIEW_BUDGET_MS = 10.0
-
-
-def make_views(x: np.ndarray, views: int) -> np.ndarray:
-    """The ``views`` test-time views of faces (N, 48, 48, 1) stacked along the batch axis, view by view
-    (the order of ``emolib.models.tta_views``): the face moved by each shift (zeros come in at the
-    edges), then the same for its mirror image.
-
-    >>> make_views(np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1), 2)[:, :, :, 0].tolist()
-    [[[0.0, 1.0], [2.0, 3.0]], [[1.0, 0.0], [3.0, 2.0]]]
-    """
-    if views not in VIEWS:
-        raise ValueError(f"views must be one of {sorted(VIEWS)}, not {views!r}")
-    shifts, mirror = VIEWS[views]
-    faces = [x, x[:, :, ::-1]] if mirror else [x]
-    out = []
-    for face in faces:
-        for dy, dx in shifts:
-            moved = np.zeros_like(face)
-            h, w = face.shape[1:3]
-            moved[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-                face[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-            out.append(moved)
-    return np.concatenate(out)
-
-
 class LiteRTModel:
     """An emotion model saved as LiteRT (``.tflite``, see :func:`emolib.models.export_litert`), run on the CPU.
 
@@ -299,20 +265,6 @@ def view_times() -> dict[int, float]:
     if not _VIEW_TIMES:
         choose_views()
     return dict(_VIEW_TIMES)
-
-
-def view_choices() -> dict[int, float]:
-    """PublicTest accuracy of the shipped network with each number of test-time views, read from
-    ``assets/results.json`` (measured when it was shipped, ``python -m emolib ship``).
-
-    >>> sorted(view_choices()) == sorted(VIEWS)
-    True
-    """
-    import json
-
-    entry = next(m for m in json.loads((ASSETS_DIR / "results.json").read_text())["models"]
-                 if m["name"] == "emonet (shipped)")
-    return {int(v): float(c["public_test"]) for v, c in entry["tta_candidates"].items() if int(v) in VIEWS}
 
 
 def classify_faces(faces: np.ndarray, model=None) -> np.ndarray:

@@ -25,6 +25,8 @@ import numpy as np
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
 from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
 from .precision import choose_precision, explain, policy
+from .history import SHIPPED_HISTORY_PATH, load_history, read_log  # noqa: F401  (re-exported)
+from .settings import Settings, check
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -177,8 +179,7 @@ def mixup(ds: tf.data.Dataset, alpha: float = 0.2, seed: int = 0) -> tf.data.Dat
     >>> x.dtype.name, np.allclose(y.numpy().sum(axis=1), 1.0)
     ('float32', True)
     """
-    if not alpha > 0:
-        raise ValueError(f"mixup alpha must be positive (e.g. 0.2), not {alpha!r}")
+    check("mixup_alpha", alpha)
 
     def blend(batch, key):
         x, y = batch
@@ -574,65 +575,27 @@ def set_threads(threads: int | None) -> None:
 
 
 @dataclass
-class TrainConfig:
-    """Every setting of a training run, checked once when it is made (a bad one is a ``ValueError`` naming it).
+class TrainConfig(Settings):
+    """Every setting of a training run (the fields of :class:`emolib.settings.Settings`, defined there once), checked
+    when it is made, the architecture and model files too (a bad one is a ``ValueError`` naming it).
 
     :func:`train` takes these as keyword arguments and the command line builds one from ``--recipe`` and its options;
     a named recipe is ``TrainConfig(**RECIPES[name])``. See :func:`train` for what each setting does.
 
     >>> TrainConfig(**RECIPES["class"]).epochs
     15
-    >>> TrainConfig(schedule="linear")
+    >>> TrainConfig(arch="resnet")
     Traceback (most recent call last):
     ...
-    ValueError: unknown schedule 'linear'; choose 'plateau' or 'cosine'
+    ValueError: unknown architecture 'resnet'; choose one of ['emonet', 'seed']
     """
-
-    arch: str = "emonet"
-    epochs: int = 60
-    batch_size: int = 64
-    schedule: str = "plateau"
-    learning_rate: float | None = None
-    warmup_epochs: int = 2
-    budget_s: float | None = None
-    patience: int = 10
-    class_weight: bool = False
-    train_size: int | None = None
-    seed: int = 0
-    precision: str = "auto"
-    model_kwargs: dict | None = None
-    mixup_alpha: float | None = None
-    teachers: Teacher | Sequence[Teacher] | None = None
-    distill_alpha: float = 0.5
-    init_from: str | os.PathLike | keras.Model | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(ARCHITECTURES)}")
-        choose_precision(self.precision)  # a ValueError naming the choices
-        if self.schedule not in ("plateau", "cosine"):
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose 'plateau' or 'cosine'")
-        if not self.epochs >= 1:
-            raise ValueError(f"epochs is a count of passes over the training faces, 1 or more, not {self.epochs!r}")
-        if not self.batch_size >= 1:
-            raise ValueError(f"batch_size is a count of faces, 1 or more, not {self.batch_size!r}")
-        if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs is a count of epochs, 0 or more, not {self.warmup_epochs!r}")
-        if self.mixup_alpha is not None and not self.mixup_alpha > 0:
-            raise ValueError(f"mixup_alpha is a positive alpha (e.g. 0.2), not {self.mixup_alpha!r}")
-        kwargs = self.model_kwargs or {}
-        emonet_only = sorted(set(kwargs) & {"width", "aug", "ema", "optimizer", "dropout", "size", "convs"})
-        if self.arch != "emonet" and emonet_only:
-            raise ValueError(f"the model settings {', '.join(emonet_only)} apply to emonet only, not to {self.arch!r}")
-        if kwargs.get("dropout") is not None and not 0 <= kwargs["dropout"] < 0.5:
-            raise ValueError(f"dropout is a rate from 0 to below 0.5 (the head's is twice it), not {kwargs['dropout']}")
-        if kwargs.get("ema") is not None and not 0 < kwargs["ema"] < 1:
-            raise ValueError(f"ema is a momentum between 0 and 1 (e.g. 0.999), not {kwargs['ema']}")
+        super().__post_init__()
         if self.teachers is not None:
             self.teachers = _as_list(self.teachers)
-            if not 0 < self.distill_alpha <= 1:
-                raise ValueError(f"distill_alpha is the teachers' share of the target, above 0 and at most 1, "
-                                 f"not {self.distill_alpha!r}")
         # files missing: an emolib.models.ModelFileError (a ValueError), before any data is read
         check_model_files([("teacher", [t for t in self.teachers or [] if t != SHIPPED_TEACHER]),
                            ("init_from", self.init_from)])
@@ -711,21 +674,15 @@ def _best_so_far(out: Path) -> float | None:
     """The best validation accuracy an interrupted run in ``out`` logged, or None (a fresh run, or no readable log)."""
     if not (out / "backup" / "training_metadata.json").is_file() or not (out / "history.csv").is_file():
         return None
-    import pandas as pd
-
     try:
-        return float(pd.read_csv(out / "history.csv")["val_accuracy"].max())
+        return float(read_log(out / "history.csv")["val_accuracy"].max())
     except Exception:  # an unreadable log: keep the checkpoint logic's default
         return None
 
 
 def _history(out: Path) -> "pd.DataFrame":
     """Every logged epoch of the run in ``out`` (those of an interrupted earlier run too), also as history.json."""
-    import pandas as pd
-
-    full = pd.read_csv(out / "history.csv")
-    if "epoch" in full.columns:  # an epoch re-run after an interruption is logged twice: keep the last
-        full = full.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+    full = read_log(out / "history.csv")
     (out / "history.json").write_text(json.dumps({c: full[c].tolist() for c in full.columns}, indent=1))
     return full
 
@@ -830,15 +787,9 @@ def train(
     if config.class_weight:
         counts = train_split.class_counts()
         cw = {i: float(len(train_split) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}
-    model_kwargs = dict(config.model_kwargs or {}, **({"learning_rate": config.learning_rate}
-                                                       if config.learning_rate is not None else {}))
-    record = dict(arch=config.arch, epochs=config.epochs, batch_size=config.batch_size, schedule=config.schedule,
-                  base_lr=base_lr, warmup_epochs=config.warmup_epochs, budget_s=config.budget_s,
-                  patience=config.patience, class_weight=config.class_weight, train_size=len(train_split),
-                  seed=config.seed, precision=config.precision, precision_used=precision,
-                  model_kwargs=model_kwargs,
-                  replicas=strategy.num_replicas_in_sync, mixup_alpha=config.mixup_alpha, teachers=None,
-                  distill_alpha=None,
+    # every setting (emolib.settings.TrainConfig), then what the run found: its precision, base rate, replicas
+    record = dict(config.record(), train_size=len(train_split), precision_used=precision, base_lr=base_lr,
+                  replicas=strategy.num_replicas_in_sync, teachers=None, distill_alpha=None,
                   init_from=None if config.init_from is None else {
                       ("model" if k == "teacher" else k): v for k, v in teacher_ids([config.init_from])[0].items()})
     record.update(distill)
@@ -865,41 +816,6 @@ def train(
     return result
 
 
-# --------------------------------------------------------------------------- the shipped model's history
-#: Per-epoch history of the full training run of the shipped model (``emolib/assets/emonet.keras``).
-SHIPPED_HISTORY_PATH = Path(__file__).resolve().parent / "assets" / "history.json"
-
-
-def load_history(path: str | os.PathLike | None = None) -> tuple[dict[str, list[float]], Path] | None:
-    """A run's per-epoch history as ``(dict of lists, file read)``, or None when there is none.
-
-    ``path`` is a ``history.json``/``history.csv`` or a run folder. Without it:
-    the shipped model's history, :data:`SHIPPED_HISTORY_PATH`.
-
-    >>> load_history("no/such/run") is None
-    True
-    """
-    import pandas as pd
-
-    if path is None:
-        candidates = [SHIPPED_HISTORY_PATH]
-    else:
-        p = Path(path)
-        candidates = [p / "history.json", p / "history.csv"] if p.is_dir() else [p]
-    for p in candidates:
-        if not p.is_file():
-            continue
-        if p.suffix == ".json":
-            hist = json.loads(p.read_text())
-        else:
-            df = pd.read_csv(p)
-            if "epoch" in df.columns:
-                df = df.drop_duplicates("epoch", keep="last").sort_values("epoch")
-            hist = df.to_dict(orient="list")
-        return {k: [float(v) for v in vals] for k, vals in hist.items()}, p
-    return None
-
-
 # --------------------------------------------------------------------------- the shipped class-recipe run
 #: A run of the ``class`` recipe shipped with emolib (``best.keras`` without optimizer state, its history, config and
 #: result), so that notebook 03 shows a trained network and its curves without waiting; see its MODEL_CARD.md.
@@ -924,7 +840,8 @@ def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_R
     """Copy a finished ``class``-recipe run's files to ``dest`` (default :data:`CLASS_RUN_DIR`); returns their bytes.
 
     ``best.keras`` is saved without its optimizer state (a third of the size); ``history.json``,
-    ``config.json`` and ``result.json`` are copied as they are. Refuses a run of another recipe.
+    ``config.json`` and ``result.json`` are copied as they are. Refuses a run of another recipe, and an installed
+    emolib as ``dest`` (outside a checkout, give a folder of your own).
 
     >>> ship_class_run("no/such/run")
     Traceback (most recent call last):
@@ -935,7 +852,9 @@ def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_R
 
     from .models import export_for_inference, load_model_file
 
-    src, out = Path(run_dir), Path(dest)
+    from .outputs import not_into_install
+
+    src, out = Path(run_dir), not_into_install(dest)  # never into an installed emolib
     if not (src / "result.json").is_file():
         raise FileNotFoundError(f"{run_dir} holds no finished run (result.json is missing)")
     if recipe_of(json.loads((src / "config.json").read_text())) != "class":

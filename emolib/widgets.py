@@ -33,9 +33,8 @@ import traitlets as T
 
 from .data import CLASS_NAMES
 from .draw import CLASS_COLORS, PANEL_MAX_FACES, annotate, emoji_image
-from .faces import detect
 from .images import GROUP_SAMPLE, MAX_FILE_BYTES, ImageError, load_image
-from .predict import FaceResult, classify_detections, predict_image
+from .predict import FaceResult, FaceTracker, predict_image
 
 #: The browser side of the widgets (anywidget ES modules and their styles, loaded by path:
 #: editors and eslint read them as JavaScript; ``ANYWIDGET_HMR=1`` reloads them on save).
@@ -195,17 +194,6 @@ class PhotoUpload(anywidget.AnyWidget):
             finally:
                 self.count = len(items)
                 self.send({"type": "received", "batch": batch})
-#: A webcam face is classified again every this many frames (see ``EmotionDemo._track``).
-RECLASSIFY = 3
-
-
-def _iou(a: tuple, b: tuple) -> float:
-    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
-
-
 class EmotionDemo(W.VBox):
     """Upload photos or start the webcam; every face gets a box, a label and (few faces) a probability chart.
 
@@ -242,7 +230,7 @@ class EmotionDemo(W.VBox):
         self._last_frame: np.ndarray | None = None
         self._last_results: list[FaceResult] = []
         self._frame_times: list[float] = []
-        self._tracked: list[tuple[FaceResult, int]] = []
+        self._tracker = FaceTracker(model)   # webcam faces: found every frame, classified every RECLASSIFY-th
         self._fps_shown_at = 0.0
         self.frames_processed = 0
 
@@ -329,7 +317,8 @@ class EmotionDemo(W.VBox):
         on = bool(change["new"])
         self.cam_button.description = "Stop webcam" if on else "Start webcam"
         self.snapshot.disabled = not on
-        self._frame_times, self._tracked = [], []
+        self._frame_times = []
+        self._tracker.reset()
         if on:
             self.camera.error = ""
             self.fps.value = "waiting for the camera..."
@@ -378,7 +367,7 @@ class EmotionDemo(W.VBox):
                 if frame is None:
                     raise ImageError("webcam frame is not a JPEG image")
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            results = self._track(rgb)
+            results = self._tracker.update(rgb)
         except Exception as err:
             self.status.value = "⚠ " + html.escape(f"{type(err).__name__}: {err}")
             return []
@@ -391,29 +380,6 @@ class EmotionDemo(W.VBox):
             rate = (len(self._frame_times) - 1) / (self._frame_times[-1] - self._frame_times[0])
             self.fps.value = f"{rate:.1f} fps"
         return results
-
-    def _track(self, rgb: np.ndarray) -> list[FaceResult]:
-        """Faces of a webcam frame: found in every frame, classified every RECLASSIFY-th frame.
-
-        A face that overlaps (IoU >= 0.3) one classified at most RECLASSIFY - 1 frames
-        ago keeps its probabilities with its new box; new faces and the others go through
-        the classifier together, in one call. (The classifier is most of a frame's time;
-        an expression lasts longer than the 2 frames a label can lag.)"""
-        dets = detect(rgb)
-        prev, out, todo = self._tracked, [], []
-        for d in dets:
-            match = max(prev, key=lambda p: _iou(p[0].box, d.box), default=None)
-            if match is not None and match[1] < RECLASSIFY - 1 and _iou(match[0].box, d.box) >= 0.3:
-                r = match[0]
-                out.append((FaceResult(d.box, r.label, r.score, r.probabilities, d.score, r.face), match[1] + 1))
-                prev = [p for p in prev if p is not match]
-            else:
-                todo.append(len(out))
-                out.append((None, 0))
-        for i, r in zip(todo, classify_detections(rgb, [dets[i] for i in todo], self._model)):
-            out[i] = (r, 0)
-        self._tracked = out
-        return [r for r, _ in out]
 
     def take_snapshot(self) -> None:
         """Ask the browser for the current frame at full size (a ``"snapshot"`` message

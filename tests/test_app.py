@@ -19,21 +19,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_browser import (CHROMIUM, FLAGS, _free_port, _require, chromium_with_camera,  # noqa: E402
-                          record_fps, screenshot_dir, serving)
+from test_browser import (CHROMIUM, FLAGS, _free_port, chromium_with_camera, record_fps,  # noqa: E402
+                          screenshot_dir, serving)
 from test_predict import _png_header  # noqa: E402  (a PNG that claims a size)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """``python -m emolib app`` on a free localhost port, in an empty working folder."""
-    _require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     for mod in ("playwright", "voila"):
         try:
             __import__(mod)
         except ImportError:
-            _require(False, f"the {mod} Python package is not installed")
+            require(False, f"the {mod} Python package is not installed")
     tmp = tmp_path_factory.mktemp("app")
     work = tmp / "work"
     work.mkdir()
@@ -382,7 +384,7 @@ def test_shared_app_needs_its_token_and_culls_idle_visitors(tmp_path):
 
     from emolib.predict import sample_paths
 
-    _require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     work = tmp_path / "work"
     work.mkdir()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),

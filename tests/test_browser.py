@@ -29,7 +29,8 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.conftest import require
+
 
 pytestmark = pytest.mark.browser  # every test here starts Chromium (make test-all, not make test)
 
@@ -38,13 +39,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage"]
-
-
-def _require(ok: bool, why: str) -> None:
-    if not ok:
-        if ON_CI:
-            pytest.fail(f"CI=true but {why}")
-        pytest.skip(why)
 
 
 def _free_port() -> int:
@@ -134,11 +128,11 @@ def record_fps(text: str, tmp: Path) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A token-less JupyterLab on a free localhost port with its own config/runtime dirs."""
-    _require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
         import playwright  # noqa: F401
     except ImportError:
-        _require(False, "the playwright Python package is not installed")
+        require(False, "the playwright Python package is not installed")
     tmp = tmp_path_factory.mktemp("lab")
     work = tmp / "work"
     work.mkdir()

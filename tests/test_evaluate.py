@@ -350,3 +350,11 @@ def test_training_summary():
         == "6 epochs in 9 min"
     assert training_summary({"epochs": 3}) == "3 epochs"
     assert training_summary({"epochs": float("nan")}) == "" and training_summary(pd.Series({"name": "x"})) == ""
+
+
+def test_the_tests_keep_their_own_cache():
+    """tests/conftest.py points EMOLIB_CACHE at a folder of this session: evaluate(cache=True) and the FER2013 cache
+    never touch the user's cache, and no prediction is read back from an earlier run."""
+    from emolib.data import default_cache_dir, user_cache_dir
+
+    assert default_cache_dir() != user_cache_dir() and default_cache_dir().name.startswith("emolib-tests-cache-")

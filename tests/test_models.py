@@ -301,6 +301,31 @@ def test_compute_and_layer_table(models):
     assert table["name"].iloc[0] == "rescale" and table["type"].iloc[-1] == "Dense"
 
 
+def vgg_macs(side: int, width: int, convs: tuple[int, ...] = (2, 2, 2, 2)) -> int:
+    """emonet's multiply-accumulates counted by hand: 3x3 convolutions block by block, the side halved after each
+    block, then the head's two dense layers."""
+    macs, cin = 0, 1
+    for block, n in enumerate(convs):
+        cout = width * 2 ** block
+        for _ in range(n):
+            macs += side * side * 9 * cin * cout
+            cin = cout
+        side //= 2
+    return macs + cin * 256 + 256 * 7
+
+
+def test_compute_follows_the_resizing_layer():
+    """The class network resizes its 40x40 crop to 32x32 before the first convolution: every conv layer works on
+    36 % fewer pixels, and count_macs and compare_models say so."""
+    from emolib.models import build_emonet, compare_models, count_macs
+
+    small = build_emonet(width=24, size=32)
+    assert count_macs(small) == vgg_macs(32, 24)
+    assert count_macs(build_emonet(width=24)) == vgg_macs(40, 24)
+    assert count_macs(small) < count_macs(build_emonet(width=24)) / 1.5
+    assert compare_models({"class": small}).loc["class", "input seen (pixels)"] == "32x32"
+
+
 def test_params_by_part_and_compare_models(models):
     from emolib.models import compare_models, params_by_part
 

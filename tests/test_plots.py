@@ -47,6 +47,9 @@ def assert_labelled(fig: Figure, xlabel: bool = True, ylabel: bool = True) -> No
 def test_class_colors_one_per_class_and_distinct():
     assert list(plots.CLASS_COLORS) == list(CLASS_NAMES)
     assert len(set(plots.CLASS_COLORS.values())) == len(CLASS_NAMES)
+    from emolib.draw import CLASS_COLORS as BOXES
+    assert all(plots.CLASS_COLORS[c] == pytest.approx([v / 255 for v in BOXES[c]]) for c in CLASS_NAMES), \
+        "one palette: a figure's colour for an emotion is its box colour"
 
 
 def test_class_distribution(fer, tmp_path):

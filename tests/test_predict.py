@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from emolib.data import CLASS_NAMES
+from emolib.views import VIEWS
 from emolib.predict import (
     MAX_SIDE, FaceResult, ImageError, LiteRTModel, annotate, classify_faces, emoji_image, get_fast_model,
     get_model, load_image, predict_image, saliency_map, sample_paths,
@@ -364,13 +365,20 @@ def test_rotated_large_jpeg_reports_its_upright_size():
 
 
 # ------------------------------------------------------------------------- test-time views that fit the machine
-def test_views_are_the_ones_the_shipped_file_may_hold():
-    from emolib.predict import VIEWS
-    from emolib.ship import TTA_CHOICES
+def test_ship_wraps_the_same_views_that_predict_makes():
+    """One views table: the file ship.with_views writes averages the views that make_views makes outside it."""
+    import keras
 
-    assert sorted(VIEWS) == sorted(TTA_CHOICES)
-    for n, (shifts, mirror) in VIEWS.items():
-        assert (TTA_CHOICES[n] or ((0, 0),)) == shifts and mirror == (n > 1)
+    from emolib.ship import with_views
+    from emolib.views import make_views
+
+    x = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    net = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                            keras.layers.Dense(7, activation="softmax", kernel_initializer="glorot_uniform")])
+    for n in VIEWS:
+        inside = np.asarray(with_views(net, n).predict_on_batch(x))
+        outside = np.asarray(net.predict_on_batch(make_views(x, n))).reshape(n, len(x), 7).mean(axis=0)
+        np.testing.assert_allclose(inside, outside, atol=1e-5, err_msg=f"{n} views")
 
 
 def test_make_views_moves_and_mirrors_like_with_tta():

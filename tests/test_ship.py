@@ -34,6 +34,30 @@ def test_committed_card_is_the_template_filled_from_results():
     assert ship.render_card(s, hardware) == (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
+def test_shipped_file_is_identified_by_its_sha256_and_version():
+    """results.json and the card name the shipped file by its SHA-256 and the emolib version that shipped it:
+    shipping a new network records both (and bumps the version, ship.stamp_identity)."""
+    import emolib
+    from emolib.train import file_sha256
+
+    s, hardware = shipped_entry()
+    assert s["sha256"] == file_sha256(ASSETS / "emonet.keras"), "emonet.keras changed without ship recording it"
+    assert s["version"] == emolib.__version__, "a network shipped without a new emolib version"
+    assert f"SHA-256 `{s['sha256']}`, shipped with emolib {s['version']}" in (ASSETS / "MODEL_CARD.md").read_text()
+
+
+def test_stamp_identity_records_the_file_and_keeps_the_package_alone(tmp_path):
+    """Into another folder: the file's SHA-256 and the current version, emolib's own __init__.py untouched."""
+    import emolib
+    from emolib.train import file_sha256
+
+    (tmp_path / "emonet.keras").write_bytes(b"a network")
+    before = (ASSETS.parent / "__init__.py").read_text()
+    s = ship.stamp_identity({"sha256": "an older file"}, tmp_path)
+    assert s == {"sha256": file_sha256(tmp_path / "emonet.keras"), "version": emolib.__version__}
+    assert (ASSETS.parent / "__init__.py").read_text() == before
+
+
 def test_card_template_fields_are_exactly_those_filled():
     """Every $name of the template has a value and every value a place (a field left out would raise; one never
     used would be dead code)."""
@@ -52,7 +76,7 @@ def test_card_of_one_view_and_no_recalibration(tmp_path):
     path = ship.write_card(plain, hardware, tmp_path)
     card = path.read_text()
     assert path == tmp_path / "MODEL_CARD.md"
-    assert f"* **Time per face** (batch of 1): {s['latency_ms']} ms." in card
+    assert f"* **Time per face** (batch of 1): {s['tta_candidates']['1']['latency_ms_keras']} ms." in card
     assert f"| PrivateTest with horizontal-flip TTA | {s['private_test_tta']:.2%} |" in card
     assert "Test-time augmentation inside the model" not in card and "Precise BatchNorm" not in card
 
@@ -80,6 +104,14 @@ def test_compute_line_of_the_shipped_card_from_its_results():
     assert f"{hours:.2f} h wall clock on 2 cores, {2 * hours:.2f} core-hours" in line and "no teachers" in line
 
 
+def recorded(training_s: float, cores: int, precise_bn_s: float | None = None) -> dict:
+    """A results.json entry whose compute record holds one run's training and, maybe, precise BatchNorm (a network
+    shipped before the shipping itself was timed)."""
+    run = dict(run="runs/x", training_s=training_s, teacher_targets_s=0.0, cores=cores, teachers=[], init=None)
+    return {"compute": dict(runs=[run], shipping_s=None, shipping_cores=None, precise_bn_s=precise_bn_s,
+                            precise_bn_cores=cores)}
+
+
 def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
     """Training (every epoch, a resumed run's included), the teachers' targets, shipping, and each teacher:
     the network shipped before (matched by sha256), a run folder, or not recorded."""
@@ -96,7 +128,7 @@ def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
     shipped_file = tmp_path / "emonet.keras"
     shipped_file.write_bytes(b"shipped")
     shipped = dict(sha256=hashlib.sha256(b"shipped").hexdigest(), hardware="2-core x86_64 CPU",
-                   entry={"wall_time_min": 60.0, "precise_bn": {"seconds": 360, "measured_on": "2 cores, X"}})
+                   entry=recorded(training_s=3600, cores=2, precise_bn_s=360))
     ids = [{"teacher": str(shipped_file), "sha256": shipped["sha256"]},
            {"teacher": str(teacher_run / "best.keras"), "sha256": hashlib.sha256(b"teacher").hexdigest()}]
     student = run(tmp_path / "student", 7200, 8, teachers=ids, targets_s=360)
@@ -121,7 +153,7 @@ def test_compute_of_a_distilled_run_counts_its_teachers(tmp_path):
 
 def test_compute_of_a_fine_tuned_run_counts_the_network_it_started_from_once(tmp_path):
     """init_from adds the starting network's cost; when it is also the teacher (born-again fine-tuning) it counts once."""
-    shipped = dict(sha256="a" * 64, hardware="2-core x86_64 CPU", entry={"wall_time_min": 60.0})  # 2 core-hours
+    shipped = dict(sha256="a" * 64, hardware="2-core x86_64 CPU", entry=recorded(3600, 2))  # 2 core-hours
     folder = tmp_path / "ft"
     folder.mkdir()
     start = {"model": "emolib/assets/emonet.keras", "sha256": "a" * 64}
@@ -241,6 +273,8 @@ def test_emolib_import_graph_has_no_cycle_and_ship_is_on_top():
     ship, the release pipeline, is imported by the command line alone."""
     graph = _emolib_imports()
     assert {name for name, deps in graph.items() if "ship" in deps} == {"__main__"}
+    # shipping's parts, one module per concern, serve shipping alone
+    assert {name for name, deps in graph.items() if deps & {"selection", "export", "card"}} <= {"ship", "selection"}
     done: set[str] = set()
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -263,14 +297,13 @@ def synthetic_split(per_class: int, seed: int) -> Split:
 
 
 def assert_each_time_measured_once(entry: dict) -> None:
-    """The shipped file's times per face are one measurement, cited alike in every field that gives them."""
-    timed = entry["tta_candidates"][str(entry["tta_views"])]
-    assert entry["latency_ms"] == entry["litert"]["latency_ms_keras"] == timed["latency_ms_keras"]
-    assert entry["litert"]["latency_ms"] == timed["latency_ms_litert"]
-    if entry["tta_views"] == 1:
-        assert entry["without_tta_inside"]["latency_ms"] == timed["latency_ms_keras"]
-    else:
-        assert entry["without_tta_inside"]["latency_ms"] == entry["tta_candidates"]["1"]["latency_ms_keras"]
+    """The shipped file's times per face are stored once, in tta_candidates, and every reader takes them there."""
+    times = ship.shipped_times(entry)
+    assert "latency_ms" not in entry and "latency_ms" not in entry["without_tta_inside"]
+    assert not {"latency_ms", "latency_ms_keras"} & set(entry["litert"])
+    assert times["litert"] > 0 and times["keras"] > 0 and times["network"] > 0
+    card = ship.render_card(entry, "a machine")
+    assert f"{times['litert']} ms, against {times['keras']} ms" in card
 
 
 def test_shipped_times_per_face_are_one_measurement():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emolib.predict import sample_paths
+from tests.conftest import require
 from emolib.widgets import EmotionDemo, PhotoUpload, WebcamCapture, probability_chart
 
 HOPPER = [p for p in sample_paths() if p.name == "grace_hopper.jpg"][0].read_bytes()
@@ -195,7 +196,7 @@ def test_group_photo_charts_on_demand(demo):
 
 
 def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
-    import emolib.predict as P    # the demo classifies through predict.classify_detections
+    import emolib.predict as P    # the demo tracks faces with predict.FaceTracker, which classifies through it
 
     calls = []
     real = P.classify_faces
@@ -205,6 +206,7 @@ def test_webcam_faces_are_reclassified_every_third_frame(demo, monkeypatch):
     labels = [demo.process_frame(pixels, w, h)[0].probabilities for _ in range(7)]
     assert calls == [1, 1, 1]                       # frames 1, 4 and 7
     assert labels[0] == labels[1] == labels[2]      # the same face: probabilities kept in between
+    assert {r.face_id for r in demo._last_results} == {1}, "one face, one number, as FaceTracker gives it"
 
 
 def test_bad_input_gets_a_message_and_nothing_is_written(demo, tmp_path, monkeypatch):
@@ -255,10 +257,7 @@ def _eslint(*args, stdin=None):
     eslint = root / "node_modules" / ".bin" / "eslint"
     why = ("node is not installed (eslint runs on node: apt-get install nodejs npm)" if not shutil.which("node")
            else None if eslint.exists() else "eslint is not installed: run `npm ci` (or make lint-js) in the checkout")
-    if why:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI=true but {why}")
-        pytest.skip(why)
+    require(not why, why)
     return subprocess.run([str(eslint), *args], cwd=root, input=stdin, capture_output=True, text=True, timeout=120)
 
 
