@@ -90,7 +90,7 @@ def hub():
     python = Path(os.path.realpath(sys.executable))
     closed = [str(p) for p in python.parents if not p.stat().st_mode & stat.S_IXOTH]
     _need(not closed, f"other users cannot reach this Python ({python}): {closed} not searchable by others "
-                      "(e.g. a pyenv Python under a 0700 /root; chmod o+x the folder or use a system Python)")
+                      "(e.g. a pyenv Python in a 0700 home folder; chmod o+x the folder or use a system Python)")
 
     base = Path(tempfile.mkdtemp(prefix="emojimation-hub-"))  # not under pytest's tmp_path: that is root-only
     base.chmod(0o755)
