@@ -34,7 +34,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -101,20 +100,26 @@ def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path) -> list[str]:
         argv += ["--ro-bind", path, path]
     for path in (notebook_dir, runtime):
         argv += ["--bind", str(path), str(path)]
+    from emolib.data import default_cache_dir
+    cache = default_cache_dir()
+    if cache.is_dir():  # FER2013's decoded arrays: read, never written (a submission cannot poison the next)
+        argv += ["--ro-bind", str(cache), str(cache)]
+    if os.environ.get("PYTHONPATH"):
+        for path in os.environ["PYTHONPATH"].split(os.pathsep):  # a checkout on the path: its emolib only
+            if (Path(path) / "emolib").is_dir():
+                argv += ["--ro-bind", str(Path(path) / "emolib"), str(Path(path) / "emolib")]
     # a scratch home (memory, gone afterwards); everything else read-only, /tmp too (the working copies may lie
     # under it)
     argv += ["--tmpfs", str(home), "--remount-ro", "/tmp", "--remount-ro", "/", "--chdir", str(notebook_dir),
              "--clearenv", "--setenv", "HOME", str(home), "--setenv", "TMPDIR", str(home),
              "--setenv", "PATH", f"{python.parent}:/usr/bin:/bin",
              "--setenv", "MPLCONFIGDIR", str(home), "--setenv", "LANG", "C.UTF-8"]
-    for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "EMOLIB_CACHE", "OMP_NUM_THREADS",
+    if cache.is_dir():
+        argv += ["--setenv", "EMOLIB_CACHE", str(cache)]
+    for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "OMP_NUM_THREADS",
                 "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA"):
         if os.environ.get(key):
             argv += ["--setenv", key, os.environ[key]]
-    if os.environ.get("PYTHONPATH"):
-        for path in os.environ["PYTHONPATH"].split(os.pathsep):  # a checkout on the path: its emolib only
-            if (Path(path) / "emolib").is_dir():
-                argv += ["--ro-bind", str(Path(path) / "emolib"), str(Path(path) / "emolib")]
     return argv + [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
@@ -161,31 +166,6 @@ def make_copy(course: Path, work: Path, template_db: Path, assignment: str, stud
         for dirpath, dirnames, filenames in os.walk(work):
             for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
                 os.chown(name, uid, gid)
-
-
-def grade_one(work: str, assignment: str, student: str, limit_s: float, uid: int | None, gid: int | None) -> dict:
-    """Run ``nbgrader autograde`` for one submission in its working copy, in a process of its own (a Dask task)."""
-    work_p = Path(work)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "DASK_"))}
-    env |= {"HOME": str(work_p / "home"), "JUPYTER_RUNTIME_DIR": str(work_p / "run"),
-            "TMPDIR": str(work_p / "run"),  # nbclient writes the kernel's connection file there: the sandbox sees it
-            "JUPYTER_DATA_DIR": str(work_p / "jupyter"), "JUPYTER_CONFIG_DIR": str(work_p / "home" / ".jupyter"),
-            "JUPYTER_PATH": str(work_p / "jupyter"),
-            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-    env.pop("EMOLIB_TRAIN", None)
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"],
-                            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, user=uid, group=gid, extra_groups=[] if uid is not None else None)
-    try:
-        log, _ = proc.communicate(timeout=limit_s)
-        status = "ok" if proc.returncode == 0 else f"nbgrader failed (exit {proc.returncode})"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-        status = f"killed after {limit_s:.0f} s (time limit)"
-    return {"student": student, "status": status, "seconds": round(time.perf_counter() - start, 1),
-            "log": log[-4000:], "work": work}
 
 
 # --------------------------------------------------------------------------- the gradebooks
@@ -258,6 +238,8 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
     from nbgrader.api import Gradebook, MissingEntry
     from dask.distributed import Client, LocalCluster, as_completed
 
+    from emolib.grading import grade_one  # workers import it by name
+
     course = course.resolve()
     for needed in ("nbgrader_config.py", "gradebook.db"):
         if not (course / needed).is_file():
@@ -313,8 +295,6 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
-        import cloudpickle  # this file is a script, not an installed module: send its functions by value
-        cloudpickle.register_pickle_by_value(sys.modules[grade_one.__module__])
         futures = [client.submit(grade_one, work, assignment, student, limit_s, uid, gid,
                                  key=f"grade-{assignment}-{student}", pure=False, retries=0)
                    for work, student in jobs]
