@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,6 @@ ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 A = "t1"
 TIME_LIMIT = 8  # seconds per cell: the endless loop is interrupted after it
 
-pytestmark = pytest.mark.slow
 
 
 def _load(name: str):
@@ -144,6 +142,7 @@ def course():
     shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
     grade = _load("grade_demo")
     start = time.perf_counter()
@@ -228,3 +227,31 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
         assert any(line in l for l in lines[i + 1:i + 4]), (student, line, report)
     assert not (c / "snooped.txt").exists()
     print(f"the whole test: {time.perf_counter() - start:.0f} s")
+
+
+# --------------------------------------------------------------------------- fast: bad input, the documented speed
+def test_bad_input_gets_a_clear_line(tmp_path):
+    check = _load("grade").check_submission
+    folder = tmp_path / "s" / A
+    folder.mkdir(parents=True)
+    assert check(folder, [A], 2**20)[0] == [f"{A}.ipynb: missing; scored 0"]
+    (folder / f"my_{A}.ipynb").write_text("{}")
+    assert "renamed?" in check(folder, [A], 2**20)[0][0]
+    (folder / f"{A}.ipynb").write_text("not json")
+    problems, keep = check(folder, [A], 2**20)
+    assert problems[0].startswith(f"{A}.ipynb: not a notebook") and folder / f"{A}.ipynb" not in keep
+    nbformat.write(instructor_notebook(), folder / f"{A}.ipynb")
+    (folder / "big.bin").write_bytes(b"0" * (2**20 + 1))
+    problems, keep = check(folder, [A], 2**20)
+    assert problems == ["big.bin: too large (1.0 MB, the limit is 1 MB); not graded"] and folder / f"{A}.ipynb" in keep
+
+
+def test_teaching_states_the_measured_grading_speed():
+    results = json.loads((REPO / "benchmarks" / "results" / "grading_speed.json").read_text())
+    text = " ".join((REPO / "docs" / "TEACHING.md").read_text().split())
+    for entry in results.values():
+        one, two = entry["runs"]
+        assert f"{one['submissions_per_hour']:.0f} submissions/hour" in text, entry["label"]
+        assert f"{two['submissions_per_hour']:.0f} submissions/hour" in text, entry["label"]
+        hours = " / ".join(f"{entry['projection_300_students_hours'][c]:.2f}" for c in ("8", "32", "128"))
+        assert hours in text, (entry["label"], hours)
