@@ -21,7 +21,7 @@ EMOJIMATION_INSTRUCTOR   instructor                  the account that holds ``~/
                                                      gradebook); a hub admin
 EMOJIMATION_ROSTER       (none)                      a file of student account names, one a line; without it
                                                      the authenticator's own rule decides who may log in
-EMOJIMATION_MEM_LIMIT    3G                          each server's memory limit (docs/TEACHING.md, "Sizing")
+EMOJIMATION_MEM_LIMIT    4G                          each server's memory limit (docs/TEACHING.md, "Sizing")
 EMOJIMATION_CPU_LIMIT    1                           each server's CPU limit, in cores
 EMOJIMATION_CULL_TIMEOUT 3600                        seconds of inactivity before a server is stopped
 ======================== =========================== ==========================================================
@@ -48,7 +48,7 @@ DATA = os.environ.get("EMOJIMATION_DATA", "/srv/fer2013")
 EXCHANGE = os.environ.get("EMOJIMATION_EXCHANGE", "/srv/nbgrader/exchange")
 INSTRUCTOR = os.environ.get("EMOJIMATION_INSTRUCTOR", "instructor")
 ROSTER = os.environ.get("EMOJIMATION_ROSTER")
-MEM_LIMIT = os.environ.get("EMOJIMATION_MEM_LIMIT", "3G")
+MEM_LIMIT = os.environ.get("EMOJIMATION_MEM_LIMIT", "4G")
 CPU_LIMIT = float(os.environ.get("EMOJIMATION_CPU_LIMIT", "1"))
 CULL_TIMEOUT = int(os.environ.get("EMOJIMATION_CULL_TIMEOUT", "3600"))
 

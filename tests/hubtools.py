@@ -62,10 +62,14 @@ class Hub:
             time.sleep(0.5)
         raise TimeoutError("the hub did not answer within %d s" % timeout)
 
-    def spawn(self, name: str, timeout: float = 180) -> dict:
-        """Ask the hub to start ``name``'s server; wait until it is ready; the user model."""
+    def spawn(self, name: str, timeout: float = 180, wait: bool = True) -> dict | None:
+        """Ask the hub to start ``name``'s server; with ``wait``, wait until it is ready (the user model)."""
         r = self.api("POST", f"/users/{name}/server")
         assert r.status_code in (201, 202), (r.status_code, r.text)
+        return self.wait_ready(name, timeout) if wait else None
+
+    def wait_ready(self, name: str, timeout: float = 180) -> dict:
+        """Wait until ``name``'s server is ready; the user model."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             user = self.api("GET", f"/users/{name}").json()

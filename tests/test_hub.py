@@ -164,8 +164,10 @@ def test_exchange_round_trip_on_a_real_hub(hub):
     start = time.perf_counter()
     users = hub.users
     teacher = users["instructor"]
+    for name in users.values():  # the hub starts them side by side
+        hub.spawn(name, wait=False)
     for name in users.values():
-        hub.spawn(name)
+        hub.wait_ready(name)
         print(f"{name}'s server ready after {time.perf_counter() - start:.0f} s")
     spawned = time.perf_counter() - start
 
