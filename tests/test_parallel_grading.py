@@ -7,7 +7,8 @@ another submission, the gradebook and the instructor's source, write outside its
 A ``dask scheduler`` on loopback and two ``dask worker`` processes grade them with ``python tools/grade.py
 --scheduler``; plain ``nbgrader autograde`` grades a copy of the course serially. Every check's score must be
 the same, each of the snooping attempts refused in the sandbox (and, the control, not refused without it), and
-four malformed submissions (missing, renamed, not JSON, too large) each get a line in the report and 0 points.
+four malformed submissions (missing, renamed, not JSON, too large) and one whose kernel dies each get a line in
+the report and 0 points.
 """
 from __future__ import annotations
 
@@ -162,7 +163,8 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
                                                + f"\nc.Execute.timeout = {TIME_LIMIT}\n")
     # malformed submissions, in the parallel run only
     bad = {"missing": "t1.ipynb: missing", "renamed": "found my_t1.ipynb: renamed?",
-           "notjson": "t1.ipynb: not a notebook", "toolarge": "t1.ipynb: too large"}
+           "notjson": "t1.ipynb: not a notebook", "toolarge": "t1.ipynb: too large",
+           "crashes": "Kernel died"}  # its Python exits: nbgrader gives up on it, the others go on
     for kind in bad:
         (c / "submitted" / kind / A).mkdir(parents=True)
     shutil.copy(c / "submitted" / "full" / A / f"{A}.ipynb", c / "submitted" / "renamed" / A / f"my_{A}.ipynb")
@@ -171,6 +173,10 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
     huge.cells.append(nbformat.v4.new_markdown_cell("x" * 2 * 2**20))  # 2 MB, over --max-file-mb 1
     nbformat.write(huge, c / "submitted" / "toolarge" / A / f"{A}.ipynb")
     (c / "submitted" / "missing" / A / "notes.txt").write_text("I forgot the notebook")
+    crash = answer(released, "full", c, port)
+    next(x for x in crash.cells if x.metadata.get("nbgrader", {}).get("grade_id") == "t1-ex1").source = \
+        "import os\nos._exit(1)  # the kernel dies"
+    nbformat.write(crash, c / "submitted" / "crashes" / A / f"{A}.ipynb")
 
     # parallel: a scheduler on loopback, two workers, tools/grade.py --scheduler
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]

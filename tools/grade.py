@@ -260,6 +260,11 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
             uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
         except KeyError:
             raise SystemExit(f"error: no such user {user!r} (--user): the unprivileged account that grades")
+        python = Path(os.path.realpath(sys.executable))
+        closed = [str(p) for p in python.parents if not p.stat().st_mode & 0o001]
+        if closed:
+            raise SystemExit(f"error: the grading user {user!r} cannot reach this Python ({python}): "
+                             f"{', '.join(closed)} not searchable by others; chmod o+x them, or use a system Python")
     folders = sorted(p for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
     if students:
         folders = [p for p in folders if p.parent.name in students]
@@ -331,8 +336,9 @@ def format_report(course: Path, assignment: str, results: dict) -> str:
                          + (f", {r['seconds']:.0f} s" if r["seconds"] is not None else ""))
             lines += [f"{'':<20} ! {p}" for p in r["problems"]]
             if r["status"] != "ok":
-                tail = [l for l in r["log"].splitlines() if "ERROR" in l][-3:]
-                lines += [f"{'':<20} ! {l.strip()[:200]}" for l in tail]
+                errors = [l.strip() for l in r["log"].splitlines() if "ERROR" in l or "Error:" in l]
+                known = [l for l in errors if "Kernel died" in l or "Timeout" in l or "Error:" in l]
+                lines += [f"{'':<20} ! {l[:200]}" for l in (known[:2] or errors[-3:])]
     return "\n".join(lines)
 
 
