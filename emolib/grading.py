@@ -41,6 +41,6 @@ def grade_one(work: str, assignment: str, student: str, limit_s: float, uid: int
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         log, _ = proc.communicate()
-        status = f"killed after {limit_s:.0f} s (time limit)"
+        status = f"killed after {limit_s:g} s (time limit)"
     return {"student": student, "status": status, "seconds": round(time.perf_counter() - start, 1),
             "log": log[-4000:], "work": work}

@@ -261,3 +261,14 @@ def test_teaching_states_the_measured_grading_speed():
         assert f"{two['submissions_per_hour']:.0f} submissions/hour" in text, entry["label"]
         hours = " / ".join(f"{entry['projection_300_students_hours'][c]:.2f}" for c in ("8", "32", "128"))
         assert hours in text, (entry["label"], hours)
+
+
+def test_a_submission_over_its_time_limit_is_killed_with_its_process_group(tmp_path):
+    """The hard limit: nbgrader (and every kernel it started) is killed, and the report says so."""
+    from emolib.grading import grade_one
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "run").mkdir()
+    result = grade_one(str(tmp_path), A, "slowpoke", limit_s=0.5)  # nbgrader cannot even start in 0.5 s
+    assert result["status"].startswith("killed after") and result["status"].endswith("(time limit)"), result
+    assert result["seconds"] < 30
