@@ -1,0 +1,124 @@
+"""Parallel grading's speed (tools/grade.py): submissions per hour on 1 and 2 workers, and a class of 300.
+
+Builds an nbgrader course in a temporary folder with one assignment holding the chosen notebooks (default:
+notebook 01, the quickest to measure; ``--notebooks all`` for a complete submission), fills it with the
+instructor's answers as each student's submission (tools/grade_demo.py's ``solutions``), then grades
+``--per-worker`` submissions per worker on a LocalCluster of 1 and of 2 workers, sandboxed as in a real run.
+From the measured time per submission on one worker it projects the hours that 300 students take on 8, 32 and
+128 worker cores (one worker per core, scaling as from 1 to 2 workers here: a projection, not a measurement).
+
+    python benchmarks/grading_speed.py                             # notebook 01, this machine
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/grading_speed.py --label "AVX2 emulated"
+    python benchmarks/grading_speed.py --notebooks all             # a complete submission (about 5 min each)
+
+Results are merged into ``benchmarks/results/grading_speed.json`` (one entry per label) and printed. Needs
+FER2013 (``EMOLIB_DATA``), dask[distributed] and bubblewrap. Measure on a quiet machine: the load average at
+the start is recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results" / "grading_speed.json"
+CLASS, CORES = 300, (8, 32, 128)
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # Dask sends its functions by value (tools/grade.py)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(course: Path, names: list[str], students: int) -> None:
+    """The course, its assignment ``speed`` (the notebooks), and ``students`` answered submissions."""
+    import nbformat
+
+    demo = _load("grade_demo")
+    (course / "source" / "speed").mkdir(parents=True)
+    shutil.copy(demo.CONFIG, course / "nbgrader_config.py")
+    for name in names:
+        shutil.copy(demo.NOTEBOOKS / f"{name}.ipynb", course / "source" / "speed")
+    for extra in demo.EXTRA:
+        if (demo.NOTEBOOKS / extra).exists():
+            shutil.copytree(demo.NOTEBOOKS / extra, course / "source" / "speed" / extra)
+    demo.nbgrader(course, "generate_assignment", "speed", "--force")
+    for i in range(students):
+        folder = course / "submitted" / f"s{i:03d}" / "speed"
+        shutil.copytree(course / "release" / "speed", folder)
+        for name in names:
+            instructor = nbformat.read(demo.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+            released = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+            nbformat.write(demo.solved(released, instructor), folder / f"{name}.ipynb")
+
+
+def measure(names: list[str], workers: int, per_worker: int, sandbox: str) -> dict:
+    grade = _load("grade")
+    base = Path(tempfile.mkdtemp(prefix="emojimation-speed-"))
+    base.chmod(0o755)
+    try:
+        n = workers * per_worker
+        build(base / "course", names, n)
+        start = time.perf_counter()
+        out = grade.run(base / "course", "speed", workers=workers, time_limit=900, sandbox=sandbox)
+        wall = time.perf_counter() - start
+        statuses = {r["status"] for r in out["results"].values()}
+        if statuses != {"ok"}:
+            raise SystemExit(f"grading failed: {statuses}\n{out['report']}")
+        return {"workers": workers, "submissions": n, "wall_s": round(wall, 1),
+                "submissions_per_hour": round(n / wall * 3600, 1),
+                "per_submission_s": [r["seconds"] for r in out["results"].values()]}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notebooks", nargs="+", default=["01_exploring_fer2013"],
+                        help="notebook names, or 'all' (default: 01_exploring_fer2013)")
+    parser.add_argument("--per-worker", type=int, default=2, help="submissions per worker (default 2)")
+    parser.add_argument("--sandbox", choices=("bwrap", "none"), default="bwrap")
+    parser.add_argument("--label", default=None, help="the entry's name in the results (default: this machine)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS.relative_to(REPO)})")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from machine import describe
+
+    names = ([p.stem for p in sorted((REPO / "notebooks").glob("0*.ipynb"))] if args.notebooks == ["all"]
+             else args.notebooks)
+    load = os.getloadavg()[0]
+    runs = [measure(names, w, args.per_worker, args.sandbox) for w in (1, 2)]
+    one = runs[0]["wall_s"] / runs[0]["submissions"]  # seconds per submission on one worker core
+    label = args.label or describe()["machine"]
+    entry = {"machine": describe()["machine"], "label": label, "notebooks": names, "sandbox": args.sandbox,
+             "load_average_at_start": round(load, 2), "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+             "runs": runs, "seconds_per_submission_1_worker": round(one, 1),
+             "projection_300_students_hours": {str(c): round(CLASS * one / c / 3600, 2) for c in CORES},
+             "command": "python benchmarks/grading_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+             "date": time.strftime("%Y-%m-%d")}
+    data = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    data[label] = entry
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"{label} ({', '.join(names)}; load average {load:.1f} at the start)")
+    for r in runs:
+        print(f"  {r['workers']} worker(s): {r['submissions']} submissions in {r['wall_s']:.0f} s = "
+              f"{r['submissions_per_hour']:.0f} submissions/hour")
+    print(f"  300 students, projected from {one:.0f} s per submission on one worker core:")
+    for c in CORES:
+        print(f"    {c:>3} worker cores: {entry['projection_300_students_hours'][str(c)]:.2f} h")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

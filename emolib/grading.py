@@ -1,0 +1,46 @@
+"""One submission's autograding, as a task on a Dask worker (tools/grade.py sends it; ``make grade``).
+
+It lives in emolib, not in tools/, so that a worker on any machine of a cluster imports it by name: a worker
+needs the course's environment anyway (nbgrader, ipykernel and emolib run the students' notebooks).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def grade_one(work: str, assignment: str, student: str, limit_s: float, uid: int | None = None,
+              gid: int | None = None) -> dict:
+    """Run ``nbgrader autograde ASSIGNMENT --student STUDENT`` in the working copy ``work``, in a process group
+    of its own (as ``uid``/``gid`` when given), killed after ``limit_s`` seconds; ``{"student", "status",
+    "seconds", "log", "work"}``, where ``status`` is ``"ok"``, ``"nbgrader failed (exit N)"`` or
+    ``"killed after N s (time limit)"``.
+
+    >>> grade_one("/no/such/course", "a1", "alice", 60)["status"]  # doctest: +SKIP
+    'nbgrader failed (exit 1)'
+    """
+    work_p = Path(work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "DASK_"))}
+    env |= {"HOME": str(work_p / "home"), "JUPYTER_RUNTIME_DIR": str(work_p / "run"),
+            "TMPDIR": str(work_p / "run"),  # nbclient writes the kernel's connection file there: the sandbox sees it
+            "JUPYTER_DATA_DIR": str(work_p / "jupyter"), "JUPYTER_CONFIG_DIR": str(work_p / "home" / ".jupyter"),
+            "JUPYTER_PATH": str(work_p / "jupyter"),
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env.pop("EMOLIB_TRAIN", None)  # grading never trains
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"],
+                            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, user=uid, group=gid, extra_groups=[] if uid is not None else None)
+    try:
+        log, _ = proc.communicate(timeout=limit_s)
+        status = "ok" if proc.returncode == 0 else f"nbgrader failed (exit {proc.returncode})"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        log, _ = proc.communicate()
+        status = f"killed after {limit_s:g} s (time limit)"
+    return {"student": student, "status": status, "seconds": round(time.perf_counter() - start, 1),
+            "log": log[-4000:], "work": work}

@@ -1,0 +1,369 @@
+"""Autograde every collected submission of an nbgrader assignment in parallel on Dask (``make grade``).
+
+nbgrader grades one submission at a time. This runs ``nbgrader autograde`` once per submission, each on a Dask
+worker, in its own process and its own working copy of the course (a copy of the gradebook holding the
+assignment but no other student, the submission, the source's non-notebook files), then merges each copy's
+grades into the course's gradebook with nbgrader's API and copies the autograded notebooks back, so that the
+formgrader, ``nbgrader generate_feedback`` and ``nbgrader export`` work as after nbgrader's own autograde.
+
+* **A cluster**: a ``LocalCluster`` of ``--workers`` processes by default; ``--scheduler tcp://HOST:8786`` uses a
+  running one (``dask scheduler`` and ``dask worker``, dask-jobqueue on SLURM, dask-kubernetes: docs/TEACHING.md).
+  Workers must see the course folder at the same path (one machine, or a shared file system).
+* **Isolation**: a time limit per notebook (each cell is interrupted after ``--time-limit`` seconds, as nbgrader
+  does, and the whole submission is killed after ``--time-limit`` times its notebooks plus 60 s); a crash or an
+  endless loop costs that submission its points, not the others theirs.
+* **A sandbox** (``--sandbox bwrap``, the default): the kernel that runs a student's code is started under
+  bubblewrap, with no network (its own network namespace), a read-only view of the system, Python and emolib,
+  FER2013 (``EMOLIB_DATA``) read-only, and only its own notebook folder writable; other submissions, the
+  gradebook and the instructor's source are not in its view. Run as root, each submission is graded as the
+  unprivileged user ``--user`` (default ``nobody``) as well. ``--sandbox none`` grades without (trusted code only).
+* **Bad input**: a missing or renamed notebook, a notebook that is not JSON, a file over ``--max-file-mb`` each
+  get a line in the report; the notebook scores 0, the submission's other notebooks and other students are graded.
+
+    python tools/grade.py COURSE ASSIGNMENT                      # every submitted/<student>/ASSIGNMENT
+    python tools/grade.py COURSE ASSIGNMENT --workers 8 --time-limit 300
+    python tools/grade.py COURSE ASSIGNMENT --scheduler tcp://10.0.0.5:8786
+
+It needs dask[distributed] (deploy/requirements.txt) and bubblewrap (Debian: ``apt-get install bubblewrap``).
+The report goes to stdout and ``COURSE/grade_report_ASSIGNMENT.txt``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- checking a submission's files
+def check_submission(folder: Path, notebooks: list[str], max_bytes: int) -> tuple[list[str], list[Path]]:
+    """(problems, files to grade) for one submitted folder: each problem a line for the report.
+
+    A notebook that is missing, not JSON or too large is left out (nbgrader then scores it 0); so is any other
+    file over ``max_bytes``.
+    """
+    problems, keep = [], []
+    found = {p.name for p in folder.glob("*.ipynb")}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        rel = path.relative_to(folder)
+        if size > max_bytes:
+            problems.append(f"{rel}: too large ({size / 2**20:.1f} MB, the limit is {max_bytes / 2**20:.0f} MB); not graded")
+            continue
+        if path.suffix == ".ipynb" and path.parent == folder and path.stem in notebooks:
+            try:
+                nb = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(nb, dict) or "cells" not in nb:
+                    raise ValueError("no cells")
+            except (ValueError, UnicodeDecodeError) as err:
+                problems.append(f"{rel}: not a notebook (not valid notebook JSON: {str(err)[:80]}); scored 0")
+                continue
+        keep.append(path)
+    for name in notebooks:
+        if f"{name}.ipynb" not in found:
+            others = sorted(found - {f"{n}.ipynb" for n in notebooks})
+            hint = f" (found {', '.join(others)}: renamed? nbgrader grades notebooks by name)" if others else ""
+            problems.append(f"{name}.ipynb: missing{hint}; scored 0")
+    return problems, keep
+
+
+# --------------------------------------------------------------------------- the sandbox
+def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path) -> list[str]:
+    """bubblewrap's command line for a kernel: what it sees and may write (see the module's docstring)."""
+    python = Path(sys.executable)
+    ro = {"/usr", "/etc", os.path.realpath(sys.base_prefix), sys.prefix}
+    import emolib
+    ro.add(str(Path(emolib.__file__).resolve().parent))  # emolib only, not the repository's notebooks/
+    for path in sys.path:  # installed packages (site-packages, .pth folders), never a repository checkout
+        if path and ("site-packages" in path or "dist-packages" in path) and Path(path).is_dir():
+            ro.add(path)
+    data = os.environ.get("EMOLIB_DATA")
+    if data and Path(data).is_dir():
+        ro.add(os.path.realpath(data))
+    argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for name in ("bin", "lib", "lib64", "sbin"):  # usr-merged systems: symbolic links into /usr
+        p = Path("/") / name
+        if p.is_symlink():
+            argv += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            argv += ["--ro-bind", str(p), str(p)]
+    for path in sorted(ro):
+        argv += ["--ro-bind", path, path]
+    for path in (notebook_dir, runtime):
+        argv += ["--bind", str(path), str(path)]
+    from emolib.data import default_cache_dir
+    cache = default_cache_dir()
+    if cache.is_dir():  # FER2013's decoded arrays: read, never written (a submission cannot poison the next)
+        argv += ["--ro-bind", str(cache), str(cache)]
+    if os.environ.get("PYTHONPATH"):
+        for path in os.environ["PYTHONPATH"].split(os.pathsep):  # a checkout on the path: its emolib only
+            if (Path(path) / "emolib").is_dir():
+                argv += ["--ro-bind", str(Path(path) / "emolib"), str(Path(path) / "emolib")]
+    # a scratch home (memory, gone afterwards); everything else read-only, /tmp too (the working copies may lie
+    # under it)
+    argv += ["--tmpfs", str(home), "--remount-ro", "/tmp", "--remount-ro", "/", "--chdir", str(notebook_dir),
+             "--clearenv", "--setenv", "HOME", str(home), "--setenv", "TMPDIR", str(home),
+             "--setenv", "PATH", f"{python.parent}:/usr/bin:/bin",
+             "--setenv", "MPLCONFIGDIR", str(home), "--setenv", "LANG", "C.UTF-8"]
+    if cache.is_dir():
+        argv += ["--setenv", "EMOLIB_CACHE", str(cache)]
+    for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "OMP_NUM_THREADS",
+                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA"):
+        if os.environ.get(key):
+            argv += ["--setenv", key, os.environ[key]]
+    return argv + [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+# --------------------------------------------------------------------------- one submission, on a worker
+def make_copy(course: Path, work: Path, template_db: Path, assignment: str, student: str,
+              files: list[Path], time_limit: int, sandbox: str, uid: int | None, gid: int | None) -> None:
+    """The working copy ``work`` of the course for one submission (made by the client, graded on a worker)."""
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "run").mkdir(parents=True)
+    (work / "home").mkdir()
+    shutil.copy(course / "nbgrader_config.py", work / "nbgrader_config.py")
+    shutil.copy(template_db, work / "gradebook.db")
+    src = course / "source" / assignment
+    for path in (p for p in src.rglob("*") if p.is_file() and p.suffix != ".ipynb"):  # data files, no solutions
+        (work / "source" / assignment / path.relative_to(src).parent).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, work / "source" / assignment / path.relative_to(src))
+    (work / "source" / assignment).mkdir(parents=True, exist_ok=True)
+    submitted = course / "submitted" / student / assignment
+    for path in files:
+        target = work / "submitted" / student / assignment / path.relative_to(submitted)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    (work / "submitted" / student / assignment).mkdir(parents=True, exist_ok=True)
+    notebook_dir = work / "autograded" / student / assignment
+    notebook_dir.mkdir(parents=True)
+    overrides = [f"\n# tools/grade.py: this working copy's settings",
+                 f"c.CourseDirectory.root = {str(work)!r}",
+                 f"c.CourseDirectory.db_url = {'sqlite:///' + str(work / 'gradebook.db')!r}",
+                 f"c.Execute.timeout = {time_limit}", "c.Execute.interrupt_on_timeout = True",
+                 'c.Execute.kernel_name = "python3"',  # a notebook cannot pick another kernel by its metadata
+                 "c.KernelSpecManager.ensure_native_kernel = False"]
+    if sandbox == "bwrap":
+        overrides += ['c.KernelManager.transport = "ipc"',  # no network in the sandbox: sockets are files
+                      f"c.KernelManager.ip = {str(work / 'run' / 'kernel')!r}"]
+        spec = work / "jupyter" / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": bwrap_argv(notebook_dir, work / "run", work / "home"), "display_name": "Python 3 (sandboxed)",
+            "language": "python", "interrupt_mode": "message"}, indent=1))
+    with open(work / "nbgrader_config.py", "a") as f:
+        f.write("\n".join(overrides) + "\n")
+    if uid is not None:
+        for dirpath, dirnames, filenames in os.walk(work):
+            for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+                os.chown(name, uid, gid)
+
+
+# --------------------------------------------------------------------------- the gradebooks
+def template_gradebook(course: Path, target: Path) -> None:
+    """A copy of the course's gradebook with its assignments and notebooks but no student."""
+    from nbgrader.api import Gradebook
+
+    shutil.copy(course / "gradebook.db", target)
+    with Gradebook(f"sqlite:///{target}") as gb:
+        for student in list(gb.students):
+            gb.remove_student(student.id)
+
+
+def merge(course: Path, work: Path, assignment: str, student: str) -> dict[str, float | None]:
+    """Copy one working copy's grades for ``student`` into the course's gradebook; {grade cell: auto score}."""
+    import warnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    warnings.filterwarnings("ignore", message="Object of type <Submitted")  # SQLAlchemy on nbgrader's add_submission
+    scores: dict[str, float | None] = {}
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as src, Gradebook(f"sqlite:///{course / 'gradebook.db'}") as dst:
+        try:
+            theirs = src.find_submission(assignment, student)
+        except MissingEntry:
+            theirs = None
+        dst.update_or_create_student(student)
+        try:
+            dst.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+        ours = dst.add_submission(assignment, student, timestamp=theirs.timestamp if theirs else None)
+        for nb in ours.notebooks:
+            for grade in nb.grades:
+                their = None
+                if theirs is not None:
+                    try:
+                        their = src.find_grade(grade.name, nb.name, assignment, student)
+                    except MissingEntry:
+                        their = None
+                grade.auto_score = their.auto_score if their else 0.0
+                grade.manual_score = their.manual_score if their else None
+                grade.needs_manual_grade = their.needs_manual_grade if their else False
+                scores[f"{nb.name}/{grade.name}"] = grade.auto_score
+            for comment in nb.comments:
+                if theirs is not None:
+                    try:
+                        comment.auto_comment = src.find_comment(comment.name, nb.name, assignment, student).auto_comment
+                    except MissingEntry:
+                        pass
+        dst.db.commit()
+    done = work / "autograded" / student / assignment
+    target = course / "autograded" / student / assignment
+    if done.is_dir():
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(done, target)
+    return scores
+
+
+# --------------------------------------------------------------------------- the command
+def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | None = None, time_limit: int = 600,
+        max_file_mb: float = 20, sandbox: str = "bwrap", user: str = "nobody", students: list[str] | None = None,
+        work_root: Path | None = None) -> dict:
+    """Grade every submission; {"results": [...], "report": str}. See the module's docstring.
+
+    ``work_root``: where the working copies go (kept afterwards); by default a temporary folder, removed.
+    On a cluster of several machines give a folder every worker sees at the same path (``--work``).
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    from emolib.grading import grade_one  # workers import it by name
+
+    course = course.resolve()
+    for needed in ("nbgrader_config.py", "gradebook.db"):
+        if not (course / needed).is_file():
+            raise SystemExit(f"error: {course} has no {needed}: is it an nbgrader course folder where "
+                             f"'nbgrader generate_assignment {assignment}' has run?")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        try:
+            notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+        except MissingEntry:
+            raise SystemExit(f"error: no assignment {assignment!r} in {course / 'gradebook.db'} "
+                             f"(run nbgrader generate_assignment {assignment} first)")
+    if sandbox == "bwrap" and shutil.which("bwrap") is None:
+        raise SystemExit("error: bubblewrap (bwrap) is not installed: apt-get install bubblewrap, "
+                         "or --sandbox none to run students' code unsandboxed")
+    uid = gid = None
+    if os.geteuid() == 0:
+        try:
+            uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
+        except KeyError:
+            raise SystemExit(f"error: no such user {user!r} (--user): the unprivileged account that grades")
+        python = Path(os.path.realpath(sys.executable))
+        closed = [str(p) for p in python.parents if not p.stat().st_mode & 0o001]
+        if closed:
+            raise SystemExit(f"error: the grading user {user!r} cannot reach this Python ({python}): "
+                             f"{', '.join(closed)} not searchable by others; chmod o+x them, or use a system Python")
+    folders = sorted(p for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    if students:
+        folders = [p for p in folders if p.parent.name in students]
+    if not folders:
+        raise SystemExit(f"error: no submissions in {course / 'submitted'}/*/{assignment}")
+    keep = work_root is not None
+    if work_root is None:  # a course folder in a private home is out of the unprivileged grader's reach
+        work_root = Path(tempfile.mkdtemp(prefix=f"emojimation-grading-{assignment}-"))
+    work_root = work_root.resolve()
+    if work_root.exists():
+        shutil.rmtree(work_root)
+    work_root.mkdir(parents=True)
+    work_root.chmod(0o711)  # the grading user passes through, lists nothing
+    template = work_root / "template.db"
+    template_gradebook(course, template)
+    problems, jobs, results = {}, [], {}
+    for folder in folders:
+        student = folder.parent.name
+        problems[student], files = check_submission(folder, notebooks, int(max_file_mb * 2**20))
+        work = work_root / student
+        make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid)
+        if not any(p.parent == folder and p.stem in notebooks for p in files):  # nothing nbgrader could grade
+            results[student] = {"student": student, "status": "not graded: no notebook to grade", "seconds": None,
+                                "log": "", "work": str(work)}
+        else:
+            jobs.append((str(work), student))
+
+    limit_s = time_limit * len(notebooks) + 60
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(grade_one, work, assignment, student, limit_s, uid, gid,
+                                 key=f"grade-{assignment}-{student}", pure=False, retries=0)
+                   for work, student in jobs]
+        for future in as_completed(futures):
+            try:
+                r = future.result()
+            except Exception as err:  # the worker itself died: the others go on
+                student = future.key.split("-", 2)[2]
+                r = {"student": student, "status": f"worker failed: {type(err).__name__}: {err}", "seconds": None,
+                     "log": "", "work": str(work_root / student)}
+            results[r["student"]] = r
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    for student, r in sorted(results.items()):
+        r["scores"] = merge(course, Path(r["work"]), assignment, student)
+        r["problems"] = problems[student]
+    report = format_report(course, assignment, results)
+    if not keep:
+        shutil.rmtree(work_root, ignore_errors=True)
+    (course / f"grade_report_{assignment}.txt").write_text(report + "\n")
+    return {"results": results, "report": report}
+
+
+def format_report(course: Path, assignment: str, results: dict) -> str:
+    from nbgrader.api import Gradebook
+
+    lines = [f"{assignment}: {len(results)} submissions"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student, r in sorted(results.items()):
+            sub = gb.find_submission(assignment, student)
+            lines.append(f"{student:<20} {sub.score:g} of {sub.max_score:g}  {r['status']}"
+                         + (f", {r['seconds']:.0f} s" if r["seconds"] is not None else ""))
+            lines += [f"{'':<20} ! {p}" for p in r["problems"]]
+            if r["status"] != "ok":
+                errors = [l.strip() for l in r["log"].splitlines() if "ERROR" in l or "Error:" in l]
+                known = [l for l in errors if "Kernel died" in l or "Timeout" in l or "Error:" in l]
+                lines += [f"{'':<20} ! {l[:200]}" for l in (known[:2] or errors[-3:])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("course", type=Path, help="the nbgrader course folder (gradebook.db, source/, submitted/)")
+    parser.add_argument("assignment", help="the assignment to grade")
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler (e.g. tcp://127.0.0.1:8786)")
+    parser.add_argument("--time-limit", type=int, default=600,
+                        help="seconds per cell, and per notebook for the whole submission (default 600)")
+    parser.add_argument("--max-file-mb", type=float, default=20, help="larger submitted files are not graded (default 20)")
+    parser.add_argument("--sandbox", choices=("bwrap", "none"), default="bwrap", help="run students' code in bubblewrap (default)")
+    parser.add_argument("--user", default="nobody", help="when run as root: the unprivileged user that grades (default nobody)")
+    parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    parser.add_argument("--work", type=Path, help="folder for the working copies, kept (default: a temporary one, "
+                                                 "removed); on several machines, one every worker sees")
+    args = parser.parse_args(argv)
+    if args.workers < 1 or args.time_limit < 1 or args.max_file_mb <= 0:
+        parser.error("--workers, --time-limit and --max-file-mb must be positive")
+    out = run(args.course, args.assignment, workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
+              max_file_mb=args.max_file_mb, sandbox=args.sandbox, user=args.user, students=args.student, work_root=args.work)
+    print(out["report"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
