@@ -4,8 +4,8 @@
 Each notebook runs in a fresh kernel in a temporary copy of ``notebooks/`` (nothing in the course folder
 changes), with ``EMOLIB_TRAIN`` unset, as a student who opens it and runs every cell. The table names the machine
 and, as a yardstick that carries to other computers, the training speed of the shipped network's recipe measured
-in the same run (``benchmarks/class_recipe.py``'s probe). The notebooks' headers, the README's course table and
-docs/TEACHING.md cite this table; tests/test_repo.py checks that they agree with it.
+in the same run (``benchmarks/class_recipe.py``'s probe). The notebooks' headers and the README's course table quote this table: the script writes the times into them
+(``stamp()``), and tests/test_lesson_results.py checks that they agree with it.
 
     python benchmarks/notebook_times.py                     # all five; about 6 min on a 2-core CPU with AVX-512
     python benchmarks/notebook_times.py 03_training         # one (the others' rows are kept)
@@ -31,8 +31,9 @@ COLUMNS = ["notebook", "seconds", "machine", "full_recipe_img_per_s", "date", "n
 QUOTED = "AVX-512"
 
 
-def run_notebook(path: Path, timeout: int = 1800) -> float:
-    """Seconds to execute ``path`` (a copy in a temporary folder) in a fresh python3 kernel."""
+def run_notebook(path: Path, timeout: int = 1800, write: bool = False) -> float:
+    """Seconds to execute ``path`` (a copy in a temporary folder) in a fresh python3 kernel; ``write`` saves the
+    executed notebook over ``path`` (run ``tools/strip_fer_faces.py`` on it before committing)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -45,7 +46,10 @@ def run_notebook(path: Path, timeout: int = 1800) -> float:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}})
         t0 = time.perf_counter()
         client.execute(env=env)
-        return round(time.perf_counter() - t0, 1)
+        seconds = round(time.perf_counter() - t0, 1)
+        if write:
+            nbformat.write(nb, path)
+        return seconds
 
 
 def minutes(seconds: float) -> str:
@@ -80,6 +84,9 @@ def write_tables(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="notebooks to time, e.g. 03_training (default: all)")
+    parser.add_argument("--write", action="store_true",
+                        help="also save each executed notebook in place, with its outputs (then run "
+                             "tools/strip_fer_faces.py on them)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from machine import describe
@@ -103,19 +110,60 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = {(r["notebook"], r["machine"]): r for r in csv.DictReader(CSV.open())} if CSV.is_file() else {}
     for path in paths:
-        seconds = run_notebook(path)
+        seconds = run_notebook(path, write=args.write)
         print(f"{path.stem}: {seconds:.0f} s", flush=True)
         machine = describe()["machine"]
         rows[(path.stem, machine)] = dict(notebook=path.stem, seconds=seconds, machine=machine,
                                           full_recipe_img_per_s=full_img_s, date=datetime.date.today().isoformat(),
                                           note=os.environ.get("ONEDNN_MAX_CPU_ISA") and
                                           f"ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}" or "")
-    write_tables([rows[k] for k in sorted(rows, key=lambda k: (QUOTED not in k[1], k[1], k[0]))])
+    write_tables([rows[k] for k in sorted(rows, key=lambda k: (not _quoted(k[1]), k[1], k[0]))])
+    for changed in stamp():
+        print("stamped", changed)
+
+
+SAID = r"(under\s+1\s+min|about\s+[\d.]+\s+min)"
+
+
+def stamp() -> list[str]:
+    """Write the measured times (the QUOTED machine's rows) into each notebook's header ("Running every cell takes
+    ...") and the README's course table; returns the files changed."""
+    import re
+
+    import nbformat
+
+    changed = []
+    readme_path = REPO / "README.md"
+    readme = readme_path.read_text(encoding="utf-8")
+    for name, row in quoted_rows().items():
+        said = minutes(float(row["seconds"]))
+        path = REPO / "notebooks" / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        header = nb.cells[0]
+        new = re.sub(rf"Running every cell takes {SAID}", f"Running every cell takes {said}", header.source, count=1)
+        if new != header.source:
+            header.source = new
+            nbformat.write(nb, path)
+            changed.append(str(path))
+        readme = re.sub(rf"(\| `{name}` \|.*\| ){SAID}( \|)", rf"\g<1>{said}\g<3>", readme, count=1)
+    if readme != readme_path.read_text(encoding="utf-8"):
+        readme_path.write_text(readme, encoding="utf-8")
+        changed.append(str(readme_path))
+    return changed
 
 
 def quoted_rows() -> dict[str, dict]:
     """The table's rows that headers and the README quote: notebook name -> row of the machine with QUOTED."""
-    return {r["notebook"]: r for r in csv.DictReader(CSV.open()) if QUOTED in r["machine"]}
+    return {r["notebook"]: r for r in csv.DictReader(CSV.open()) if _quoted(r["machine"])}
+
+
+def _quoted(machine: str) -> bool:
+    """Whether a machine, in benchmarks/machine.py's words, is the kind the headers quote.
+
+    >>> _quoted("2 cores, AMD EPYC, AVX-512 + bf16"), _quoted("2 cores, AMD EPYC, AVX2 (no AVX-512, no bf16 units)")
+    (True, False)
+    """
+    return QUOTED in machine and f"no {QUOTED}" not in machine
     print(MD.read_text())
     return 0
 
