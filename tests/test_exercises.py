@@ -53,21 +53,22 @@ NB02 = "02_building_the_model.ipynb"
 NB02_CHECK = "<nb02-ex4-check>"
 
 
-def small_cnn(*, rescale=True, channels=1, convs=3, batchnorm=True, pool=True, dropout=True, dense=0, classes=7,
-              activation="softmax", compiled=True) -> keras.Model:
+def small_cnn(*, rescale=True, channels=1, convs=3, batchnorm=True, relu=True, pool=True, dropout=True, dense=0,
+              classes=7, activation="softmax", compiled=True, loss="categorical_crossentropy",
+              metrics=("accuracy",)) -> keras.Model:
     """A right answer to exercise 4 by default; each argument makes one plausible mistake."""
     inputs = keras.Input((48, 48, channels))
     x = layers.Rescaling(1 / 255)(inputs) if rescale else inputs
     for filters in (32, 64, 128)[:convs]:
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x) if batchnorm else x
-        x = layers.ReLU()(x)
+        x = layers.ReLU()(x) if relu else x
         x = layers.MaxPooling2D(2)(x) if pool else x
         x = layers.Dropout(0.25)(x) if dropout else x
     x = layers.Dense(dense, activation="relu")(layers.Flatten()(x)) if dense else layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, layers.Dense(classes, activation=activation)(x), name="my_cnn")
     if compiled:
-        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer="adam", loss=loss, metrics=list(metrics))
     return model
 
 
@@ -87,7 +88,37 @@ NB02_WRONG_ANSWERS = [
     ("7 scores, no softmax", lambda: small_cnn(activation=None), "noise_probs.sum"),
     ("7 sigmoids, not a softmax", lambda: small_cnn(activation="sigmoid"), "noise_probs.sum"),
     ("emolib's emonet instead of one's own", lambda: build_emonet(width=16), "my_cnn.name"),
+    ("no ReLU after the convolutions", lambda: small_cnn(relu=False), "_relus(my_cnn)"),
+    ('loss="mse", the loss of a regression', lambda: small_cnn(loss="mse"), "_loss_value is not None"),
+    ("from_logits=True on probabilities", lambda: small_cnn(loss=keras.losses.CategoricalCrossentropy(from_logits=True)),
+     "_loss_value is not None"),
+    ("the sparse loss, for integer labels", lambda: small_cnn(loss="sparse_categorical_crossentropy"), "_loss_value is not None"),
+    ("no metric", lambda: small_cnn(metrics=()), '"acc" in name'),
+    ("the mean squared error as its metric", lambda: small_cnn(metrics=("mse",)), '"acc" in name'),
 ]
+
+#: right answers that the statement allows, written differently from the solution
+NB02_OTHER_RIGHT_ANSWERS = {
+    "loss and metric as objects": lambda: small_cnn(loss=keras.losses.CategoricalCrossentropy(),
+                                                    metrics=(keras.metrics.CategoricalAccuracy(),)),
+    "label smoothing": lambda: small_cnn(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1)),
+    "the loss as a function": lambda: small_cnn(loss=keras.losses.categorical_crossentropy, metrics=("acc",)),
+    "ReLU inside the convolution": lambda: relu_in_conv_cnn(),
+}
+
+
+def relu_in_conv_cnn() -> keras.Model:
+    """Exercise 4 with Conv2D(activation="relu") before the batch normalisation, and a Sequential model."""
+    model = keras.Sequential([keras.Input((48, 48, 1)), layers.Rescaling(1 / 255)], name="my_cnn")
+    for filters in (32, 64, 128):
+        model.add(layers.Conv2D(filters, 3, padding="same", activation="relu"))
+        model.add(layers.BatchNormalization())
+        model.add(layers.MaxPooling2D(2))
+        model.add(layers.Dropout(0.25))
+    model.add(layers.GlobalAveragePooling2D())
+    model.add(layers.Dense(7, activation="softmax"))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +141,11 @@ def test_nb02_ex4_check_passes_the_solution(nb02_check):
 
 def test_nb02_ex4_check_passes_the_right_answer_the_wrong_ones_are_made_of(nb02_check):
     assert failing_assert(nb02_check, nb02_namespace(build_my_cnn=small_cnn), NB02_CHECK) is None
+
+
+@pytest.mark.parametrize("build", NB02_OTHER_RIGHT_ANSWERS.values(), ids=NB02_OTHER_RIGHT_ANSWERS)
+def test_nb02_ex4_check_passes_other_right_answers(nb02_check, build):
+    assert failing_assert(nb02_check, nb02_namespace(build_my_cnn=build), NB02_CHECK) is None
 
 
 @pytest.mark.parametrize("build, expected", [(build, expected) for _, build, expected in NB02_WRONG_ANSWERS],
