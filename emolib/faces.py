@@ -180,8 +180,12 @@ class FaceDetector:
         pts[:, 2:] += anchors[:, None]
         return pts, scores[keep]
 
-    def __call__(self, image: np.ndarray, min_face: int | None = None) -> list[Detection]:
+    def __call__(self, image: np.ndarray, min_face: int | None = None,
+                 min_score: float | None = None) -> list[Detection]:
         """Detect faces in a uint8 grayscale (H, W) or RGB (H, W, 3) image.
+
+        ``min_score`` (default: the detector's own) is the lowest score kept by the whole-image pass; the tiles
+        keep at least ``TILE_MIN_SCORE``, which guards against false faces in the many small tiles.
 
         ``min_face=None``: one pass over the whole image scaled to the network's
         input (faces from about ``FULL_PASS_MIN`` = 16 network pixels, i.e. 1/12 of
@@ -197,7 +201,7 @@ class FaceDetector:
         scale = s / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         ox, oy = (s - nw) // 2, (s - nh) // 2
-        pts, scores = self._raw(_letterbox(rgb, scale, s, ox, oy), self.min_score)
+        pts, scores = self._raw(_letterbox(rgb, scale, s, ox, oy), self.min_score if min_score is None else min_score)
         pts[:, [0, 2, 3, 4, 5, 6, 7]] = (pts[:, [0, 2, 3, 4, 5, 6, 7]] - [ox, oy]) / scale
         pts[:, 1] /= scale
         all_pts, all_scores = [pts], [scores]
@@ -367,7 +371,7 @@ def detect(image: np.ndarray, model: str = "full", min_score: float = 0.5,
            min_face: int | None = MIN_FACE) -> list[Detection]:
     """Faces with scores and keypoints, left to right (see :func:`detect_faces`)."""
     det = get_detector(model)
-    return [d for d in det(image, min_face) if d.score >= min_score]
+    return [d for d in det(image, min_face, min_score=min_score) if d.score >= min_score]
 
 
 def detect_faces(image: np.ndarray, model: str = "full", min_score: float = 0.5,

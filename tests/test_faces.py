@@ -157,3 +157,14 @@ def test_no_false_face_in_face_free_photos():
         rgb = load_sample_image(name)
         assert detect_faces(rgb) == [], name
         assert detect_faces(np.ascontiguousarray(np.kron(rgb, np.ones((2, 2, 1), np.uint8)))) == [], name
+
+
+def test_a_lower_min_score_keeps_faces_the_default_drops():
+    """detect(min_score=...) below the shared detector's own 0.5 reaches the network's lower scores too."""
+    from emolib.faces import detect
+    from emolib.images import SAMPLES_DIR, load_image
+
+    rgb = load_image(SAMPLES_DIR / "grace_hopper.jpg")
+    default, loose = detect(rgb, min_face=None), detect(rgb, min_face=None, min_score=0.05)
+    assert len(loose) > len(default) >= 1
+    assert min(d.score for d in loose) < 0.5 <= min(d.score for d in default)
