@@ -125,14 +125,19 @@ def record_fps(text: str, tmp: Path) -> None:
     (tmp / "webcam_fps.txt").write_text(line + "\n")
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A token-less JupyterLab on a free localhost port with its own config/runtime dirs."""
+def require_chromium() -> None:
+    """Go on when Chromium and Playwright are here; else skip (fail under CI) with what is missing."""
     require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
         import playwright  # noqa: F401
     except ImportError:
         require(False, "the playwright Python package is not installed")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A token-less JupyterLab on a free localhost port with its own config/runtime dirs."""
+    require_chromium()
     tmp = tmp_path_factory.mktemp("lab")
     work = tmp / "work"
     work.mkdir()

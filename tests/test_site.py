@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.conftest import require  # noqa: E402
-from test_browser import CHROMIUM, FLAGS, _free_port, chromium_with_camera, serving  # noqa: E402
+from test_browser import CHROMIUM, FLAGS, _free_port, chromium_with_camera, require_chromium, serving  # noqa: E402
 from test_predict import _png_header  # noqa: E402  (a PNG that claims a size)
 
 from emolib import site  # noqa: E402
@@ -61,11 +61,7 @@ def test_site_config_is_emolibs_own_constants():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The site, built into a temporary folder and served on a free localhost port."""
-    require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        require(False, "the playwright Python package is not installed")
+    require_chromium()
     require(site.find_node_modules(Path(__file__).parent) is not None,
              "node_modules lacks LiteRT.js (@litertjs/core): run `npm ci`")
     tmp = tmp_path_factory.mktemp("site")
