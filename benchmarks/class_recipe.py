@@ -160,7 +160,7 @@ def avx2_words(avx2: dict | None) -> str:
         return ("\nOn a CPU without bfloat16 units (most laptops) `auto` trains in float32; this script has not been "
                 "run end to end on such a machine yet. Run it there to add its figures here.\n")
     probe, c = avx2["probe"], avx2["class"]
-    return (f"\nOn {avx2['machine']} ({avx2['date']}, `{avx2.get('command', 'python benchmarks/class_recipe.py')}`), "
+    return (f"\nOn {avx2['machine']} ({avx2['date']}, {avx2.get('command', '`python benchmarks/class_recipe.py`')}), "
             f"`auto` trains in float32: the class recipe at {probe['class']['float32']:g} images/s "
             f"(bfloat16, emulated there: {probe['class']['bfloat16']:g}), the full recipe at "
             f"{probe['full']['float32']:g} ({probe['full']['bfloat16']:g}); the teacher's pass took "
