@@ -8,7 +8,7 @@ From the measured time per submission on one worker it projects the hours that 3
 128 worker cores (one worker per core, scaling as from 1 to 2 workers here: a projection, not a measurement).
 
     python benchmarks/grading_speed.py                             # notebook 01, this machine
-    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/grading_speed.py --label "AVX2 emulated"
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/grading_speed.py --label "AVX2 cap"  # not the AVX2 machine's speed
     python benchmarks/grading_speed.py --notebooks all             # a complete submission (about 5 min each)
 
 Results are merged into ``benchmarks/results/grading_speed.json`` (one entry per label) and printed. Needs
