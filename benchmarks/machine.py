@@ -12,15 +12,7 @@ from __future__ import annotations
 import os
 import platform
 
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS, Windows)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            line = next(line for line in f if line.startswith("flags"))
-        return set(line.split(":", 1)[1].split())
-    except (OSError, StopIteration):
-        return set()
+from emolib.precision import BF16_FLAGS, cpu_flags  # one reader of /proc/cpuinfo
 
 
 def describe() -> dict:
@@ -32,9 +24,9 @@ def describe() -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    flags = cpu_flags()
+    flags = cpu_flags() or set()
     if "avx512f" in flags:
-        units = "AVX-512 + bf16" if "avx512_bf16" in flags or "amx_bf16" in flags else "AVX-512"
+        units = "AVX-512 + bf16" if flags & BF16_FLAGS else "AVX-512"
     elif "avx2" in flags:
         units = "AVX2"
     else:

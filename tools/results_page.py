@@ -94,7 +94,7 @@ def class_section() -> list[str]:
         (f"training time (its work at the speed measured in {b['precision_used']}, the teacher's pass included)",
          f"{c['train_s_estimate'] / 60:.1f} min", cmd, b["machine"]),
     ]
-    for kind in [k for k in ("float32", "bfloat16")]:
+    for kind in ("float32", "bfloat16"):
         rows.append((f"training speed in {kind}", f"{b['probe']['class'][kind]:g} images/s", cmd, b["machine"]))
     slow = b.get("avx2")
     if slow:
