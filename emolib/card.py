@@ -1,8 +1,11 @@
-"""The model card of a shipped network, and the cost it states, written from its ``results.json`` entry alone.
+"""The model cards of the shipped networks, and the cost they state, written from results files alone.
 
-The card's text is the template ``emolib/templates/MODEL_CARD.md.tmpl`` (:class:`string.Template`), filled by
-:func:`card_fields`; its **Compute** line (:func:`compute_line`) adds up each run's training, its teachers' targets,
-the shipping's own time and each teacher's own core-hours (``compute`` in results.json). Imported by
+The shipped network's card is the template ``emolib/templates/MODEL_CARD.md.tmpl`` (:class:`string.Template`),
+filled by :func:`card_fields` from its ``results.json`` entry; its **Compute** line (:func:`compute_line`) adds up
+each run's training, its teachers' targets, the shipping's own time and each teacher's own core-hours (``compute`` in
+results.json). The class network's card (notebook 03's, ``assets/class_run/MODEL_CARD.md``) is the template
+``emolib/templates/CLASS_MODEL_CARD.md.tmpl``, filled by :func:`class_card_fields` from the benchmark's results
+(``benchmark.json``), the run's ``config.json`` and the shipped network's results.json entry. Imported by
 :mod:`emolib.ship` alone.
 
 Example
@@ -19,8 +22,11 @@ from pathlib import Path
 
 from .views import VIEW_BUDGET_MS
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: The model card's text, with ``$name`` fields (:func:`card_fields`).
-CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "MODEL_CARD.md.tmpl"
+CARD_TEMPLATE = TEMPLATES / "MODEL_CARD.md.tmpl"
+#: The class network's model card, with ``$name`` fields (:func:`class_card_fields`).
+CLASS_CARD_TEMPLATE = TEMPLATES / "CLASS_MODEL_CARD.md.tmpl"
 #: Words for the test-time views inside the shipped file.
 TTA_WORDS = {2: "the face and its mirror image",
              6: "the face, the face moved 3 pixels down-right and 3 pixels up-left, and the mirror image of each "
@@ -305,3 +311,98 @@ def write_card(s: dict, hardware: str, assets: Path) -> Path:
     return path
 
 
+
+
+# --------------------------------------------------------------------------- the class network's card (notebook 03)
+def _precision_of(config: dict) -> str:
+    """The precision a run computed in, from its ``config.json`` (older runs recorded ``bf16`` instead).
+
+    >>> _precision_of({"precision_used": "float32"}), _precision_of({"bf16": True})
+    ('float32', 'bfloat16')
+    """
+    return config.get("precision_used") or ("bfloat16" if config.get("bf16") else "float32")
+
+
+def _avx2_words(avx2: dict | None) -> str:
+    """The class card's paragraph on a CPU without bfloat16 units, from what the benchmark measured on one."""
+    if not avx2:
+        return ("\nOn a CPU without bfloat16 units (most laptops) `auto` trains in float32; "
+                "`benchmarks/class_recipe.py` has not been run on such a machine yet. Run it there to add its figures "
+                "here.\n")
+    probe, c = avx2["probe"], avx2["class"]
+    return (f"\nOn {avx2['machine']} ({avx2['date']}, {avx2.get('command', '`python benchmarks/class_recipe.py`')}), "
+            f"`auto` trains in float32: the class recipe at {probe['class']['float32']:g} images/s "
+            f"(bfloat16, emulated there: {probe['class']['bfloat16']:g}), the full recipe at "
+            f"{probe['full']['float32']:g} ({probe['full']['bfloat16']:g}); the teacher's pass took "
+            f"{c['teacher_s']:.0f} s" + (f", and the class recipe's run {c['train_s'] / 60:.0f} min end to end, "
+                                          f"validation included." if c.get("train_s") else
+                                          "; its run end to end has not been timed there yet.") + "\n")
+
+
+def _float32_fields(run: dict | None) -> dict[str, str]:
+    """The class card's rows and sentence on the same recipe trained in float32, if such a run was measured."""
+    if not run:
+        return dict(f32_rows="", f32_words="")
+    rows = (f"| PublicTest, the same recipe trained in float32 | {run['public_test']:.2%} | "
+            f"{run['public_test_one_view']:.2%} |\n| PrivateTest, the same recipe trained in float32 | "
+            f"{run['private_test']:.2%} | {run['private_test_one_view']:.2%} |\n")
+    words = (f" The float32 rows: the recipe trained again on the machine above with `ONEDNN_MAX_CPU_ISA=AVX2`, so "
+             f"that `precision=\"auto\"` chose float32, as it does on a CPU without bfloat16 units (its run took "
+             f"{run['train_s'] / 60:.0f} min, validation included, on a machine shared with other jobs); this card's "
+             f"network was chosen over it on PublicTest, before either was measured on PrivateTest.")
+    return dict(f32_rows=rows, f32_words=words)
+
+
+def class_card_fields(bench: dict, config: dict, shipped: dict) -> dict[str, str]:
+    """Every ``$name`` of :data:`CLASS_CARD_TEMPLATE`: from ``bench`` (``benchmarks/class_recipe.py``'s results, kept
+    as ``class_run/benchmark.json``), the run's ``config`` (its precision) and ``shipped``, the shipped network's
+    results.json entry (the class network's distance to it on PrivateTest)."""
+    c, f, nt, probe, recipe = bench["class"], bench["full"], bench["no_teacher"], bench["probe"], bench["recipe"]
+    mk = recipe.get("model_kwargs", {})
+    size = mk.get("size", 40)
+    return dict(
+        recipe_words=(f"{c['epochs']} epochs of all {c['train_images']:,} training faces, batch {recipe['batch_size']}, "
+                      f"random 40x40 crops shrunk to {size}x{size}, {list(mk.get('convs', [2, 2, 2, 2]))} conv layers "
+                      f"per block, dropout {mk.get('dropout', 0.2)}, warm-up and cosine decay, precision `auto`, seed "
+                      f"{recipe['seed']}, teacher `{recipe['teachers']}` with weight {recipe['distill_alpha']}"),
+        precision_used=_precision_of(config), run_machine=bench.get("run_machine", "its machine"),
+        best_epoch=str(c["best_epoch"]), epochs=str(c["epochs"]),
+        public_test=f"{c['public_test']:.2%}", public_one=f"{c['public_test_one_view']:.2%}",
+        private_test=f"{c['private_test']:.2%}", private_one=f"{c['private_test_one_view']:.2%}",
+        nt_private=f"{nt['private_test']:.2%}", nt_private_one=f"{nt['private_test_one_view']:.2%}",
+        nt_source=nt["source"], recalls=", ".join(f"{k} {v:.0%}" for k, v in c["private_recall"].items()),
+        **_float32_fields(bench.get("float32_run")),
+        machine=bench["machine"], date=bench["date"], precision_timed=bench["precision_used"],
+        class_width=str(mk.get("width", 32)), class_size=str(size), class_params=f"{c['params']:,}",
+        train_images=f"{c['train_images']:,}", teacher_s=f"{c['teacher_s']:.0f}",
+        class_f32=f"{probe['class']['float32']:.0f}", class_bf16=f"{probe['class']['bfloat16']:.0f}",
+        class_min=f"{c['train_s_estimate'] / 60:.1f}", full_params=f"{f['params']:,}", full_epochs=str(f["epochs"]),
+        full_f32=f"{probe['full']['float32']:.0f}", full_bf16=f"{probe['full']['bfloat16']:.0f}",
+        full_min=f"{f['train_s_estimate'] / 60:.1f}", ratio=f"{bench['ratio']:.1f}",
+        teacher_min=f"{bench['teacher']['train_min']:.0f}", teacher_epochs=str(bench["teacher"]["epochs"]),
+        run_min=f"{c['train_s'] / 60:.1f}", run_cores=str(c["cores"]), avx2_words=_avx2_words(bench.get("avx2")),
+        gap=f"{100 * (shipped['private_test'] - c['private_test']):.1f}")
+
+
+def render_class_card(bench: dict, config: dict, shipped: dict) -> str:
+    """The class network's MODEL_CARD.md text (:func:`class_card_fields`).
+
+    >>> import json
+    >>> folder = Path(__file__).resolve().parent / "assets"
+    >>> bench, config = (json.loads((folder / "class_run" / n).read_text()) for n in ("benchmark.json", "config.json"))
+    >>> shipped = json.loads((folder / "results.json").read_text())["models"][0]
+    >>> render_class_card(bench, config, shipped).splitlines()[0]
+    '# The class-recipe network (notebook 03)'
+    """
+    return string.Template(CLASS_CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(
+        class_card_fields(bench, config, shipped))
+
+
+def write_class_card(folder: Path, shipped: dict) -> Path:
+    """Write ``folder/MODEL_CARD.md`` for the class run shipped in ``folder`` from its ``benchmark.json`` and
+    ``config.json`` (:func:`render_class_card`); returns its path."""
+    folder = Path(folder)
+    bench, config = (json.loads((folder / name).read_text()) for name in ("benchmark.json", "config.json"))
+    path = folder / "MODEL_CARD.md"
+    path.write_text(render_class_card(bench, config, shipped), encoding="utf-8")
+    return path

@@ -1,5 +1,6 @@
 """The shipped file: its test-time views, chosen on PublicTest within the time budget, its export (Keras without
-optimizer state, int8 LiteRT) and its times per face. Imported by :mod:`emolib.ship` alone.
+optimizer state, int8 LiteRT) and its times per face; and the shipped class run's files (:func:`export_class_run`).
+Imported by :mod:`emolib.ship` alone.
 
 Example
 -------
@@ -147,3 +148,24 @@ def finish(model, data, shipped_file: Path | None = None, tta: str | int = "auto
                 without_tta_inside=single)
 
 
+
+
+def export_class_run(run: Path, dest: Path) -> int:
+    """Write a finished class-recipe run's files into ``dest`` (:data:`emolib.train.CLASS_RUN_FILES`): ``best.keras``
+    in float32 without optimizer state (a third of the size), ``history.json``, ``config.json`` and ``result.json`` as
+    they are. Returns their bytes. The checks are the caller's (:func:`emolib.ship.ship_class`).
+
+    >>> export_class_run(Path("runs/class"), Path("out/class_run"))  # doctest: +SKIP
+    2999000
+    """
+    import shutil
+
+    from .models import export_for_inference, load_model_file
+    from .train import CLASS_RUN_FILES
+
+    dest.mkdir(parents=True, exist_ok=True)
+    size = export_for_inference(load_model_file(run / "best.keras"), dest / "best.keras")
+    for name in CLASS_RUN_FILES[1:]:
+        shutil.copyfile(run / name, dest / name)
+        size += (dest / name).stat().st_size
+    return size

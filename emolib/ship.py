@@ -1,6 +1,7 @@
 """Ship a finished training run as emolib's pretrained model, with its card: ``python -m emolib ship``.
 
     python -m emolib ship run RUN [RUN ...] [--baseline runs/seed] [--tta auto|1|2|6] [--replace]
+    python -m emolib ship class RUN [--benchmark benchmarks/results/class_recipe.json]
     python -m emolib ship views [--tta auto|1|2|6]
     python -m emolib ship precise-bn [--tta auto|1|2|6]
     python -m emolib ship litert
@@ -19,6 +20,10 @@ face within :data:`emolib.views.VIEW_BUDGET_MS`. The card reports every candidat
 Before the views, the selected network's BatchNorm statistics are recomputed on the training faces as the
 network sees them at inference (``emolib.train.recalibrate_batchnorm``, "precise BatchNorm"); the recalibrated
 network is kept when it scores higher on PublicTest (``--no-precise-bn`` skips the step).
+``class`` ships a run of the class recipe (``emolib.train.RECIPES["class"]``) as notebook 03's network
+(:func:`ship_class`): into ``class_run/`` of the assets folder its ``best.keras`` (float32, without optimizer state),
+history.json, config.json, result.json, the results ``benchmarks/class_recipe.py --from-run RUN`` measured of it
+(benchmark.json) and its MODEL_CARD.md, every number read from those files; it needs no FER2013.
 ``views`` keeps the shipped network and chooses its views again; ``precise-bn`` recalibrates the shipped network
 first, as above; ``litert`` rewrites just the LiteRT copy and its figures; ``baseline`` (re)measures the seed
 baseline into results.json and keeps everything else.
@@ -44,10 +49,11 @@ import time
 from pathlib import Path
 
 # one module per concern; their names stay importable from here (benchmarks and tests use them)
-from .card import (CARD_TEMPLATE, TTA_WORDS, card_fields, compute_line, compute_summary,  # noqa: F401
-                   cores_in, litert_card_line, render_card, run_compute, shipped_times, teacher_compute, write_card)
-from .export import (cpu_name, finish, latency_ms, litert_latency_ms, pick_views, ship_litert,  # noqa: F401
-                     with_views)
+from .card import (CARD_TEMPLATE, CLASS_CARD_TEMPLATE, TTA_WORDS, card_fields, class_card_fields,  # noqa: F401
+                   compute_line, compute_summary, cores_in, litert_card_line, render_card, render_class_card,
+                   run_compute, shipped_times, teacher_compute, write_card, write_class_card)
+from .export import (cpu_name, export_class_run, finish, latency_ms, litert_latency_ms, pick_views,  # noqa: F401
+                     ship_litert, with_views)
 from .outputs import in_checkout, not_into_install
 from .selection import ShipError, check_runs, precise_batchnorm, select_on_public_test, summarize  # noqa: F401
 from .views import VIEW_BUDGET_MS, VIEW_CHOICES
@@ -56,6 +62,8 @@ from .views import VIEW_BUDGET_MS, VIEW_CHOICES
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED, BASELINE = "emonet (shipped)", "seed CNN (baseline)"  # the names of the two entries of results.json
 DEFAULT_HARDWARE = "2-core x86_64 CPU (no GPU), TensorFlow 2.21 CPU"
+#: What ``benchmarks/class_recipe.py`` measured of the class run (in a checkout of the course): ``ship class`` reads it.
+CLASS_BENCHMARK = ASSETS.parent.parent / "benchmarks" / "results" / "class_recipe.json"
 
 
 # --------------------------------------------------------------------------- shipping
@@ -241,6 +249,54 @@ def measure_baseline(baseline: Path, data, assets: Path = ASSETS) -> dict:
     return base
 
 
+# --------------------------------------------------------------------------- the class run (notebook 03)
+def _measured_run(bench: dict, result: dict) -> bool:
+    """Whether the benchmark's figures ``bench["class"]`` were measured of the run whose result.json is ``result``
+    (its epochs, best epoch, size and recorded training time).
+
+    >>> _measured_run({"class": dict(epochs=15, best_epoch=14, params=7, train_s=9.5)},
+    ...               dict(epochs_run=15, best_epoch=14, params=7, train_time_s=None, wall_time_s=9.5))
+    True
+    """
+    c = bench.get("class", {})
+    return ((c.get("epochs"), c.get("best_epoch"), c.get("params"), c.get("train_s"))
+            == (result["epochs_run"], result["best_epoch"], result["params"],
+                result.get("train_time_s") or result["wall_time_s"]))
+
+
+def ship_class(run: Path, assets: Path = ASSETS, benchmark: Path = CLASS_BENCHMARK) -> Path:
+    """Ship a finished class-recipe run as notebook 03's network into ``assets/class_run/``: its files
+    (:func:`export_class_run`), ``benchmark`` as benchmark.json and the card (:func:`write_class_card`). Refuses a
+    run of another recipe, a benchmark of another run and an installed emolib. Returns the folder written.
+
+    >>> ship_class(Path("no/such/run"), Path("out"))
+    Traceback (most recent call last):
+    ...
+    emolib.selection.ShipError: no/such/run is not a finished training run (missing result.json, config.json, best.keras)
+    """
+    run, benchmark = Path(run), Path(benchmark)
+    check_runs([run])
+    assets = assets_folder(Path(assets))
+    from .train import CLASS_RUN_DIR, recipe_of
+
+    if recipe_of(json.loads((run / "config.json").read_text())) != "class":
+        raise ShipError(f"{run} was not trained with the class recipe (its config.json differs from "
+                        f"emolib.train.RECIPES['class']); `ship run` ships other runs")
+    if not benchmark.is_file():
+        raise ShipError(f"no benchmark results at {benchmark}: measure the run first with `python "
+                        f"benchmarks/class_recipe.py --from-run {run}` (or give --benchmark FILE)")
+    if not _measured_run(json.loads(benchmark.read_text()), json.loads((run / "result.json").read_text())):
+        raise ShipError(f"{benchmark} measured another run than {run}: measure it with `python "
+                        f"benchmarks/class_recipe.py --from-run {run}` (or give its results with --benchmark FILE)")
+    teacher = _shipped_entry(_read_results(ASSETS), ASSETS)  # the recipe's teacher: emolib's shipped network
+    dest = assets / CLASS_RUN_DIR.name
+    size = export_class_run(run, dest)
+    (dest / "benchmark.json").write_text(benchmark.read_text())
+    write_class_card(dest, teacher)
+    print(f"shipped {run} to {dest} ({size / 1e6:.1f} MB) with benchmark.json and MODEL_CARD.md")
+    return dest
+
+
 # --------------------------------------------------------------------------- python -m emolib ship
 def assets_folder(given: Path | None, package: Path = ASSETS.parent) -> Path:
     """The folder ``ship`` writes into: ``given``, else emolib/assets in a checkout; an installed emolib is never
@@ -266,11 +322,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """``python -m emolib ship`` and its subcommands, under ``subparsers`` (emolib.__main__'s)."""
     ship = subparsers.add_parser("ship", help="ship a finished run as emolib's pretrained model, with its card",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ship.add_subparsers(dest="ship_command", required=True, metavar="{run,views,precise-bn,litert,baseline}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--assets", type=Path, default=None,
+    sub = ship.add_subparsers(dest="ship_command", required=True,
+                              metavar="{run,class,views,precise-bn,litert,baseline}")
+    folder = argparse.ArgumentParser(add_help=False)
+    folder.add_argument("--assets", type=Path, default=None,
                         help="the folder the shipped model lives in (default, in a checkout of the course only: "
                              "emolib/assets; an installed emolib is never written into, so give a folder)")
+    common = argparse.ArgumentParser(add_help=False, parents=[folder])
     common.add_argument("--data", default=None, help="FER2013 location (default: $EMOLIB_DATA or data/fer2013)")
     views = argparse.ArgumentParser(add_help=False)
     views.add_argument("--tta", choices=VIEW_CHOICES, default="auto",
@@ -288,6 +346,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "training faces when that improves PublicTest)")
     r.add_argument("--replace", action="store_true",
                    help="ship even when the run does not beat the shipped model on PublicTest")
+    c = sub.add_parser("class", parents=[folder],
+                       help="ship a finished run of the class recipe (notebook 03's network) into class_run/ of the "
+                            "assets folder, with its benchmark results and model card")
+    c.add_argument("run", type=Path, metavar="RUN", help="a finished run of emolib.train.RECIPES['class']")
+    c.add_argument("--benchmark", type=Path, default=CLASS_BENCHMARK,
+                   help="what `python benchmarks/class_recipe.py --from-run RUN` measured of the run (default: "
+                        "benchmarks/results/class_recipe.json of the checkout)")
     sub.add_parser("views", parents=[common, views, hardware],
                    help="keep the shipped network; choose its test-time views again (--tta) and rewrite "
                         "emonet.keras, its LiteRT copy, results.json and the card")
@@ -310,6 +375,9 @@ def main(args: argparse.Namespace) -> int:
     from .data import DataError, load_fer2013
 
     args.assets = assets_folder(args.assets)
+    if args.ship_command == "class":
+        ship_class(args.run, args.assets, args.benchmark)
+        return 0
     tta = getattr(args, "tta", "auto")
     tta = tta if tta == "auto" else int(tta)
     for folder in getattr(args, "runs", []) + [b for b in [getattr(args, "baseline", None)] if b]:

@@ -819,6 +819,7 @@ def train(
 # --------------------------------------------------------------------------- the shipped class-recipe run
 #: A run of the ``class`` recipe shipped with emolib (``best.keras`` without optimizer state, its history, config and
 #: result), so that notebook 03 shows a trained network and its curves without waiting; see its MODEL_CARD.md.
+#: ``python -m emolib ship class RUN`` writes it (:func:`emolib.ship.ship_class`).
 CLASS_RUN_DIR = Path(__file__).resolve().parent / "assets" / "class_run"
 CLASS_RUN_FILES = ("best.keras", "history.json", "config.json", "result.json")
 
@@ -834,35 +835,3 @@ def load_class_network(run_dir: str | os.PathLike = CLASS_RUN_DIR, views: bool =
 
     network = to_float32(load_model_file(Path(run_dir) / "best.keras"))  # a run saved in bfloat16 computes in float32
     return with_tta(network, **RECIPE_VIEWS["class"], name="class_network_flip") if views else network
-
-
-def ship_class_run(run_dir: str | os.PathLike, dest: str | os.PathLike = CLASS_RUN_DIR) -> int:
-    """Copy a finished ``class``-recipe run's files to ``dest`` (default :data:`CLASS_RUN_DIR`); returns their bytes.
-
-    ``best.keras`` is saved without its optimizer state (a third of the size); ``history.json``,
-    ``config.json`` and ``result.json`` are copied as they are. Refuses a run of another recipe, and an installed
-    emolib as ``dest`` (outside a checkout, give a folder of your own).
-
-    >>> ship_class_run("no/such/run")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: no/such/run holds no finished run (result.json is missing)
-    """
-    import shutil
-
-    from .models import export_for_inference, load_model_file
-
-    from .outputs import not_into_install
-
-    src, out = Path(run_dir), not_into_install(dest)  # never into an installed emolib
-    if not (src / "result.json").is_file():
-        raise FileNotFoundError(f"{run_dir} holds no finished run (result.json is missing)")
-    if recipe_of(json.loads((src / "config.json").read_text())) != "class":
-        raise ValueError(f"{run_dir} was not trained with the class recipe (its config.json differs from "
-                         f"RECIPES['class'])")
-    out.mkdir(parents=True, exist_ok=True)
-    size = export_for_inference(load_model_file(src / "best.keras"), out / "best.keras")
-    for name in CLASS_RUN_FILES[1:]:
-        shutil.copyfile(src / name, out / name)
-        size += (out / name).stat().st_size
-    return size

@@ -1,6 +1,6 @@
-"""emolib.ship, the release pipeline behind ``python -m emolib ship``: the model card from its template, the
-Compute line, the subcommands' messages, shipping into a folder of the caller's choice, and its place at the top
-of emolib's import graph."""
+"""emolib.ship, the release pipeline behind ``python -m emolib ship``: the model cards from their templates, the
+Compute line, the subcommands' messages, shipping into a folder of the caller's choice (the shipped network and the
+class network of notebook 03), and its place at the top of emolib's import graph."""
 from __future__ import annotations
 
 import ast
@@ -215,7 +215,7 @@ def test_card_of_a_fine_tuned_network(tmp_path):
 def test_ship_needs_a_subcommand(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["ship"])
-    assert exit_.value.code == 2 and "run,views,precise-bn,litert,baseline" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "run,class,views,precise-bn,litert,baseline" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -344,3 +344,117 @@ def test_ship_a_run_into_a_folder_then_rework_it(tmp_path):
     assert ship.measure_baseline(run, data, assets)["name"] == ship.BASELINE
     assert [m["name"] for m in json.loads((assets / "results.json").read_text())["models"]] == [ship.SHIPPED, ship.BASELINE]
     assert {p.name: p.stat().st_mtime_ns for p in ASSETS.iterdir() if p.is_file()} == before
+
+
+# --------------------------------------------------------------------------- the class network (notebook 03)
+CLASS_RUN = ASSETS / "class_run"
+
+
+def class_card_inputs() -> tuple[dict, dict, dict]:
+    """What the committed class card is written from: its benchmark.json, its config.json, the shipped entry."""
+    bench, config = (json.loads((CLASS_RUN / name).read_text()) for name in ("benchmark.json", "config.json"))
+    return bench, config, shipped_entry()[0]
+
+
+def test_committed_class_card_is_the_template_filled_from_results():
+    """class_run/MODEL_CARD.md is written by `ship class` from the results files, never by hand."""
+    assert ship.render_class_card(*class_card_inputs()) == (CLASS_RUN / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def test_class_card_template_fields_are_exactly_those_filled():
+    template = string.Template(ship.CLASS_CARD_TEMPLATE.read_text(encoding="utf-8"))
+    assert template.is_valid()
+    assert set(template.get_identifiers()) == set(ship.class_card_fields(*class_card_inputs()))
+
+
+def fake_class_run(folder: Path, recipe: str = "class", model: bool = False) -> Path:
+    """A finished run folder whose result.json matches the committed benchmark.json's class run: a tiny network
+    saved in mixed bfloat16 with its optimizer (``model``; else bytes standing for it)."""
+    from emolib.train import RECIPES
+
+    folder.mkdir(parents=True)
+    config = dict(RECIPES[recipe], teachers=[{"teacher": "shipped", "sha256": "0" * 64}], precision_used="bfloat16")
+    c = json.loads((CLASS_RUN / "benchmark.json").read_text())["class"]
+    result = dict(epochs_run=c["epochs"], best_epoch=c["best_epoch"], params=c["params"], train_time_s=c["train_s"],
+                  wall_time_s=c["train_s"] + 20, config=config)
+    for name, value in (("config.json", config), ("result.json", result), ("history.json", {"loss": [1.0]})):
+        (folder / name).write_text(json.dumps(value))
+    if not model:
+        (folder / "best.keras").write_bytes(b"a network")
+        return folder
+    import keras
+
+    faces = keras.Input((48, 48, 1))  # functional, as emolib's networks are
+    net = keras.Model(faces, keras.layers.Dense(7, activation="softmax", dtype="mixed_bfloat16")(
+        keras.layers.Flatten()(faces)))
+    net.compile("adam", "sparse_categorical_crossentropy")
+    net.fit(np.zeros((2, 48, 48, 1)), np.zeros(2), verbose=0)  # optimizer state to leave out
+    net.save(folder / "best.keras")
+    return folder
+
+
+def test_ship_class_writes_the_run_its_benchmark_and_card(tmp_path, capsys):
+    """`python -m emolib ship class RUN --assets DIR`: into DIR/class_run/ the run's four files (best.keras in float32
+    without optimizer state), benchmark.json and the card written from them; emolib/assets untouched."""
+    import io
+    import zipfile
+
+    import h5py
+
+    run = fake_class_run(tmp_path / "run", model=True)
+    before = {p.name: p.stat().st_mtime_ns for p in CLASS_RUN.iterdir()}
+    assert main(["ship", "class", str(run), "--assets", str(tmp_path / "assets"),
+                 "--benchmark", str(CLASS_RUN / "benchmark.json")]) == 0
+    out = tmp_path / "assets" / "class_run"
+    assert f"shipped {run} to {out}" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["best.keras", "history.json", "config.json", "result.json", "benchmark.json", "MODEL_CARD.md"])
+    for name in ("history.json", "config.json", "result.json"):
+        assert (out / name).read_bytes() == (run / name).read_bytes()
+    assert (out / "benchmark.json").read_bytes() == (CLASS_RUN / "benchmark.json").read_bytes()
+    def saved(path: Path) -> tuple[set, str]:
+        """A .keras file's groups of weights and its model config."""
+        with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5"))) as weights:
+            return set(weights), z.read("config.json").decode()
+
+    assert "optimizer" in saved(run / "best.keras")[0] and "bfloat16" in saved(run / "best.keras")[1]
+    groups, config = saved(out / "best.keras")
+    assert "optimizer" not in groups, "shipped without optimizer state"
+    assert "bfloat16" not in config, "shipped computing in float32"
+    # the same results give the committed card
+    assert (out / "MODEL_CARD.md").read_text() == (CLASS_RUN / "MODEL_CARD.md").read_text()
+    assert {p.name: p.stat().st_mtime_ns for p in CLASS_RUN.iterdir()} == before
+
+
+def test_ship_class_refuses_another_recipe_or_another_runs_benchmark(tmp_path, capsys):
+    """No finished run, a run of another recipe, a missing benchmark, or a benchmark of another run: a clear error,
+    nothing written."""
+    bench = CLASS_RUN / "benchmark.json"
+    assert main(["ship", "class", str(tmp_path / "nowhere"), "--assets", str(tmp_path / "out")]) == 2
+    assert f"{tmp_path / 'nowhere'} is not a finished training run" in capsys.readouterr().err
+    with pytest.raises(ship.ShipError, match="was not trained with the class recipe"):
+        ship.ship_class(fake_class_run(tmp_path / "full", recipe="full"), tmp_path / "out", bench)
+    run = fake_class_run(tmp_path / "class")
+    with pytest.raises(ship.ShipError, match="no benchmark results at .*class_recipe.py --from-run"):
+        ship.ship_class(run, tmp_path / "out", tmp_path / "none.json")
+    other = json.loads(bench.read_text())
+    other["class"]["best_epoch"] -= 1
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(ship.ShipError, match="measured another run than"):
+        ship.ship_class(run, tmp_path / "out", tmp_path / "other.json")
+    assert not (tmp_path / "out").exists()
+
+
+def test_ship_class_never_writes_into_an_installed_emolib(tmp_path, monkeypatch, capsys):
+    """Outside a checkout, neither emolib/assets by default nor given explicitly: the error names --assets."""
+    import emolib.outputs
+
+    monkeypatch.setattr(emolib.outputs, "in_checkout", lambda package=None: False)
+    monkeypatch.setattr(ship, "in_checkout", lambda package=None: False)
+    run = fake_class_run(tmp_path / "run")
+    before = {p.name: p.stat().st_mtime_ns for p in CLASS_RUN.iterdir()}
+    with pytest.raises(ship.ShipError, match="inside the installed emolib.*--assets DIR"):
+        ship.ship_class(run, ship.ASSETS, CLASS_RUN / "benchmark.json")
+    assert main(["ship", "class", str(run)]) == 2
+    assert "ship never writes into an installed package" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in CLASS_RUN.iterdir()} == before

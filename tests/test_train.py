@@ -21,7 +21,7 @@ from emolib.data import CLASS_NAMES, FER2013, Split
 from emolib.models import build_emonet, ensemble, load_model_file, with_tta, without_tta
 from emolib.train import (CLASS_RUN_DIR, CLASS_RUN_FILES, RECIPES, SHIPPED_TEACHER, CosineByBudget, TimeBudget,
                           check_split, load_class_network, load_history, make_dataset, mixup, recalibrate_batchnorm,
-                          recipe_of, ship_class_run, stratified_subset, teacher_ids, train,
+                          recipe_of, stratified_subset, teacher_ids, train,
                           TrainConfig)
 
 SMALL = {"width": 8}  # a narrow emonet keeps every test to a few seconds
@@ -533,26 +533,16 @@ def test_recipes_name_their_teacher_and_the_cli_can_turn_it_off():
     assert recipe_of(dict(config, teachers=None)) is None, "without the teacher it is another recipe"
 
 
-@pytest.mark.slow
-def test_ship_class_run_refuses_an_unfinished_or_other_run(tiny, tmp_path):
-    with pytest.raises(FileNotFoundError, match="holds no finished run"):
-        ship_class_run(tmp_path / "nothing", tmp_path / "out")
-    train("emonet", tiny, tmp_path / "full", epochs=1, batch_size=16, model_kwargs=SMALL, verbose=0)
-    with pytest.raises(ValueError, match="not trained with the class recipe"):
-        ship_class_run(tmp_path / "full", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_class_recipe_on_real_faces_ships_what_notebook_03_loads(real_data, tmp_path, monkeypatch):
+def test_class_recipe_on_real_faces_ships_what_notebook_03_loads(real_data, tmp_path):
     """Notebook 03's TRAIN = True path, for real but short: the class recipe on 700 FER2013 faces for one epoch,
-    shipped the same way (the recipe's epochs are checked by ship_class_run, so they are faked back here)."""
+    its files written as `python -m emolib ship class` writes them (emolib.export.export_class_run; the checks
+    before it, in tests/test_ship.py, would refuse a one-epoch run)."""
     data = FER2013(train=real_data.train, val=stratified_subset(real_data.val, 350, seed=0), test=real_data.test)
     res = train(data=data, out_dir=tmp_path / "class", **dict(RECIPES["class"], epochs=1), train_size=700, verbose=0)
     assert res.train_images == 700 and res.epochs_run == 1
-    import emolib.train as train_module
+    from emolib.export import export_class_run
 
-    monkeypatch.setitem(train_module.RECIPES, "class", dict(RECIPES["class"], epochs=1))
-    size = ship_class_run(tmp_path / "class", tmp_path / "asset")
+    size = export_class_run(tmp_path / "class", tmp_path / "asset")
     assert size == sum((tmp_path / "asset" / name).stat().st_size for name in CLASS_RUN_FILES)
     model = load_model_file(tmp_path / "asset" / "best.keras")
     probs = model.predict(data.val.images[:8, ..., None], verbose=0)
