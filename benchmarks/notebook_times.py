@@ -33,15 +33,25 @@ QUOTED = "AVX-512"
 
 def run_notebook(path: Path, timeout: int = 1800, write: bool = False) -> float:
     """Seconds to execute ``path`` (a copy in a temporary folder) in a fresh python3 kernel; ``write`` saves the
-    executed notebook over ``path`` (run ``tools/strip_fer_faces.py`` on it before committing)."""
+    executed notebook over ``path`` (run ``tools/strip_fer_faces.py`` on it before committing).
+
+    The kernel gets a cache folder of its own holding only FER2013's decoded arrays (decoded once per computer),
+    no kept predictions: the time is that of a student's first run (``evaluate(..., cache=True)`` computes).
+    """
     import nbformat
     from nbclient import NotebookClient
+
+    from emolib.data import default_cache_dir
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "notebooks"
         shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         nb = nbformat.read(work / path.name, as_version=4)
-        env = {k: v for k, v in os.environ.items() if k != "EMOLIB_TRAIN"}
+        cache = Path(tmp) / "cache"
+        cache.mkdir()
+        for arrays in default_cache_dir().glob("fer2013-cache-*.npz"):
+            (cache / arrays.name).symlink_to(arrays)
+        env = {k: v for k, v in os.environ.items() if k != "EMOLIB_TRAIN"} | {"EMOLIB_CACHE": str(cache)}
         os.environ.pop("EMOLIB_TRAIN", None)
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}})
         t0 = time.perf_counter()

@@ -272,3 +272,55 @@ def test_a_submission_over_its_time_limit_is_killed_with_its_process_group(tmp_p
     result = grade_one(str(tmp_path), A, "slowpoke", limit_s=0.5)  # nbgrader cannot even start in 0.5 s
     assert result["status"].startswith("killed after") and result["status"].endswith("(time limit)"), result
     assert result["seconds"] < 30
+
+
+# --------------------------------------------------------------------------- slow: the warm cache
+WARM_SETUP = """import keras
+import numpy as np
+from emolib.evaluate import evaluate
+keras.utils.set_random_seed(0)
+net = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(name="flat"),
+                        keras.layers.Dense(7, activation="softmax", name="dense")], name="shared")
+faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+labels = np.arange(64) % 7
+shared = evaluate(net, (faces, labels), cache=True)  # the same network and faces for every student"""
+WARM_CHECK = """import emolib.evaluate
+
+def _computed(*args, **kwargs):
+    raise RuntimeError("predicted again: these predictions were not in the cache")
+
+emolib.evaluate.predict_proba = _computed
+assert evaluate(net, (faces, labels), cache=True).accuracy == shared.accuracy"""
+
+
+@pytest.mark.slow
+def test_the_warm_cache_spares_each_submission_the_shared_evaluations(course, monkeypatch):
+    """The source notebook, run once before grading, leaves its cache=True predictions for the sandboxed
+    submissions to read (the check passes only if the second evaluation is read back, not predicted); with
+    --no-warm the sandbox cannot write them and the check fails."""
+    grade = _load("grade_demo")
+    cache = course / "cache"  # readable by the unprivileged grading user, like a course's shared cache folder
+    cache.mkdir(mode=0o755)
+    monkeypatch.setenv("EMOLIB_CACHE", str(cache))
+    c = course / "course"
+    (c / "source" / A).mkdir(parents=True)
+    shutil.copy(REPO / "tools" / "nbgrader" / "nbgrader_config.py", c)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(WARM_SETUP, metadata=_meta("t1-setup", locked=True)),
+        nbformat.v4.new_code_cell(WARM_CHECK, metadata=_meta("t1-cached", grade=True, locked=True, points=1))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, c / "source" / A / f"{A}.ipynb")
+    grade.nbgrader(c, "generate_assignment", A, "--force")
+    (c / "submitted" / "alice" / A).mkdir(parents=True)
+    shutil.copy(c / "release" / A / f"{A}.ipynb", c / "submitted" / "alice" / A)
+    scores = {}
+    for warm in ([], ["--no-warm"]):
+        shutil.rmtree(cache)
+        cache.mkdir(mode=0o755)
+        out = subprocess.run([sys.executable, str(REPO / "tools" / "grade.py"), str(c), A, "--workers", "1",
+                              "--time-limit", "60", *warm], capture_output=True, text=True, timeout=600)
+        print(out.stdout, out.stderr[-2000:])
+        assert out.returncode == 0, out.stderr[-3000:]
+        scores[bool(not warm)] = _scores(c, ["alice"])["alice"]["t1-cached"]
+        assert ("warmed the cache" in out.stdout) == (not warm), out.stdout
+    assert scores == {True: 1, False: 0}, scores

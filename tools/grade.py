@@ -17,6 +17,10 @@ formgrader, ``nbgrader generate_feedback`` and ``nbgrader export`` work as after
   FER2013 (``EMOLIB_DATA``) read-only, and only its own notebook folder writable; other submissions, the
   gradebook and the instructor's source are not in its view. Run as root, each submission is graded as the
   unprivileged user ``--user`` (default ``nobody``) as well. ``--sandbox none`` grades without (trusted code only).
+* **A warm cache** (``--no-warm`` skips it): before the first submission, the instructor's source notebooks run
+  once, unsandboxed (the instructor's own code), so that every evaluation they make with ``cache=True`` (the
+  shipped networks' predictions, which are the same for every student) is in the cache folder; the submissions
+  read it, read-only, instead of computing it again. A source notebook that fails there is reported and skipped.
 * **Bad input**: a missing or renamed notebook, a notebook that is not JSON, a file over ``--max-file-mb`` each
   get a line in the report; the notebook scores 0, the submission's other notebooks and other students are graded.
 
@@ -121,6 +125,35 @@ def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path) -> list[str]:
         if os.environ.get(key):
             argv += ["--setenv", key, os.environ[key]]
     return argv + [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+# --------------------------------------------------------------------------- the warm cache
+def warm_cache(course: Path, assignment: str, notebooks: list[str], time_limit: int = 600) -> dict:
+    """Run the assignment's source notebooks once in this process's environment, so that their ``cache=True``
+    evaluations are in :func:`emolib.data.default_cache_dir` before any submission; ``{"seconds", "failed"}``.
+
+    Each runs in a temporary copy of ``source/ASSIGNMENT`` (the course folder is not changed), as the instructor,
+    never sandboxed: only the instructor's own code runs here.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    start, failed = time.perf_counter(), []
+    src = course / "source" / assignment
+    with tempfile.TemporaryDirectory(prefix="emojimation-warm-") as tmp:
+        work = Path(tmp) / assignment
+        shutil.copytree(src, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        env = {k: v for k, v in os.environ.items() if k != "EMOLIB_TRAIN"}  # grading never trains
+        for name in notebooks:
+            path = work / f"{name}.ipynb"
+            try:
+                nb = nbformat.read(path, as_version=4)
+                NotebookClient(nb, timeout=time_limit, kernel_name="python3",
+                               resources={"metadata": {"path": str(work)}}).execute(env=env)
+            except Exception as err:  # the submissions are graded all the same, only without a warm cache
+                last = (str(err).strip().splitlines() or [""])[-1]
+                failed.append(f"{name}.ipynb: {type(err).__name__}: {last[:200]}")
+    return {"seconds": round(time.perf_counter() - start, 1), "failed": failed}
 
 
 # --------------------------------------------------------------------------- one submission, on a worker
@@ -229,8 +262,9 @@ def merge(course: Path, work: Path, assignment: str, student: str) -> dict[str, 
 # --------------------------------------------------------------------------- the command
 def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | None = None, time_limit: int = 600,
         max_file_mb: float = 20, sandbox: str = "bwrap", user: str = "nobody", students: list[str] | None = None,
-        work_root: Path | None = None) -> dict:
-    """Grade every submission; {"results": [...], "report": str}. See the module's docstring.
+        work_root: Path | None = None, warm: bool = True) -> dict:
+    """Grade every submission; {"results": [...], "report": str, "warm": :func:`warm_cache`'s or None}. See the
+    module's docstring.
 
     ``work_root``: where the working copies go (kept afterwards); by default a temporary folder, removed.
     On a cluster of several machines give a folder every worker sees at the same path (``--work``).
@@ -292,6 +326,9 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         else:
             jobs.append((str(work), student))
 
+    warmed = warm_cache(course, assignment, notebooks, time_limit) if warm and jobs else None
+    if warmed and warmed["failed"]:
+        print("warning: the warm cache is incomplete (" + "; ".join(warmed["failed"]) + ")", file=sys.stderr)
     limit_s = time_limit * len(notebooks) + 60
     cluster = None
     if scheduler:
@@ -319,10 +356,13 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         r["scores"] = merge(course, Path(r["work"]), assignment, student)
         r["problems"] = problems[student]
     report = format_report(course, assignment, results)
+    if warmed:
+        report += (f"\nthe source notebooks warmed the cache in {warmed['seconds']:.0f} s"
+                   + "".join(f"\n{'':<20} ! not warmed: {f}" for f in warmed["failed"]))
     if not keep:
         shutil.rmtree(work_root, ignore_errors=True)
     (course / f"grade_report_{assignment}.txt").write_text(report + "\n")
-    return {"results": results, "report": report}
+    return {"results": results, "report": report, "warm": warmed}
 
 
 def format_report(course: Path, assignment: str, results: dict) -> str:
@@ -354,13 +394,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox", choices=("bwrap", "none"), default="bwrap", help="run students' code in bubblewrap (default)")
     parser.add_argument("--user", default="nobody", help="when run as root: the unprivileged user that grades (default nobody)")
     parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    parser.add_argument("--no-warm", dest="warm", action="store_false",
+                        help="skip running the source notebooks once first (see 'A warm cache' above)")
     parser.add_argument("--work", type=Path, help="folder for the working copies, kept (default: a temporary one, "
                                                  "removed); on several machines, one every worker sees")
     args = parser.parse_args(argv)
     if args.workers < 1 or args.time_limit < 1 or args.max_file_mb <= 0:
         parser.error("--workers, --time-limit and --max-file-mb must be positive")
     out = run(args.course, args.assignment, workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
-              max_file_mb=args.max_file_mb, sandbox=args.sandbox, user=args.user, students=args.student, work_root=args.work)
+              max_file_mb=args.max_file_mb, sandbox=args.sandbox, user=args.user, students=args.student, work_root=args.work,
+              warm=args.warm)
     print(out["report"])
     return 0
 
