@@ -4,12 +4,14 @@ Builds an nbgrader course in a temporary folder with one assignment holding the 
 notebook 01, the quickest to measure; ``--notebooks all`` for a complete submission), fills it with the
 instructor's answers as each student's submission (tools/grade_demo.py's ``solutions``), then grades
 ``--per-worker`` submissions per worker on a LocalCluster of 1 and of 2 workers, sandboxed as in a real run.
+Each run starts with tools/grade.py's warm-cache step (the source notebooks once); its time is recorded apart
+(``warm_cache_s``) and left out of the submissions' wall time, as it is paid once per assignment.
 From the measured time per submission on one worker it projects the hours that 300 students take on 8, 32 and
 128 worker cores (one worker per core, scaling as from 1 to 2 workers here: a projection, not a measurement).
 
     python benchmarks/grading_speed.py                             # notebook 01, this machine
     ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/grading_speed.py --label "AVX2 cap"  # not the AVX2 machine's speed
-    python benchmarks/grading_speed.py --notebooks all             # a complete submission (about 5 min each)
+    python benchmarks/grading_speed.py --notebooks all             # a complete submission (about 3 min each)
 
 Results are merged into ``benchmarks/results/grading_speed.json`` (one entry per label) and printed. Needs
 FER2013 (``EMOLIB_DATA``), dask[distributed] and bubblewrap. Measure on a quiet machine: the load average at

@@ -235,7 +235,7 @@ def _needs_data():
 @pytest.mark.real_data
 def test_nbgrader_loop_end_to_end(tmp_path):
     """Full automatic marks for the solutions, none for the untouched student version, on every autograded cell;
-    feedback and grades.csv written. About 7 minutes on the 2-core AVX-512 machine (grading_times.json)."""
+    feedback and grades.csv written. About 6 minutes on the 2-core AVX-512 machine (grading_times.json)."""
     _needs_data()
     start = time.perf_counter()
     summary = grade_demo.run(tmp_path / "course", [p.stem for p in NOTEBOOKS])

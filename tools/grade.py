@@ -80,8 +80,9 @@ def check_submission(folder: Path, notebooks: list[str], max_bytes: int) -> tupl
 
 
 # --------------------------------------------------------------------------- the sandbox
-def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path) -> list[str]:
-    """bubblewrap's command line for a kernel: what it sees and may write (see the module's docstring)."""
+def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path, cache: Path | None = None) -> list[str]:
+    """bubblewrap's command line for a kernel: what it sees and may write (see the module's docstring); ``cache``
+    (FER2013's decoded arrays and the warm predictions) is seen read-only."""
     python = Path(sys.executable)
     ro = {"/usr", "/etc", os.path.realpath(sys.base_prefix), sys.prefix}
     import emolib
@@ -104,9 +105,7 @@ def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path) -> list[str]:
         argv += ["--ro-bind", path, path]
     for path in (notebook_dir, runtime):
         argv += ["--bind", str(path), str(path)]
-    from emolib.data import default_cache_dir
-    cache = default_cache_dir()
-    if cache.is_dir():  # FER2013's decoded arrays: read, never written (a submission cannot poison the next)
+    if cache is not None:  # read, never written: a submission cannot poison the next one's arrays or predictions
         argv += ["--ro-bind", str(cache), str(cache)]
     if os.environ.get("PYTHONPATH"):
         for path in os.environ["PYTHONPATH"].split(os.pathsep):  # a checkout on the path: its emolib only
@@ -118,7 +117,7 @@ def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path) -> list[str]:
              "--clearenv", "--setenv", "HOME", str(home), "--setenv", "TMPDIR", str(home),
              "--setenv", "PATH", f"{python.parent}:/usr/bin:/bin",
              "--setenv", "MPLCONFIGDIR", str(home), "--setenv", "LANG", "C.UTF-8"]
-    if cache.is_dir():
+    if cache is not None:
         argv += ["--setenv", "EMOLIB_CACHE", str(cache)]
     for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "OMP_NUM_THREADS",
                 "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA"):
@@ -158,7 +157,8 @@ def warm_cache(course: Path, assignment: str, notebooks: list[str], time_limit: 
 
 # --------------------------------------------------------------------------- one submission, on a worker
 def make_copy(course: Path, work: Path, template_db: Path, assignment: str, student: str,
-              files: list[Path], time_limit: int, sandbox: str, uid: int | None, gid: int | None) -> None:
+              files: list[Path], time_limit: int, sandbox: str, uid: int | None, gid: int | None,
+              cache: Path | None = None) -> None:
     """The working copy ``work`` of the course for one submission (made by the client, graded on a worker)."""
     if work.exists():
         shutil.rmtree(work)
@@ -191,7 +191,7 @@ def make_copy(course: Path, work: Path, template_db: Path, assignment: str, stud
         spec = work / "jupyter" / "kernels" / "python3"
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
-            "argv": bwrap_argv(notebook_dir, work / "run", work / "home"), "display_name": "Python 3 (sandboxed)",
+            "argv": bwrap_argv(notebook_dir, work / "run", work / "home", cache), "display_name": "Python 3 (sandboxed)",
             "language": "python", "interrupt_mode": "message"}, indent=1))
     with open(work / "nbgrader_config.py", "a") as f:
         f.write("\n".join(overrides) + "\n")
@@ -299,6 +299,18 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         if closed:
             raise SystemExit(f"error: the grading user {user!r} cannot reach this Python ({python}): "
                              f"{', '.join(closed)} not searchable by others; chmod o+x them, or use a system Python")
+    from emolib.data import default_cache_dir
+
+    cache: Path | None = default_cache_dir().resolve()
+    if warm:
+        cache.mkdir(parents=True, exist_ok=True)  # the warm step fills it; the sandboxes must see it from the start
+    if not cache.is_dir():
+        cache = None
+    elif uid is not None and (closed := [str(p) for p in (cache, *cache.parents) if not p.stat().st_mode & 0o001]):
+        print(f"warning: the grading user {user!r} cannot reach the cache folder {cache} ({', '.join(closed)} not "
+              "searchable by others): each submission decodes FER2013 and computes the shared predictions itself. "
+              "Point EMOLIB_CACHE at a folder others can read to share them", file=sys.stderr)
+        cache = None
     folders = sorted(p for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
     if students:
         folders = [p for p in folders if p.parent.name in students]
@@ -319,7 +331,7 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         student = folder.parent.name
         problems[student], files = check_submission(folder, notebooks, int(max_file_mb * 2**20))
         work = work_root / student
-        make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid)
+        make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid, cache)
         if not any(p.parent == folder and p.stem in notebooks for p in files):  # nothing nbgrader could grade
             results[student] = {"student": student, "status": "not graded: no notebook to grade", "seconds": None,
                                 "log": "", "work": str(work)}
