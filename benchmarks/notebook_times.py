@@ -82,7 +82,8 @@ def write_tables(rows: list[dict]) -> None:
         writer.writerows(rows)
     lines = ["# Running every cell of each notebook (default path)", "",
              "Written by `python benchmarks/notebook_times.py`: each notebook run top to bottom in a fresh kernel, "
-             "`TRAIN = False`, one row per notebook and machine. The notebooks' headers and the README quote the "
+             "`TRAIN = False`, with FER2013 already decoded but no kept predictions (a student's first run), one row "
+             "per notebook and machine. The notebooks' headers and the README quote the "
              f"rows of the machine with {QUOTED}.", "",
              "| notebook | seconds | as a header says it | machine | shipped recipe's training images/s | date | note |",
              "|---|---|---|---|---|---|---|"]
