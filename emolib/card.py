@@ -353,10 +353,11 @@ def _float32_fields(run: dict | None) -> dict[str, str]:
     return dict(f32_rows=rows, f32_words=words)
 
 
-def class_card_fields(bench: dict, config: dict, shipped: dict) -> dict[str, str]:
+def class_card_fields(bench: dict, config: dict, shipped: dict, identity: dict) -> dict[str, str]:
     """Every ``$name`` of :data:`CLASS_CARD_TEMPLATE`: from ``bench`` (``benchmarks/class_recipe.py``'s results, kept
-    as ``class_run/benchmark.json``), the run's ``config`` (its precision) and ``shipped``, the shipped network's
-    results.json entry (the class network's distance to it on PrivateTest)."""
+    as ``class_run/benchmark.json``), the run's ``config`` (its precision), ``shipped``, the shipped network's
+    results.json entry (the class network's distance to it on PrivateTest), and ``identity``, the file's SHA-256 and
+    the emolib version that shipped it (``class_run/shipped.json``)."""
     c, f, nt, probe, recipe = bench["class"], bench["full"], bench["no_teacher"], bench["probe"], bench["recipe"]
     mk = recipe.get("model_kwargs", {})
     size = mk.get("size", 40)
@@ -381,28 +382,31 @@ def class_card_fields(bench: dict, config: dict, shipped: dict) -> dict[str, str
         full_min=f"{f['train_s_estimate'] / 60:.1f}", ratio=f"{bench['ratio']:.1f}",
         teacher_min=f"{bench['teacher']['train_min']:.0f}", teacher_epochs=str(bench["teacher"]["epochs"]),
         run_min=f"{c['train_s'] / 60:.1f}", run_cores=str(c["cores"]), avx2_words=_avx2_words(bench.get("avx2")),
-        gap=f"{100 * (shipped['private_test'] - c['private_test']):.1f}")
+        gap=f"{100 * (shipped['private_test'] - c['private_test']):.1f}",
+        sha256=identity["sha256"], version=identity["version"])
 
 
-def render_class_card(bench: dict, config: dict, shipped: dict) -> str:
+def render_class_card(bench: dict, config: dict, shipped: dict, identity: dict) -> str:
     """The class network's MODEL_CARD.md text (:func:`class_card_fields`).
 
     >>> import json
     >>> folder = Path(__file__).resolve().parent / "assets"
-    >>> bench, config = (json.loads((folder / "class_run" / n).read_text()) for n in ("benchmark.json", "config.json"))
+    >>> bench, config, identity = (json.loads((folder / "class_run" / n).read_text())
+    ...                            for n in ("benchmark.json", "config.json", "shipped.json"))
     >>> shipped = json.loads((folder / "results.json").read_text())["models"][0]
-    >>> render_class_card(bench, config, shipped).splitlines()[0]
+    >>> render_class_card(bench, config, shipped, identity).splitlines()[0]
     '# The class-recipe network (notebook 03)'
     """
     return string.Template(CLASS_CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(
-        class_card_fields(bench, config, shipped))
+        class_card_fields(bench, config, shipped, identity))
 
 
 def write_class_card(folder: Path, shipped: dict) -> Path:
-    """Write ``folder/MODEL_CARD.md`` for the class run shipped in ``folder`` from its ``benchmark.json`` and
-    ``config.json`` (:func:`render_class_card`); returns its path."""
+    """Write ``folder/MODEL_CARD.md`` for the class run shipped in ``folder`` from its ``benchmark.json``,
+    ``config.json`` and ``shipped.json`` (:func:`render_class_card`); returns its path."""
     folder = Path(folder)
-    bench, config = (json.loads((folder / name).read_text()) for name in ("benchmark.json", "config.json"))
+    bench, config, identity = (json.loads((folder / name).read_text())
+                               for name in ("benchmark.json", "config.json", "shipped.json"))
     path = folder / "MODEL_CARD.md"
-    path.write_text(render_class_card(bench, config, shipped), encoding="utf-8")
+    path.write_text(render_class_card(bench, config, shipped, identity), encoding="utf-8")
     return path

@@ -152,13 +152,15 @@ def ship_runs(runs: list[Path], data, assets: Path = ASSETS, *, baseline: Path |
     return True
 
 
-def stamp_identity(s: dict, assets: Path) -> dict:
-    """Record the shipped file's identity in its results.json entry ``s``: the SHA-256 of ``emonet.keras`` and the
-    emolib version that ships it, a new one (:func:`bump_version`) when emolib's own assets get a new network."""
+def stamp_identity(s: dict, assets: Path, model_file: str = "emonet.keras") -> dict:
+    """Record a shipped file's identity in its record ``s`` (the results.json entry, or the class network's
+    shipped.json): the SHA-256 of ``assets/model_file`` and the emolib version that ships it, a new one
+    (:func:`bump_version`) when emolib's own assets get a new file."""
     from .train import file_sha256
 
-    sha = file_sha256(Path(assets) / "emonet.keras")
-    if sha != s.get("sha256") and Path(assets).resolve() == ASSETS.resolve() and in_checkout():
+    sha = file_sha256(Path(assets) / model_file)
+    own = ASSETS.resolve() in (Path(assets).resolve(), *Path(assets).resolve().parents)  # emolib's own assets
+    if sha != s.get("sha256") and own and in_checkout():
         s["version"] = bump_version()
     s["sha256"] = sha
     s.setdefault("version", _version())
@@ -266,7 +268,8 @@ def _measured_run(bench: dict, result: dict) -> bool:
 
 def ship_class(run: Path, assets: Path = ASSETS, benchmark: Path = CLASS_BENCHMARK) -> Path:
     """Ship a finished class-recipe run as notebook 03's network into ``assets/class_run/``: its files
-    (:func:`export_class_run`), ``benchmark`` as benchmark.json and the card (:func:`write_class_card`). Refuses a
+    (:func:`export_class_run`), ``benchmark`` as benchmark.json, the file's identity as shipped.json (its SHA-256
+    and the emolib version that ships it, :func:`stamp_identity`) and the card (:func:`write_class_card`). Refuses a
     run of another recipe, a benchmark of another run and an installed emolib. Returns the folder written.
 
     >>> ship_class(Path("no/such/run"), Path("out"))
@@ -292,8 +295,11 @@ def ship_class(run: Path, assets: Path = ASSETS, benchmark: Path = CLASS_BENCHMA
     dest = assets / CLASS_RUN_DIR.name
     size = export_class_run(run, dest)
     (dest / "benchmark.json").write_text(benchmark.read_text())
+    identity = dest / "shipped.json"  # the file shipped before, if any: a different one is a new version
+    record = json.loads(identity.read_text()) if identity.is_file() else {}
+    identity.write_text(json.dumps(stamp_identity(record, dest, "best.keras"), indent=1) + "\n")
     write_class_card(dest, teacher)
-    print(f"shipped {run} to {dest} ({size / 1e6:.1f} MB) with benchmark.json and MODEL_CARD.md")
+    print(f"shipped {run} to {dest} ({size / 1e6:.1f} MB) with benchmark.json, shipped.json and MODEL_CARD.md")
     return dest
 
 

@@ -350,10 +350,23 @@ def test_ship_a_run_into_a_folder_then_rework_it(tmp_path):
 CLASS_RUN = ASSETS / "class_run"
 
 
-def class_card_inputs() -> tuple[dict, dict, dict]:
-    """What the committed class card is written from: its benchmark.json, its config.json, the shipped entry."""
-    bench, config = (json.loads((CLASS_RUN / name).read_text()) for name in ("benchmark.json", "config.json"))
-    return bench, config, shipped_entry()[0]
+def class_card_inputs() -> tuple[dict, dict, dict, dict]:
+    """What the committed class card is written from: its benchmark.json, its config.json, the shipped entry and
+    its shipped.json."""
+    bench, config, identity = (json.loads((CLASS_RUN / name).read_text())
+                               for name in ("benchmark.json", "config.json", "shipped.json"))
+    return bench, config, shipped_entry()[0], identity
+
+
+def test_class_network_is_identified_by_its_sha256_and_version():
+    """class_run/shipped.json names the file by its SHA-256 and the emolib version that shipped it, and so does
+    its card: a best.keras replaced without `ship class` fails here."""
+    from emolib.train import file_sha256
+
+    identity = json.loads((CLASS_RUN / "shipped.json").read_text())
+    assert identity["sha256"] == file_sha256(CLASS_RUN / "best.keras"), "best.keras changed without ship recording it"
+    assert f"SHA-256 `{identity['sha256']}`, shipped with emolib {identity['version']}" in (
+        CLASS_RUN / "MODEL_CARD.md").read_text()
 
 
 def test_committed_class_card_is_the_template_filled_from_results():
@@ -408,7 +421,7 @@ def test_ship_class_writes_the_run_its_benchmark_and_card(tmp_path, capsys):
     out = tmp_path / "assets" / "class_run"
     assert f"shipped {run} to {out}" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["best.keras", "history.json", "config.json", "result.json", "benchmark.json", "MODEL_CARD.md"])
+        ["best.keras", "history.json", "config.json", "result.json", "benchmark.json", "shipped.json", "MODEL_CARD.md"])
     for name in ("history.json", "config.json", "result.json"):
         assert (out / name).read_bytes() == (run / name).read_bytes()
     assert (out / "benchmark.json").read_bytes() == (CLASS_RUN / "benchmark.json").read_bytes()
@@ -421,8 +434,16 @@ def test_ship_class_writes_the_run_its_benchmark_and_card(tmp_path, capsys):
     groups, config = saved(out / "best.keras")
     assert "optimizer" not in groups, "shipped without optimizer state"
     assert "bfloat16" not in config, "shipped computing in float32"
-    # the same results give the committed card
-    assert (out / "MODEL_CARD.md").read_text() == (CLASS_RUN / "MODEL_CARD.md").read_text()
+    # its identity (a folder of its own: the version stays), and otherwise the committed card from the same results
+    import emolib
+    from emolib.train import file_sha256
+
+    identity = json.loads((out / "shipped.json").read_text())
+    assert identity == {"sha256": file_sha256(out / "best.keras"), "version": emolib.__version__}
+    committed = json.loads((CLASS_RUN / "shipped.json").read_text())
+    assert (out / "MODEL_CARD.md").read_text() == (CLASS_RUN / "MODEL_CARD.md").read_text().replace(
+        f"SHA-256 `{committed['sha256']}`, shipped with emolib {committed['version']}",
+        f"SHA-256 `{identity['sha256']}`, shipped with emolib {identity['version']}")
     assert {p.name: p.stat().st_mtime_ns for p in CLASS_RUN.iterdir()} == before
 
 
