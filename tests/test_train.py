@@ -500,7 +500,7 @@ def test_shipped_class_run_is_the_class_recipe_and_scores_what_its_card_says(rea
     """What notebook 03 loads: a run of the class recipe with its full history; its saved file, given raw pixels and
     its mirror view, scores on PrivateTest what its card and results file say, and at least MIN_CLASS_ACCURACY."""
     files = {p.name: p for p in CLASS_RUN_DIR.iterdir()}
-    assert set(CLASS_RUN_FILES) | {"MODEL_CARD.md", "benchmark.json"} == set(files)
+    assert set(CLASS_RUN_FILES) | {"MODEL_CARD.md", "benchmark.json", "shipped.json"} == set(files)
     assert sum(p.stat().st_size for p in files.values()) < 8e6, "a few MB at most"
     config = json.loads(files["config.json"].read_text())
     result = json.loads(files["result.json"].read_text())
