@@ -616,14 +616,19 @@ def pixel_statistics(fer: FER2013) -> "pd.DataFrame":
     import pandas as pd
 
     rows = {}
+    levels = np.arange(256, dtype=np.float64)
     for name, sp in fer.splits().items():
-        x = sp.images.astype(np.float64)
+        flat, counts = np.asarray(sp.images, np.uint8).ravel(), np.zeros(256, np.int64)  # pixels per grey level
+        for start in range(0, len(flat), 2**22):  # in slices: bincount copies its input as 64-bit integers
+            counts += np.bincount(flat[start:start + 2**22], minlength=256)
+        mean = float(counts @ levels) / max(counts.sum(), 1)
+        seen = np.flatnonzero(counts)
         rows[name] = {
             "images": len(sp),
-            "mean": round(float(x.mean()), 2) if len(sp) else float("nan"),
-            "std": round(float(x.std()), 2) if len(sp) else float("nan"),
-            "min": int(sp.images.min()) if len(sp) else 0,
-            "max": int(sp.images.max()) if len(sp) else 0,
+            "mean": round(mean, 2) if len(sp) else float("nan"),
+            "std": round(float(np.sqrt(counts @ (levels - mean) ** 2 / counts.sum())), 2) if len(sp) else float("nan"),
+            "min": int(seen[0]) if len(sp) else 0,
+            "max": int(seen[-1]) if len(sp) else 0,
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 

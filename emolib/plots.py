@@ -165,15 +165,15 @@ def mean_faces(
     images (red: brighter than average, blue: darker), which shows what is
     distinctive about an emotion: a smiling mouth, raised eyebrows...
     """
-    images = _as_gray(split.images).astype(np.float64)
-    overall = images.mean(axis=0) if len(images) else np.zeros(images.shape[1:])
+    images = _as_gray(split.images)  # means summed in float64, without a float64 copy of every image
+    overall = images.mean(axis=0, dtype=np.float64) if len(images) else np.zeros(images.shape[1:])
     rows = 2 if difference else 1
     fig = _figure(figsize=(1.7 * len(class_names), 2.0 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, len(class_names), squeeze=False)
     means = []
     for k, name in enumerate(class_names):
         sel = images[split.labels == k]
-        means.append(sel.mean(axis=0) if len(sel) else np.full(images.shape[1:], np.nan))
+        means.append(sel.mean(axis=0, dtype=np.float64) if len(sel) else np.full(images.shape[1:], np.nan))
         _imshow(axes[0, k], np.nan_to_num(means[-1]).astype(np.uint8))
         axes[0, k].set_title(name, color=_class_color(name), fontweight="bold")
         axes[0, k].set_xlabel(f"n = {len(sel):,}")

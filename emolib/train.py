@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
-from .models import ARCHITECTURES, build_model, copy_weights  # first: it keeps TensorFlow's C++ start-up notices quiet
+from .models import ARCHITECTURES, build_model, copy_weights, export_for_inference  # first: it keeps TensorFlow's C++ start-up notices quiet
 from .precision import choose_precision, explain, policy
 from .history import SHIPPED_HISTORY_PATH, load_history, read_log  # noqa: F401  (re-exported)
 from .settings import Settings, check
@@ -663,7 +663,7 @@ def _callbacks(config: TrainConfig, model: keras.Model, out: Path, steps: int, b
 
 def _save_float32(*paths: Path) -> None:
     """Rewrite each saved mixed-precision model as a float32 one (same weights, no optimizer state)."""
-    from .models import export_for_inference, load_model_file
+    from .models import load_model_file
 
     for path in paths:
         if path.is_file():
@@ -799,9 +799,11 @@ def train(
     model.fit(train_ds, validation_data=make_dataset(data.val, 256), epochs=config.epochs, callbacks=cbs,
               shuffle=False, class_weight=cw, verbose=verbose)
     wall = time.time() - t0
-    model.save(out / "last.keras")  # the final weights, next to the best-on-val checkpoint
     if precision == "bfloat16":  # saved in float32, so that using them never emulates bfloat16
-        _save_float32(out / "best.keras", out / "last.keras")
+        export_for_inference(model, out / "last.keras")  # the final weights, next to the best-on-val checkpoint
+        _save_float32(out / "best.keras")
+    else:
+        model.save(out / "last.keras")
     full = _history(out)
     val_acc = full["val_accuracy"].to_numpy()
     result = TrainResult(

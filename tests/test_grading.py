@@ -59,7 +59,7 @@ _NB02_MY_CNN = """def build_my_cnn():  # {what}
 _NB03_CALLBACKS = ("[keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=3, restore_best_weights=True), "
                    "keras.callbacks.ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=2)]")
 _NB03_FIT = ("# {what}\ntrain_ds = make_pipeline(stratified_subset(fer.train, 256, seed=0), batch_size=32, training=True)\n"
-             "model = build_emonet(**RECIPES['class']['model_kwargs'])\n"
+             "model = build_emonet(**dict(RECIPES['class']['model_kwargs'], width=16))\n"
              "model.compile(optimizer={optimizer}, loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), "
              "metrics=['accuracy'])\n"
              "history = model.fit(train_ds, validation_data=val_ds, epochs=3, callbacks={callbacks}, shuffle=False, "
