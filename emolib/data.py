@@ -606,6 +606,18 @@ def class_counts_table(fer: FER2013) -> "pd.DataFrame":
     return table
 
 
+def grey_level_counts(images: np.ndarray) -> np.ndarray:
+    """How many pixels of ``images`` (uint8) have each grey level: 256 counts, for level 0 (black) to 255 (white).
+
+    >>> grey_level_counts(np.array([[0, 0], [255, 7]], np.uint8))[[0, 7, 255]].tolist()
+    [2, 1, 1]
+    """
+    flat, counts = np.asarray(images, np.uint8).ravel(), np.zeros(256, np.int64)
+    for start in range(0, len(flat), 2**22):  # in slices: bincount copies its input as 64-bit integers
+        counts += np.bincount(flat[start:start + 2**22], minlength=256)
+    return counts
+
+
 def pixel_statistics(fer: FER2013) -> "pd.DataFrame":
     """Mean, standard deviation, min and max pixel value (0..255) per split.
 
@@ -618,9 +630,7 @@ def pixel_statistics(fer: FER2013) -> "pd.DataFrame":
     rows = {}
     levels = np.arange(256, dtype=np.float64)
     for name, sp in fer.splits().items():
-        flat, counts = np.asarray(sp.images, np.uint8).ravel(), np.zeros(256, np.int64)  # pixels per grey level
-        for start in range(0, len(flat), 2**22):  # in slices: bincount copies its input as 64-bit integers
-            counts += np.bincount(flat[start:start + 2**22], minlength=256)
+        counts = grey_level_counts(sp.images)
         mean = float(counts @ levels) / max(counts.sum(), 1)
         seen = np.flatnonzero(counts)
         rows[name] = {

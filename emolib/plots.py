@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .data import CLASS_COLORS as _RGB
-from .data import CLASS_NAMES, FER2013, Duplicates, Split
+from .data import CLASS_NAMES, FER2013, Duplicates, Split, grey_level_counts
 from .history import load_history
 
 #: :data:`emolib.data.CLASS_COLORS` as matplotlib takes them (0-1): each emotion has the colour of its boxes.
@@ -214,7 +214,7 @@ def pixel_histogram(
             else {"images": data.images} if isinstance(data, Split) else dict(data)
         )
         for name, imgs in groups.items():
-            hist = np.bincount(np.asarray(imgs, np.uint8).ravel(), minlength=256)
+            hist = grey_level_counts(imgs)
             style = SPLIT_STYLES.get(name, {"color": "0.3", "linestyle": "-"})
             ax.stairs(hist / max(hist.sum(), 1), bins, label=f"{name} ({len(imgs):,} images)", linewidth=1.5, **style)
         title = "Pixel intensities per split"
@@ -222,7 +222,7 @@ def pixel_histogram(
         split = data.train if isinstance(data, FER2013) else data
         for k, name in enumerate(class_names):
             imgs = split.images[split.labels == k]
-            hist = np.bincount(np.asarray(imgs, np.uint8).ravel(), minlength=256)
+            hist = grey_level_counts(imgs)
             ax.stairs(hist / max(hist.sum(), 1), bins, label=name, color=_class_color(name), linewidth=1.5)
         title = "Pixel intensities per emotion"
     else:
