@@ -233,16 +233,18 @@ def test_shipped_model_on_private_test(shipped_on_private_test):
     assert res.top2_accuracy >= res.accuracy
 
 
-def test_shipped_file_needs_only_keras(real_data):
-    """The shipped file loads with plain Keras and takes raw 0..255 pixels: no emolib preprocessing."""
+def test_shipped_file_needs_only_keras(real_data, shipped_on_private_test):
+    """The shipped file loads with plain Keras and takes raw 0..255 pixels: no emolib preprocessing. Plain Keras
+    gives the probabilities that emolib's evaluation (whose accuracy the test above checks) gives, on every sixth
+    PrivateTest face (the split is sorted by emotion: every emotion is in)."""
     import keras
 
     from emolib.models import PRETRAINED_PATH
 
     model = keras.models.load_model(PRETRAINED_PATH)
-    probs = model.predict(real_data.test.images[..., None], batch_size=512, verbose=0)
-    accuracy = float(np.mean(probs.argmax(1) == real_data.test.labels))
-    assert accuracy >= MIN_TEST_ACCURACY
+    probs = model.predict(real_data.test.images[::6, ..., None], batch_size=512, verbose=0)
+    assert probs.shape == (len(real_data.test.labels[::6]), 7) and set(real_data.test.labels[::6]) == set(range(7))
+    np.testing.assert_allclose(probs, shipped_on_private_test.probs[::6], atol=1e-4)
 
 
 def test_shipped_litert_copy_scores_the_same_on_private_test(real_data, shipped_on_private_test):
