@@ -78,7 +78,8 @@ def measure(names: list[str], workers: int, per_worker: int, sandbox: str) -> di
         if statuses != {"ok"}:
             raise SystemExit(f"grading failed: {statuses}\n{out['report']}")
         warm_s = out["warm"]["seconds"] if out["warm"] else 0.0  # once per assignment, before the submissions
-        return {"workers": workers, "submissions": n, "wall_s": round(wall - warm_s, 1), "warm_cache_s": warm_s,
+        return {"workers": workers, "threads": out["threads"], "submissions": n, "wall_s": round(wall - warm_s, 1),
+                "warm_cache_s": warm_s,
                 "submissions_per_hour": round(n / (wall - warm_s) * 3600, 1),
                 "per_submission_s": [r["seconds"] for r in out["results"].values()]}
     finally:

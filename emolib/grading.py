@@ -13,12 +13,25 @@ import time
 from pathlib import Path
 
 
+def thread_env(threads: int | None) -> dict[str, str]:
+    """The environment that limits TensorFlow (and OpenMP) in a kernel to ``threads`` threads; {} for None (their
+    own choice: every core, which several kernels on one machine then share).
+
+    >>> thread_env(2)["TF_NUM_INTRAOP_THREADS"], thread_env(None)
+    ('2', {})
+    """
+    if threads is None:
+        return {}
+    return {key: str(threads) for key in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")}
+
+
 def grade_one(work: str, assignment: str, student: str, limit_s: float, uid: int | None = None,
-              gid: int | None = None) -> dict:
+              gid: int | None = None, threads: int | None = None) -> dict:
     """Run ``nbgrader autograde ASSIGNMENT --student STUDENT`` in the working copy ``work``, in a process group
     of its own (as ``uid``/``gid`` when given), killed after ``limit_s`` seconds; ``{"student", "status",
     "seconds", "log", "work"}``, where ``status`` is ``"ok"``, ``"nbgrader failed (exit N)"`` or
-    ``"killed after N s (time limit)"``.
+    ``"killed after N s (time limit)"``. ``threads``: TensorFlow threads of the kernels that run the notebooks
+    (:func:`thread_env`; a sandboxed kernel gets them from its kernel spec, ``tools/grade.py``).
 
     >>> grade_one("/no/such/course", "a1", "alice", 60)["status"]  # doctest: +SKIP
     'nbgrader failed (exit 1)'
@@ -31,6 +44,7 @@ def grade_one(work: str, assignment: str, student: str, limit_s: float, uid: int
             "JUPYTER_PATH": str(work_p / "jupyter"),
             "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
     env.pop("EMOLIB_TRAIN", None)  # grading never trains
+    env |= thread_env(threads)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"],
                             cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

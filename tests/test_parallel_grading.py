@@ -252,6 +252,26 @@ def test_bad_input_gets_a_clear_line(tmp_path):
     assert problems == ["big.bin: too large (1.0 MB, the limit is 1 MB); not graded"] and folder / f"{A}.ipynb" in keep
 
 
+def test_a_sandboxed_kernel_gets_the_thread_limit(tmp_path, monkeypatch):
+    """The sandbox clears the environment; the kernel still gets its share of the cores, over any inherited value."""
+    from tests.conftest import require
+
+    require(shutil.which("bwrap"), "bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "8")
+    folders = [tmp_path / name for name in ("nb", "run", "home")]
+    for folder in folders:
+        folder.mkdir()
+    argv = _load("grade").bwrap_argv(*folders, threads=1)
+    assert argv[-4:-2] == ["-m", "ipykernel_launcher"]
+    out = subprocess.run(argv[:-4] + ["-c", "import os; print(sorted(os.environ.items()))"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    env = dict(eval(out.stdout))
+    assert {k: env.get(k) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")} == {
+        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    assert "CI" not in env and env["HOME"] == str(tmp_path / "home")
+
+
 def test_teaching_states_the_measured_grading_speed():
     results = json.loads((REPO / "benchmarks" / "results" / "grading_speed.json").read_text())
     text = " ".join((REPO / "docs" / "TEACHING.md").read_text().split())

@@ -9,6 +9,8 @@ formgrader, ``nbgrader generate_feedback`` and ``nbgrader export`` work as after
 * **A cluster**: a ``LocalCluster`` of ``--workers`` processes by default; ``--scheduler tcp://HOST:8786`` uses a
   running one (``dask scheduler`` and ``dask worker``, dask-jobqueue on SLURM, dask-kubernetes: docs/TEACHING.md).
   Workers must see the course folder at the same path (one machine, or a shared file system).
+* **Threads**: on a LocalCluster each submission's TensorFlow gets this machine's cores divided by ``--workers``
+  (``--threads`` sets it), so that kernels graded side by side do not fight over the cores.
 * **Isolation**: a time limit per notebook (each cell is interrupted after ``--time-limit`` seconds, as nbgrader
   does, and the whole submission is killed after ``--time-limit`` times its notebooks plus 60 s); a crash or an
   endless loop costs that submission its points, not the others theirs.
@@ -80,7 +82,8 @@ def check_submission(folder: Path, notebooks: list[str], max_bytes: int) -> tupl
 
 
 # --------------------------------------------------------------------------- the sandbox
-def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path, cache: Path | None = None) -> list[str]:
+def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path, cache: Path | None = None,
+               threads: int | None = None) -> list[str]:
     """bubblewrap's command line for a kernel: what it sees and may write (see the module's docstring); ``cache``
     (FER2013's decoded arrays and the warm predictions) is seen read-only."""
     python = Path(sys.executable)
@@ -119,10 +122,12 @@ def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path, cache: Path | None
              "--setenv", "MPLCONFIGDIR", str(home), "--setenv", "LANG", "C.UTF-8"]
     if cache is not None:
         argv += ["--setenv", "EMOLIB_CACHE", str(cache)]
-    for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "OMP_NUM_THREADS",
-                "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA"):
-        if os.environ.get(key):
-            argv += ["--setenv", key, os.environ[key]]
+    from emolib.grading import thread_env
+
+    env = {key: os.environ[key] for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "OMP_NUM_THREADS",
+           "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA") if os.environ.get(key)}
+    for key, value in (env | thread_env(threads)).items():
+        argv += ["--setenv", key, value]
     return argv + [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
@@ -158,7 +163,7 @@ def warm_cache(course: Path, assignment: str, notebooks: list[str], time_limit: 
 # --------------------------------------------------------------------------- one submission, on a worker
 def make_copy(course: Path, work: Path, template_db: Path, assignment: str, student: str,
               files: list[Path], time_limit: int, sandbox: str, uid: int | None, gid: int | None,
-              cache: Path | None = None) -> None:
+              cache: Path | None = None, threads: int | None = None) -> None:
     """The working copy ``work`` of the course for one submission (made by the client, graded on a worker)."""
     if work.exists():
         shutil.rmtree(work)
@@ -191,7 +196,8 @@ def make_copy(course: Path, work: Path, template_db: Path, assignment: str, stud
         spec = work / "jupyter" / "kernels" / "python3"
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
-            "argv": bwrap_argv(notebook_dir, work / "run", work / "home", cache), "display_name": "Python 3 (sandboxed)",
+            "argv": bwrap_argv(notebook_dir, work / "run", work / "home", cache, threads),
+            "display_name": "Python 3 (sandboxed)",
             "language": "python", "interrupt_mode": "message"}, indent=1))
     with open(work / "nbgrader_config.py", "a") as f:
         f.write("\n".join(overrides) + "\n")
@@ -262,9 +268,12 @@ def merge(course: Path, work: Path, assignment: str, student: str) -> dict[str, 
 # --------------------------------------------------------------------------- the command
 def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | None = None, time_limit: int = 600,
         max_file_mb: float = 20, sandbox: str = "bwrap", user: str = "nobody", students: list[str] | None = None,
-        work_root: Path | None = None, warm: bool = True) -> dict:
-    """Grade every submission; {"results": [...], "report": str, "warm": :func:`warm_cache`'s or None}. See the
+        work_root: Path | None = None, warm: bool = True, threads: int | None = None) -> dict:
+    """Grade every submission; {"results": [...], "report": str, "warm": :func:`warm_cache`'s or None, "threads"}. See the
     module's docstring.
+
+    ``threads``: TensorFlow threads per submission; by default, on a LocalCluster, this machine's cores divided by
+    ``workers`` (so that the kernels do not fight over the cores), and with ``scheduler`` TensorFlow's own choice.
 
     ``work_root``: where the working copies go (kept afterwards); by default a temporary folder, removed.
     On a cluster of several machines give a folder every worker sees at the same path (``--work``).
@@ -316,6 +325,9 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         folders = [p for p in folders if p.parent.name in students]
     if not folders:
         raise SystemExit(f"error: no submissions in {course / 'submitted'}/*/{assignment}")
+    if threads is None and not scheduler:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = max(1, cores // workers)
     keep = work_root is not None
     if work_root is None:  # a course folder in a private home is out of the unprivileged grader's reach
         work_root = Path(tempfile.mkdtemp(prefix=f"emojimation-grading-{assignment}-"))
@@ -331,7 +343,7 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         student = folder.parent.name
         problems[student], files = check_submission(folder, notebooks, int(max_file_mb * 2**20))
         work = work_root / student
-        make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid, cache)
+        make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid, cache, threads)
         if not any(p.parent == folder and p.stem in notebooks for p in files):  # nothing nbgrader could grade
             results[student] = {"student": student, "status": "not graded: no notebook to grade", "seconds": None,
                                 "log": "", "work": str(work)}
@@ -349,7 +361,7 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(grade_one, work, assignment, student, limit_s, uid, gid,
+        futures = [client.submit(grade_one, work, assignment, student, limit_s, uid, gid, threads,
                                  key=f"grade-{assignment}-{student}", pure=False, retries=0)
                    for work, student in jobs]
         for future in as_completed(futures):
@@ -374,7 +386,7 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
     if not keep:
         shutil.rmtree(work_root, ignore_errors=True)
     (course / f"grade_report_{assignment}.txt").write_text(report + "\n")
-    return {"results": results, "report": report, "warm": warmed}
+    return {"results": results, "report": report, "warm": warmed, "threads": threads}
 
 
 def format_report(course: Path, assignment: str, results: dict) -> str:
@@ -408,14 +420,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
     parser.add_argument("--no-warm", dest="warm", action="store_false",
                         help="skip running the source notebooks once first (see 'A warm cache' above)")
+    parser.add_argument("--threads", type=int, help="TensorFlow threads per submission (default: this machine's "
+                        "cores divided by --workers; with --scheduler, TensorFlow's own choice)")
     parser.add_argument("--work", type=Path, help="folder for the working copies, kept (default: a temporary one, "
                                                  "removed); on several machines, one every worker sees")
     args = parser.parse_args(argv)
-    if args.workers < 1 or args.time_limit < 1 or args.max_file_mb <= 0:
-        parser.error("--workers, --time-limit and --max-file-mb must be positive")
+    if args.workers < 1 or args.time_limit < 1 or args.max_file_mb <= 0 or (args.threads or 1) < 1:
+        parser.error("--workers, --threads, --time-limit and --max-file-mb must be positive")
     out = run(args.course, args.assignment, workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
               max_file_mb=args.max_file_mb, sandbox=args.sandbox, user=args.user, students=args.student, work_root=args.work,
-              warm=args.warm)
+              warm=args.warm, threads=args.threads)
     print(out["report"])
     return 0
 
