@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import CLASS_NAMES, FER2013, IMAGE_SIZE, Split
-from .models import ARCHITECTURES, build_model, copy_weights, export_for_inference  # first: it keeps TensorFlow's C++ start-up notices quiet
+# first: it keeps TensorFlow's C++ start-up notices quiet
+from .models import ARCHITECTURES, build_model, copy_weights, export_for_inference
 from .precision import choose_precision, explain, policy
 from .history import SHIPPED_HISTORY_PATH, load_history, read_log  # noqa: F401  (re-exported)
 from .settings import Settings, check

@@ -263,10 +263,10 @@ def test_a_sandboxed_kernel_gets_the_thread_limit(tmp_path, monkeypatch):
         folder.mkdir()
     argv = _load("grade").bwrap_argv(*folders, threads=1)
     assert argv[-4:-2] == ["-m", "ipykernel_launcher"]
-    out = subprocess.run(argv[:-4] + ["-c", "import os; print(sorted(os.environ.items()))"], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(argv[:-4] + ["-c", "import json, os; print(json.dumps(dict(os.environ)))"],
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    env = dict(eval(out.stdout))
+    env = json.loads(out.stdout)
     assert {k: env.get(k) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")} == {
         "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
     assert "CI" not in env and env["HOME"] == str(tmp_path / "home")
