@@ -13,6 +13,10 @@ import time
 from pathlib import Path
 
 
+#: The environment variables that set how many threads TensorFlow and OpenMP start in a kernel.
+THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
 def thread_env(threads: int | None) -> dict[str, str]:
     """The environment that limits TensorFlow (and OpenMP) in a kernel to ``threads`` threads; {} for None (their
     own choice: every core, which several kernels on one machine then share).
@@ -22,7 +26,7 @@ def thread_env(threads: int | None) -> dict[str, str]:
     """
     if threads is None:
         return {}
-    return {key: str(threads) for key in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")}
+    return {key: str(threads) for key in THREAD_VARS}
 
 
 def grade_one(work: str, assignment: str, student: str, limit_s: float, uid: int | None = None,

@@ -122,10 +122,10 @@ def bwrap_argv(notebook_dir: Path, runtime: Path, home: Path, cache: Path | None
              "--setenv", "MPLCONFIGDIR", str(home), "--setenv", "LANG", "C.UTF-8"]
     if cache is not None:
         argv += ["--setenv", "EMOLIB_CACHE", str(cache)]
-    from emolib.grading import thread_env
+    from emolib.grading import THREAD_VARS, thread_env
 
-    env = {key: os.environ[key] for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "OMP_NUM_THREADS",
-           "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA") if os.environ.get(key)}
+    env = {key: os.environ[key] for key in ("EMOLIB_DATA", "PYTHONPATH", "EMOLIB_VIEWS", "ONEDNN_MAX_CPU_ISA", *THREAD_VARS)
+           if os.environ.get(key)}
     for key, value in (env | thread_env(threads)).items():
         argv += ["--setenv", key, value]
     return argv + [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
