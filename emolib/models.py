@@ -629,9 +629,10 @@ def export_for_inference(model: keras.Model, path: str | "os.PathLike[str]") -> 
     """Save ``model`` in float32 without optimizer state (a third of the size); returns the file size in bytes."""
     import os
 
-    model = to_float32(model)  # a network trained in mixed bfloat16 is shipped computing in float32
-    clone = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state
-    clone.set_weights(model.get_weights())
+    clone = to_float32(model)  # a network trained in mixed bfloat16 is shipped computing in float32 (a new copy)
+    if clone is model:
+        clone = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state
+        clone.set_weights(model.get_weights())
     clone.save(path)
     return os.path.getsize(path)
 

@@ -615,6 +615,8 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy, precision: str
         source = without_tta(init if isinstance(init, keras.Model) else load_model_file(init))
     with policy(precision), strategy.scope():
         model = build_model(config.arch, seed=config.seed, **kwargs)
+        # the optimizer's slots made now: made inside fit's first trace, they make TensorFlow trace it twice
+        model.optimizer.build(model.trainable_variables)
     if source is not None:
         copy_weights(source, model)
     return model
