@@ -40,9 +40,9 @@ student: setup        ## the student version of every notebook (solutions replac
 grade-demo: setup     ## nbgrader's whole loop (generate_assignment, two simulated submissions, autograde, feedback, grades.csv) -> out/grade-demo/; needs FER2013 (EMOLIB_DATA)
 	$(BIN)/python tools/grade_demo.py --course out/grade-demo
 
-grade: setup          ## autograde every submission of ASSIGNMENT in the nbgrader course COURSE in parallel on Dask, sandboxed (tools/grade.py; pip install -r deploy/requirements.txt, apt-get install bubblewrap): make grade COURSE=~/course ASSIGNMENT=01_exploring_fer2013 [GRADE_ARGS="--workers 8"]
-	@test -n "$(COURSE)" -a -n "$(ASSIGNMENT)" || { echo "usage: make grade COURSE=<nbgrader course folder> ASSIGNMENT=<name> [GRADE_ARGS=...]"; exit 2; }
-	$(BIN)/python tools/grade.py "$(COURSE)" "$(ASSIGNMENT)" $(GRADE_ARGS)
+grade: setup          ## autograde every submission of ASSIGNMENT in the nbgrader course COURSE in parallel on Dask, sandboxed (tools/grade.py; pip install -r deploy/requirements.txt, apt-get install bubblewrap): make grade COURSE=~/course ASSIGNMENT="01_exploring_fer2013 [more]" [GRADE_ARGS="--workers 8"]
+	@test -n "$(COURSE)" -a -n "$(ASSIGNMENT)" || { echo "usage: make grade COURSE=<nbgrader course folder> ASSIGNMENT="<name> [<name> ...]" [GRADE_ARGS=...]"; exit 2; }
+	$(BIN)/python tools/grade.py "$(COURSE)" $(ASSIGNMENT) $(GRADE_ARGS)
 
 slides: setup         ## a lecture deck per notebook (reveal.js HTML through jupyter nbconvert --to slides) -> out/slides/
 	$(BIN)/jupyter nbconvert --to slides --SlidesExporter.reveal_scroll=True --output-dir out/slides notebooks/0*.ipynb

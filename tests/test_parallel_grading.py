@@ -5,7 +5,8 @@ A tiny assignment (two exercises, three checks: 1 + 2 + 2 points) gets seven sub
 loop in an answer), ``deleted`` (a check cell deleted) and ``snoop`` (full answers, and a cell that tries to read
 another submission, the gradebook and the instructor's source, write outside its folder, and reach the network).
 A ``dask scheduler`` on loopback and two ``dask worker`` processes grade them with ``python tools/grade.py
---scheduler``; plain ``nbgrader autograde`` grades a copy of the course serially. Every check's score must be
+--scheduler``, together with a second assignment that two of the students submitted (one command, several
+assignments side by side); plain ``nbgrader autograde`` grades a copy of the course serially. Every check's score must be
 the same, each of the snooping attempts refused in the sandbox (and, the control, not refused without it), and
 four malformed submissions (missing, renamed, not JSON, too large) and one whose kernel dies each get a line in
 the report and 0 points.
@@ -47,6 +48,7 @@ def _meta(grade_id, **kw):
 
 
 def instructor_notebook() -> nbformat.NotebookNode:
+    """The assignment's notebook (also used, as ``t2.ipynb``, for a second assignment graded in the same run)."""
     cells = [
         nbformat.v4.new_markdown_cell("Two small exercises."),
         nbformat.v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
@@ -106,6 +108,7 @@ def answer(released: nbformat.NotebookNode, kind: str, course: Path, port: int) 
 
 
 KINDS = ("full", "empty", "partly", "raises", "loops", "deleted", "snoop")
+A2, KINDS2 = "t2", ("full", "empty")  # a second assignment, graded in the same command
 
 
 def _free_port() -> int:
@@ -114,11 +117,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _scores(course: Path, students) -> dict:
+def _scores(course: Path, students, assignment: str = A) -> dict:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s: {g.name: g.auto_score for g in gb.find_submission_notebook(A, A, s).grades} for s in students}
+        return {s: {g.name: g.auto_score for g in gb.find_submission_notebook(assignment, assignment, s).grades}
+                for s in students}
 
 
 def _outputs(path: Path) -> str:
@@ -157,6 +161,14 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
     for kind in KINDS:
         (c / "submitted" / kind / A).mkdir(parents=True)
         nbformat.write(answer(released, kind, c, port), c / "submitted" / kind / A / f"{A}.ipynb")
+    # a second assignment in the same command: two of the students submitted it too
+    (c / "source" / A2).mkdir(parents=True)
+    nbformat.write(instructor_notebook(), c / "source" / A2 / f"{A2}.ipynb")
+    grade.nbgrader(c, "generate_assignment", A2, "--force")
+    for kind in KINDS2:
+        (c / "submitted" / kind / A2).mkdir(parents=True)
+        nbformat.write(answer(nbformat.read(c / "release" / A2 / f"{A2}.ipynb", as_version=4), kind, c, port),
+                       c / "submitted" / kind / A2 / f"{A2}.ipynb")
     serial = course / "serial"
     shutil.copytree(c, serial)
     (serial / "nbgrader_config.py").write_text((serial / "nbgrader_config.py").read_text()
@@ -188,7 +200,7 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
                                            "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, str(REPO / "tools" / "grade.py"), str(c), A, "--scheduler",
+        out = subprocess.run([sys.executable, str(REPO / "tools" / "grade.py"), str(c), A, A2, "--scheduler",
                               f"tcp://127.0.0.1:{port}", "--time-limit", str(TIME_LIMIT), "--max-file-mb", "1"],
                              capture_output=True, text=True, timeout=600)
         parallel_s = time.perf_counter() - t0
@@ -207,12 +219,18 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
     # serial: nbgrader's own autograde, unsandboxed, one submission after the other
     t0 = time.perf_counter()
     grade.nbgrader(serial, "autograde", A, "--force")
+    grade.nbgrader(serial, "autograde", A2, "--force")
     serial_s = time.perf_counter() - t0
     (c / "snooped.txt").unlink(missing_ok=True)  # written by the unsandboxed snoop
 
     parallel, expected = _scores(c, KINDS), _scores(serial, KINDS)
     print("serial:", json.dumps(expected), f"\n{serial_s:.0f} s serial, {parallel_s:.0f} s on 2 workers")
     assert parallel == expected
+    assert _scores(c, KINDS2, A2) == _scores(serial, KINDS2, A2) == {"full": {"t1-ex1-check": 1, "t1-ex1-check2": 2,
+                                                                             "t1-ex2-check": 2},
+                                                                    "empty": {"t1-ex1-check": 0, "t1-ex1-check2": 0,
+                                                                              "t1-ex2-check": 0}}
+    assert (c / "grade_report_t2.txt").read_text().splitlines()[0] == f"{A2}: {len(KINDS2)} submissions"
     totals = {k: sum(v or 0 for v in s.values()) for k, s in parallel.items()}
     assert totals["full"] == totals["snoop"] == 5 and totals["empty"] == 0 and totals["partly"] == 3, totals
     assert totals["raises"] == totals["loops"] == 2, totals  # the other exercise still counts
@@ -228,7 +246,7 @@ def test_parallel_grades_equal_serial_and_the_sandbox_refuses_snooping(course):
     # malformed submissions: a line each, 0 points, nobody else's grade lost
     lines = report.splitlines()
     for student, line in bad.items():
-        i = next(i for i, l in enumerate(lines) if l.split()[0] == student)
+        i = next(i for i, l in enumerate(lines) if l.split()[:1] == [student])
         assert lines[i].split()[1:4] == ["0", "of", "5"], (student, lines[i])
         assert any(line in l for l in lines[i + 1:i + 4]), (student, line, report)
     assert not (c / "snooped.txt").exists()

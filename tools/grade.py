@@ -1,10 +1,11 @@
-"""Autograde every collected submission of an nbgrader assignment in parallel on Dask (``make grade``).
+"""Autograde every collected submission of one or more nbgrader assignments in parallel on Dask (``make grade``).
 
-nbgrader grades one submission at a time. This runs ``nbgrader autograde`` once per submission, each on a Dask
-worker, in its own process and its own working copy of the course (a copy of the gradebook holding the
-assignment but no other student, the submission, the source's non-notebook files), then merges each copy's
-grades into the course's gradebook with nbgrader's API and copies the autograded notebooks back, so that the
-formgrader, ``nbgrader generate_feedback`` and ``nbgrader export`` work as after nbgrader's own autograde.
+nbgrader grades one submission at a time. This runs ``nbgrader autograde`` once per submission (one student's
+copy of one assignment), each on a Dask worker, in its own process and its own working copy of the course (a
+copy of the gradebook holding the assignment but no other student, the submission, the source's non-notebook
+files), then merges each copy's grades into the course's gradebook with nbgrader's API and copies the autograded
+notebooks back, so that the formgrader, ``nbgrader generate_feedback`` and ``nbgrader export`` work as after
+nbgrader's own autograde.
 
 * **A cluster**: a ``LocalCluster`` of ``--workers`` processes by default; ``--scheduler tcp://HOST:8786`` uses a
   running one (``dask scheduler`` and ``dask worker``, dask-jobqueue on SLURM, dask-kubernetes: docs/TEACHING.md).
@@ -27,11 +28,12 @@ formgrader, ``nbgrader generate_feedback`` and ``nbgrader export`` work as after
   get a line in the report; the notebook scores 0, the submission's other notebooks and other students are graded.
 
     python tools/grade.py COURSE ASSIGNMENT                      # every submitted/<student>/ASSIGNMENT
+    python tools/grade.py COURSE 01_exploring_fer2013 03_training   # both, side by side, the longer one first
     python tools/grade.py COURSE ASSIGNMENT --workers 8 --time-limit 300
     python tools/grade.py COURSE ASSIGNMENT --scheduler tcp://10.0.0.5:8786
 
 It needs dask[distributed] (deploy/requirements.txt) and bubblewrap (Debian: ``apt-get install bubblewrap``).
-The report goes to stdout and ``COURSE/grade_report_ASSIGNMENT.txt``.
+The report goes to stdout and ``COURSE/grade_report_ASSIGNMENT.txt`` (one per assignment).
 """
 from __future__ import annotations
 
@@ -266,11 +268,15 @@ def merge(course: Path, work: Path, assignment: str, student: str) -> dict[str, 
 
 
 # --------------------------------------------------------------------------- the command
-def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | None = None, time_limit: int = 600,
-        max_file_mb: float = 20, sandbox: str = "bwrap", user: str = "nobody", students: list[str] | None = None,
-        work_root: Path | None = None, warm: bool = True, threads: int | None = None) -> dict:
-    """Grade every submission; {"results": [...], "report": str, "warm": :func:`warm_cache`'s or None, "threads"}. See the
-    module's docstring.
+def run(course: Path, assignments: str | list[str], *, workers: int = 2, scheduler: str | None = None,
+        time_limit: int = 600, max_file_mb: float = 20, sandbox: str = "bwrap", user: str = "nobody",
+        students: list[str] | None = None, work_root: Path | None = None, warm: bool = True,
+        threads: int | None = None) -> dict:
+    """Grade every submission of each assignment; {"results": {(assignment, student): {...}}, "report": str,
+    "warm": {assignment: :func:`warm_cache`'s} or None, "threads"}. See the module's docstring.
+
+    Each (assignment, student) pair is one task, so a student's assignments are graded side by side on as many
+    workers; the assignment whose source notebooks took longest in the warm step goes first.
 
     ``threads``: TensorFlow threads per submission; by default, on a LocalCluster, this machine's cores divided by
     ``workers`` (so that the kernels do not fight over the cores), and with ``scheduler`` TensorFlow's own choice.
@@ -283,17 +289,20 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
 
     from emolib.grading import grade_one  # workers import it by name
 
+    assignments = [assignments] if isinstance(assignments, str) else list(dict.fromkeys(assignments))
     course = course.resolve()
     for needed in ("nbgrader_config.py", "gradebook.db"):
         if not (course / needed).is_file():
             raise SystemExit(f"error: {course} has no {needed}: is it an nbgrader course folder where "
-                             f"'nbgrader generate_assignment {assignment}' has run?")
+                             f"'nbgrader generate_assignment {assignments[0]}' has run?")
+    notebooks: dict[str, list[str]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        try:
-            notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
-        except MissingEntry:
-            raise SystemExit(f"error: no assignment {assignment!r} in {course / 'gradebook.db'} "
-                             f"(run nbgrader generate_assignment {assignment} first)")
+        for assignment in assignments:
+            try:
+                notebooks[assignment] = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+            except MissingEntry:
+                raise SystemExit(f"error: no assignment {assignment!r} in {course / 'gradebook.db'} "
+                                 f"(run nbgrader generate_assignment {assignment} first)")
     if sandbox == "bwrap" and shutil.which("bwrap") is None:
         raise SystemExit("error: bubblewrap (bwrap) is not installed: apt-get install bubblewrap, "
                          "or --sandbox none to run students' code unsandboxed")
@@ -320,17 +329,18 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
               "searchable by others): each submission decodes FER2013 and computes the shared predictions itself. "
               "Point EMOLIB_CACHE at a folder others can read to share them", file=sys.stderr)
         cache = None
-    folders = sorted(p for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    folders = {a: sorted(p for p in (course / "submitted").glob(f"*/{a}") if p.is_dir()) for a in assignments}
     if students:
-        folders = [p for p in folders if p.parent.name in students]
-    if not folders:
-        raise SystemExit(f"error: no submissions in {course / 'submitted'}/*/{assignment}")
+        folders = {a: [p for p in found if p.parent.name in students] for a, found in folders.items()}
+    if not any(folders.values()):
+        raise SystemExit(f"error: no submissions in {course / 'submitted'}/*/"
+                         + (assignments[0] if len(assignments) == 1 else "{" + ",".join(assignments) + "}"))
     if threads is None and not scheduler:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         threads = max(1, cores // workers)
     keep = work_root is not None
     if work_root is None:  # a course folder in a private home is out of the unprivileged grader's reach
-        work_root = Path(tempfile.mkdtemp(prefix=f"emojimation-grading-{assignment}-"))
+        work_root = Path(tempfile.mkdtemp(prefix="emojimation-grading-"))
     work_root = work_root.resolve()
     if work_root.exists():
         shutil.rmtree(work_root)
@@ -339,21 +349,28 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
     template = work_root / "template.db"
     template_gradebook(course, template)
     problems, jobs, results = {}, [], {}
-    for folder in folders:
-        student = folder.parent.name
-        problems[student], files = check_submission(folder, notebooks, int(max_file_mb * 2**20))
-        work = work_root / student
-        make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid, cache, threads)
-        if not any(p.parent == folder and p.stem in notebooks for p in files):  # nothing nbgrader could grade
-            results[student] = {"student": student, "status": "not graded: no notebook to grade", "seconds": None,
-                                "log": "", "work": str(work)}
-        else:
-            jobs.append((str(work), student))
+    for assignment in assignments:
+        (work_root / assignment).mkdir()
+        (work_root / assignment).chmod(0o711)  # as work_root
+        for folder in folders[assignment]:
+            student = folder.parent.name
+            key = (assignment, student)
+            problems[key], files = check_submission(folder, notebooks[assignment], int(max_file_mb * 2**20))
+            work = work_root / assignment / student
+            make_copy(course, work, template, assignment, student, files, time_limit, sandbox, uid, gid, cache, threads)
+            if not any(p.parent == folder and p.stem in notebooks[assignment] for p in files):  # nothing to grade
+                results[key] = {"student": student, "assignment": assignment, "seconds": None, "log": "",
+                                "status": "not graded: no notebook to grade", "work": str(work)}
+            else:
+                jobs.append((str(work), assignment, student))
 
-    warmed = warm_cache(course, assignment, notebooks, time_limit) if warm and jobs else None
-    if warmed and warmed["failed"]:
-        print("warning: the warm cache is incomplete (" + "; ".join(warmed["failed"]) + ")", file=sys.stderr)
-    limit_s = time_limit * len(notebooks) + 60
+    warmed = None
+    if warm and jobs:
+        warmed = {a: warm_cache(course, a, notebooks[a], time_limit) for a in assignments
+                  if any(job[1] == a for job in jobs)}
+        failed = [f"{a}/{f}" for a, w in warmed.items() for f in w["failed"]]
+        if failed:
+            print("warning: the warm cache is incomplete (" + "; ".join(failed) + ")", file=sys.stderr)
     cluster = None
     if scheduler:
         client = Client(scheduler, timeout="30s")
@@ -361,32 +378,40 @@ def run(course: Path, assignment: str, *, workers: int = 2, scheduler: str | Non
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(grade_one, work, assignment, student, limit_s, uid, gid, threads,
-                                 key=f"grade-{assignment}-{student}", pure=False, retries=0)
-                   for work, student in jobs]
-        for future in as_completed(futures):
+        futures = {}
+        for work, assignment, student in jobs:
+            limit_s = time_limit * len(notebooks[assignment]) + 60
+            priority = round(warmed[assignment]["seconds"]) if warmed else 0  # the longest first: the last ends sooner
+            future = client.submit(grade_one, work, assignment, student, limit_s, uid, gid, threads, priority=priority,
+                                   key=f"grade-{assignment}-{student}", pure=False, retries=0)
+            futures[future] = (work, assignment, student)
+        for future in as_completed(list(futures)):
+            work, assignment, student = futures[future]
             try:
                 r = future.result()
             except Exception as err:  # the worker itself died: the others go on
-                student = future.key.split("-", 2)[2]
                 r = {"student": student, "status": f"worker failed: {type(err).__name__}: {err}", "seconds": None,
-                     "log": "", "work": str(work_root / student)}
-            results[r["student"]] = r
+                     "log": "", "work": work}
+            results[(assignment, student)] = dict(r, assignment=assignment)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    for student, r in sorted(results.items()):
-        r["scores"] = merge(course, Path(r["work"]), assignment, student)
-        r["problems"] = problems[student]
-    report = format_report(course, assignment, results)
-    if warmed:
-        report += (f"\nthe source notebooks warmed the cache in {warmed['seconds']:.0f} s"
-                   + "".join(f"\n{'':<20} ! not warmed: {f}" for f in warmed["failed"]))
+    reports = []
+    for assignment in assignments:
+        mine = {s: r for (a, s), r in sorted(results.items()) if a == assignment}
+        for student, r in mine.items():
+            r["scores"] = merge(course, Path(r["work"]), assignment, student)
+            r["problems"] = problems[(assignment, student)]
+        report = format_report(course, assignment, mine)
+        if warmed and assignment in warmed:
+            report += (f"\nthe source notebooks warmed the cache in {warmed[assignment]['seconds']:.0f} s"
+                       + "".join(f"\n{'':<20} ! not warmed: {f}" for f in warmed[assignment]["failed"]))
+        (course / f"grade_report_{assignment}.txt").write_text(report + "\n")
+        reports.append(report)
     if not keep:
         shutil.rmtree(work_root, ignore_errors=True)
-    (course / f"grade_report_{assignment}.txt").write_text(report + "\n")
-    return {"results": results, "report": report, "warm": warmed, "threads": threads}
+    return {"results": results, "report": "\n\n".join(reports), "warm": warmed, "threads": threads}
 
 
 def format_report(course: Path, assignment: str, results: dict) -> str:
@@ -409,7 +434,8 @@ def format_report(course: Path, assignment: str, results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("course", type=Path, help="the nbgrader course folder (gradebook.db, source/, submitted/)")
-    parser.add_argument("assignment", help="the assignment to grade")
+    parser.add_argument("assignments", nargs="+", metavar="ASSIGNMENT",
+                        help="the assignment(s) to grade; several are graded side by side (one task per student each)")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (e.g. tcp://127.0.0.1:8786)")
     parser.add_argument("--time-limit", type=int, default=600,
@@ -427,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1 or args.time_limit < 1 or args.max_file_mb <= 0 or (args.threads or 1) < 1:
         parser.error("--workers, --threads, --time-limit and --max-file-mb must be positive")
-    out = run(args.course, args.assignment, workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
+    out = run(args.course, args.assignments, workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
               max_file_mb=args.max_file_mb, sandbox=args.sandbox, user=args.user, students=args.student, work_root=args.work,
               warm=args.warm, threads=args.threads)
     print(out["report"])
