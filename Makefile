@@ -21,10 +21,10 @@ lab: setup            ## open the course in JupyterLab
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: setup           ## the fast tier (a few minutes): unit tests on synthetic data, doctests, repository checks; no slow, notebook, browser, real-data or network test
-	$(BIN)/python -m pytest -m "not slow and not notebook and not browser and not real_data and not network"
+	$(BIN)/python -m pytest -n 2 -m "not slow and not notebook and not browser and not real_data and not network"
 
 test-all: setup       ## every test: the fast tier, slow unit tests, notebooks (nbval), browser tests, the real FER2013, PyPI (CI runs this)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint-js:              ## lint the widgets' JavaScript (emolib/static/*.js) with eslint (needs node and npm; installs eslint into node_modules/)
 	test -x node_modules/.bin/eslint || npm ci --no-audit --no-fund

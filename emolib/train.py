@@ -561,7 +561,7 @@ def cached_teacher_targets(out_dir: str | os.PathLike, teachers: Teacher | Seque
     probs = teacher_targets(teachers, images, batch_size)
     seconds = round(time.time() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".tmp")
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")  # one per process: two may compute it at once
     with open(tmp, "wb") as fh:
         np.savez(fh, probs=probs, teachers=json.dumps(ids), images_sha256=faces, seconds=seconds)
     tmp.replace(cache)

@@ -7,7 +7,9 @@ is a failure: CI must provably exercise the real data. :func:`require` does the 
 for anything else a test needs (Chromium, PyPI, eslint): ``from tests.conftest import require``.
 
 The tests keep their own cache (``EMOLIB_CACHE``, a fresh folder per session, removed at the end): they never
-write into the user's cache, and a model's predictions are computed, never read back from an earlier run.
+write into the user's cache, and a model's predictions are computed, never read back from an earlier run. The
+workers of one session (pytest-xdist) share it, as the grading workers share theirs: what one computes, the
+other reads (emolib writes each cache file whole, then renames it).
 """
 from __future__ import annotations
 
@@ -36,11 +38,14 @@ def _tests_cache() -> Path:
     never written: a rebuild replaces the link), so the real-data tests do not decode the dataset again."""
     from emolib.data import user_cache_dir
 
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("EMOLIB_TESTS_CACHE"):
+        return Path(os.environ["EMOLIB_TESTS_CACHE"])  # made by the session's controller, which removes it
     source = Path(os.environ.get("EMOLIB_CACHE") or user_cache_dir()).expanduser()
     folder = Path(tempfile.mkdtemp(prefix="emolib-tests-cache-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for arrays in source.glob("fer2013-cache-*.npz") if source.is_dir() else []:
         (folder / arrays.name).symlink_to(arrays)
+    os.environ["EMOLIB_TESTS_CACHE"] = str(folder)
     return folder
 
 

@@ -238,9 +238,10 @@ def test_make_test_leaves_out_every_marked_tier_and_test_all_nothing():
     markers = [line.split(":")[0] for line in ini["markers"]]
     assert {"slow", "notebook", "browser", "real_data", "network"} <= set(markers)
     assert "--strict-markers" in ini["addopts"]
-    fast = re.fullmatch(r'\$\(BIN\)/python -m pytest -m "([^"]+)"', _make_recipe("test"))
+    fast = re.fullmatch(r'\$\(BIN\)/python -m pytest -n 2 -m "([^"]+)"', _make_recipe("test"))
     assert fast and fast.group(1) == " and ".join(f"not {m}" for m in markers), _make_recipe("test")
-    assert _make_recipe("test-all") == "$(BIN)/python -m pytest"
+    assert _make_recipe("test-all") == "$(BIN)/python -m pytest -n 2"
+    assert "--dist loadfile" in ini["addopts"]  # two workers (pytest-xdist), a file whole to one (conftest.py)
 
 
 
