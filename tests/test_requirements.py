@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -254,10 +255,18 @@ def test_requirements_resolve(platform, python, resolutions):
 # --------------------------------------------------------------------------- packaging
 @pytest.fixture(scope="module")
 def wheel(pypi, tmp_path_factory) -> tuple[Path, str]:
-    """``pip wheel -v .`` (what a non-editable install builds): the wheel and the build backend's output."""
-    out = tmp_path_factory.mktemp("wheel")
+    """``pip wheel -v .`` (what a non-editable install builds): the wheel and the build backend's output. It is
+    built from a copy of the project's files (tracked, or new and not ignored), as a fresh clone has them:
+    setuptools builds in place and would leave ``build/`` in the checkout."""
+    out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("source")
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():  # not one deleted but not yet committed
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
-                           "-w", str(out), str(ROOT)], env=_pip_env(), capture_output=True, text=True, timeout=600)
+                           "-w", str(out), str(source)], env=_pip_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (built,) = out.glob("emolib-*.whl")
     return built, proc.stdout + proc.stderr
